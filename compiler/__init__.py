@@ -1,0 +1,1 @@
+"""Compiler: loads, validates and explains YAML automations, and emits Prefect deployments."""

@@ -1,0 +1,1 @@
+"""Runtime that Prefect workers import: compiled automation flows, actions, agents and events."""
