@@ -1,0 +1,206 @@
+"""The pipeline over a config folder: load → validate → check references, for every file, in one pass."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from compiler.diagnostics import Diagnostic
+from compiler.model.automation import Automation, automation_model
+from compiler.model.chains import ChainDefinition
+from compiler.references import check_references
+from compiler.source import SourceDocument, SourceError, load_source
+from compiler.validation_errors import diagnostics_from_validation_error
+
+__all__ = [
+    "AUTOMATION_SUFFIXES",
+    "Catalog",
+    "LoadedAutomation",
+    "LoadedChain",
+    "load_catalog",
+    "load_chains",
+    "chains_dir_for",
+]
+
+AUTOMATION_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class LoadedAutomation:
+    """A valid automation with where it came from and the inputs its templates need."""
+
+    automation: Automation
+    path: str
+    inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LoadedChain:
+    chain: ChainDefinition
+    path: str
+
+
+@dataclass
+class Catalog:
+    """Everything found in a config folder: the valid automations and chains, and every diagnostic."""
+
+    automations: dict[str, LoadedAutomation] = field(default_factory=dict)
+    chains: dict[str, LoadedChain] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    def get(self, name: str) -> LoadedAutomation:
+        try:
+            return self.automations[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self.automations), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            known = ", ".join(sorted(self.automations)) or "none"
+            raise KeyError(f"no automation named '{name}'{hint} (known: {known})") from None
+
+
+def chains_dir_for(config_dir: Path) -> Path:
+    """``configs/automations`` → ``configs/chains``."""
+    return config_dir.parent / "chains"
+
+
+def _files_in(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in AUTOMATION_SUFFIXES)
+
+
+def _load(path: Path, diagnostics: list[Diagnostic]) -> SourceDocument | None:
+    try:
+        return load_source(path)
+    except SourceError as exc:
+        diagnostics.extend(Diagnostic(str(path), p.line, p.col, "<file>", p.message) for p in exc.problems)
+        return None
+    except OSError as exc:
+        diagnostics.append(Diagnostic(str(path), 1, 1, "<file>", f"cannot read file: {exc.strerror}"))
+        return None
+
+
+def _root_is_mapping(doc: SourceDocument, what: str, diagnostics: list[Diagnostic]) -> bool:
+    if isinstance(doc.data, dict):
+        return True
+    got = type(doc.data).__name__ if doc.data is not None else "null"
+    diagnostics.append(Diagnostic(doc.path, 1, 1, "<root>", f"expected a mapping with {what}, got {got}"))
+    return False
+
+
+def _validate(doc: SourceDocument, model: type[BaseModel], diagnostics: list[Diagnostic]) -> Any:
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        diagnostics.extend(diagnostics_from_validation_error(exc, doc, model))
+        return None
+
+
+def load_chains(chains_dir: Path) -> tuple[dict[str, LoadedChain], list[Diagnostic]]:
+    chains: dict[str, LoadedChain] = {}
+    diagnostics: list[Diagnostic] = []
+    for path in _files_in(chains_dir):
+        doc = _load(path, diagnostics)
+        if doc is None or not _root_is_mapping(doc, "name and steps", diagnostics):
+            continue
+        chain = _validate(doc, ChainDefinition, diagnostics)
+        if chain is None:
+            continue
+        if chain.name in chains:
+            pos = doc.position_of(("name",))
+            diagnostics.append(
+                Diagnostic(doc.path, pos.line, pos.col, "name", f"chain '{chain.name}' is also defined in {chains[chain.name].path}")
+            )
+            continue
+        chains[chain.name] = LoadedChain(chain, doc.path)
+    return chains, diagnostics
+
+
+def load_catalog(config_dir: Path, paths: list[Path] | None = None) -> Catalog:
+    """Validate every automation file (or just ``paths``); one bad file never hides or blocks the others."""
+    catalog = Catalog()
+    chains, chain_diagnostics = load_chains(chains_dir_for(config_dir))
+    catalog.chains = chains
+    catalog.diagnostics.extend(chain_diagnostics)
+    files = [Path(p) for p in paths] if paths else _files_in(config_dir)
+    model = automation_model()
+    first_seen: dict[str, str] = {}
+    for path in files:
+        catalog.files.append(str(path))
+        file_diagnostics: list[Diagnostic] = []
+        loaded = _load_automation(path, model, chains, first_seen, file_diagnostics)
+        catalog.diagnostics.extend(file_diagnostics)
+        if loaded is not None and not any(d.severity == "error" for d in file_diagnostics):
+            catalog.automations[loaded.automation.name] = loaded
+    catalog.diagnostics.sort()
+    return catalog
+
+
+def _load_automation(
+    path: Path,
+    model: type[BaseModel],
+    chains: dict[str, LoadedChain],
+    first_seen: dict[str, str],
+    diagnostics: list[Diagnostic],
+) -> LoadedAutomation | None:
+    doc = _load(path, diagnostics)
+    if doc is None or not _root_is_mapping(doc, "name, trigger and actions", diagnostics):
+        return None
+    automation = _validate(doc, model, diagnostics)
+    trigger = doc.data.get("trigger")
+    trigger_type = trigger.get("type") if isinstance(trigger, dict) else None
+    references = check_references(doc, trigger_type if isinstance(trigger_type, str) else None)
+    diagnostics.extend(references.diagnostics)
+    if automation is None:
+        return None
+    diagnostics.extend(_semantic_checks(doc, automation, chains))
+    name = automation.name
+    if name in first_seen:
+        pos = doc.position_of(("name",))
+        diagnostics.append(
+            Diagnostic(doc.path, pos.line, pos.col, "name", f"automation name '{name}' is already used by {first_seen[name]}; names must be unique")
+        )
+        return None
+    first_seen[name] = doc.path
+    return LoadedAutomation(automation, doc.path, references.inputs)
+
+
+def _semantic_checks(doc: SourceDocument, automation: Automation, chains: dict[str, LoadedChain]) -> list[Diagnostic]:
+    """Rules that span fields: unique action names, references to chains, agents and custom actions."""
+    found: list[Diagnostic] = []
+
+    def report(loc: tuple[str | int, ...], message: str, severity: str = "error") -> None:
+        from compiler.diagnostics import format_location
+
+        pos = doc.position_of(loc)
+        found.append(Diagnostic(doc.path, pos.line, pos.col, format_location(loc), message, severity))  # type: ignore[arg-type]
+
+    seen: dict[str, int] = {}
+    for index, action in enumerate(automation.actions):
+        if action.name in seen:
+            report(("actions", index, "name"), f"action name '{action.name}' is already used by actions[{seen[action.name]}]; names must be unique")
+        seen.setdefault(action.name, index)
+        params = action.parameters  # type: ignore[attr-defined]
+        chain = getattr(params, "referenced_chain", None)
+        if chain is not None and chain not in chains:
+            field_name = "chain_name" if params.chain_name else "chain"
+            close = difflib.get_close_matches(chain, list(chains), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            report(
+                ("actions", index, "parameters", field_name),
+                f"unknown chain '{chain}'{hint} (chains in configs/chains/: {', '.join(sorted(chains)) or 'none'})",
+            )
+    return found

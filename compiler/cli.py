@@ -1,0 +1,208 @@
+"""Command line: validate, list, show, export and schema (and the run/deploy commands); the only module that prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "build_parser"]
+
+DEFAULT_CONFIG_DIR = Path("configs/automations")
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _catalog(args: argparse.Namespace, paths: list[Path] | None = None) -> Any:
+    from compiler.catalog import load_catalog
+
+    return load_catalog(args.config_dir, paths)
+
+
+def _expand(paths: Sequence[str]) -> list[Path] | None:
+    from compiler.catalog import AUTOMATION_SUFFIXES
+
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix in AUTOMATION_SUFFIXES))
+        elif path.exists():
+            files.append(path)
+        else:
+            return None
+    return files
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    files = _expand(args.paths) if args.paths else None
+    if files is None:
+        missing = [p for p in args.paths if not Path(p).exists()]
+        _err(f"validate: no such file or folder: {', '.join(missing)}")
+        return EXIT_USAGE
+    catalog = _catalog(args, files)
+    if args.json:
+        _out(json.dumps({
+            "valid": not catalog.errors,
+            "files": catalog.files,
+            "automations": sorted(catalog.automations),
+            "diagnostics": [d.to_json() for d in catalog.diagnostics],
+        }, indent=2))
+    else:
+        for diagnostic in catalog.diagnostics:
+            (_err if diagnostic.severity == "error" else _out)(str(diagnostic))
+        bad_files = len({d.path for d in catalog.errors})
+        _out(
+            f"{len(catalog.automations)} automation(s) valid, {len(catalog.errors)} error(s) in {bad_files} file(s), "
+            f"{len(catalog.warnings)} warning(s)"
+        )
+    return EXIT_INVALID if catalog.errors else EXIT_OK
+
+
+def _trigger_summary(automation: Any) -> str:
+    trigger = automation.trigger
+    if trigger.type == "event":
+        spec = trigger.event
+        filters = [f"{k}={v}" for k, v in spec.model_dump(exclude_none=True).items() if k != "event_type"]
+        return f"event {spec.event_type}" + (f" ({', '.join(filters)})" if filters else "")
+    if trigger.type == "time":
+        return f"cron '{trigger.time.cron_expression}' {trigger.time.timezone_str}"
+    c = trigger.condition
+    return f"{c.metric_path} {c.operator} {c.threshold} every {c.check_interval_seconds}s"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    catalog = _catalog(args)
+    rows = [
+        {
+            "name": name,
+            "status": loaded.automation.status,
+            "trigger": _trigger_summary(loaded.automation),
+            "cooldown_seconds": loaded.automation.trigger.cooldown_seconds,
+            "actions": len(loaded.automation.actions),
+            "inputs": list(loaded.inputs),
+            "path": loaded.path,
+        }
+        for name, loaded in sorted(catalog.automations.items())
+    ]
+    if args.json:
+        _out(json.dumps({"automations": rows, "errors": [d.to_json() for d in catalog.errors]}, indent=2))
+    else:
+        for row in rows:
+            _out(f"{row['name']:<36} {row['status']:<9} {row['trigger']}  [{row['actions']} action(s)]")
+        if catalog.errors:
+            _err(f"{len(catalog.errors)} error(s) in {len({d.path for d in catalog.errors})} file(s) not listed; run validate")
+    return EXIT_OK
+
+
+def _get(args: argparse.Namespace, name: str) -> Any:
+    catalog = _catalog(args)
+    try:
+        return catalog, catalog.get(name)
+    except KeyError as exc:
+        _err(str(exc.args[0]))
+        for diagnostic in catalog.errors:
+            _err(str(diagnostic))
+        return catalog, None
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from compiler.normalize import normalized, to_json, to_yaml
+
+    _, loaded = _get(args, args.name)
+    if loaded is None:
+        return EXIT_INVALID
+    data = normalized(loaded.automation)
+    if args.json:
+        _out(to_json({"path": loaded.path, "inputs": list(loaded.inputs), "definition": data}))
+    else:
+        _out(f"# {loaded.path}\n# inputs: {', '.join(loaded.inputs) or 'none'}")
+        _out(to_yaml(data))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from compiler.normalize import normalized, to_json, to_yaml
+
+    catalog = _catalog(args)
+    if args.name:
+        try:
+            selected = [catalog.get(args.name)]
+        except KeyError as exc:
+            _err(str(exc.args[0]))
+            return EXIT_INVALID
+    else:
+        selected = [catalog.automations[n] for n in sorted(catalog.automations)]
+    dump = to_json if args.format == "json" else to_yaml
+    if args.output_dir:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        for loaded in selected:
+            target = args.output_dir / f"{loaded.automation.name}.{args.format}"
+            target.write_text(dump(normalized(loaded.automation)), encoding="utf-8")
+            _out(str(target))
+    elif args.name:
+        _out(dump(normalized(selected[0].automation)))
+    else:
+        _out(dump([normalized(loaded.automation) for loaded in selected]))
+    return EXIT_INVALID if catalog.errors and not args.name else EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from compiler.schema import automation_json_schema
+
+    _out(json.dumps(automation_json_schema(), indent=2))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m compiler", description=__doc__)
+    parser.add_argument("--config-dir", type=Path, default=DEFAULT_CONFIG_DIR, help="folder of automation files")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check files; exit 0 valid, 1 invalid, 2 usage")
+    p.add_argument("paths", nargs="*", help="files or folders (default: the config dir)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("list", help="list valid automations")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="the normalized definition with defaults filled")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("export", help="export one or all automations")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    p.add_argument("--output-dir", type=Path, help="write one file per automation here")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("schema", help="JSON Schema of the automation format (for editors)")
+    p.set_defaults(func=cmd_schema)
+
+    from compiler import cli_runtime
+
+    cli_runtime.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130

@@ -1,0 +1,218 @@
+"""Triggers: event, time (cron) and condition (JSONPath metric), each with a cooldown."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Any, Literal, Union
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+from jsonpath_ng.exceptions import JSONPathError
+from jsonpath_ng.ext import parse as parse_jsonpath
+from pydantic import Field, field_validator, model_validator
+
+from compiler.model.base import JsonValue, StrictModel
+
+__all__ = [
+    "EventType",
+    "Operator",
+    "EventSpec",
+    "EventTrigger",
+    "MissedRunsPolicy",
+    "TimeSpec",
+    "TimeTrigger",
+    "MetricsSource",
+    "ConditionSpec",
+    "ConditionTrigger",
+    "Trigger",
+    "NUMERIC_OPERATORS",
+    "compile_jsonpath",
+]
+
+EventType = Literal[
+    "agent_complete",
+    "agent_failed",
+    "chain_complete",
+    "chain_failed",
+    "registry_update",
+    "artifact_created",
+    "custom",
+]
+Operator = Literal["gt", "lt", "gte", "lte", "eq", "ne", "contains", "exists"]
+NUMERIC_OPERATORS = frozenset({"gt", "lt", "gte", "lte"})
+
+_FilterValue = Annotated[
+    str,
+    Field(min_length=1, max_length=200, pattern=r"^[^\s]+$", description="Exact value, or a glob (`*`, `?`)."),
+]
+Cooldown = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=31_536_000,
+        description="Seconds after a run starts during which new firings are skipped (0 = no cooldown).",
+    ),
+]
+
+
+class EventSpec(StrictModel):
+    """Which published events start the automation; every given filter must match."""
+
+    event_type: EventType = Field(description="Kind of event, as published by the runtime.")
+    chain_name: _FilterValue | None = Field(default=None, description="Only chains with this name.")
+    agent_name: _FilterValue | None = Field(default=None, description="Only agents with this name.")
+    custom_type: _FilterValue | None = Field(
+        default=None, description="Custom event name; required when event_type is custom."
+    )
+    entity_type: _FilterValue | None = Field(default=None, description="registry_update: entity type.")
+    artifact_type: _FilterValue | None = Field(default=None, description="artifact_created: artifact type.")
+    status: _FilterValue | None = Field(default=None, description="Only events with this status.")
+
+    @model_validator(mode="after")
+    def _filters_fit_event_type(self) -> EventSpec:
+        allowed = _FILTERS_BY_EVENT[self.event_type]
+        for name in ("chain_name", "agent_name", "custom_type", "entity_type", "artifact_type"):
+            if getattr(self, name) is not None and name not in allowed:
+                fits = ", ".join(sorted(allowed)) or "no name filter"
+                raise ValueError(f"{name} does not apply to {self.event_type} events (allowed: {fits})")
+        if self.event_type == "custom" and self.custom_type is None:
+            raise ValueError("custom events need custom_type: the name given to publish_custom()")
+        return self
+
+
+_FILTERS_BY_EVENT: dict[str, frozenset[str]] = {
+    "agent_complete": frozenset({"agent_name"}),
+    "agent_failed": frozenset({"agent_name"}),
+    "chain_complete": frozenset({"chain_name"}),
+    "chain_failed": frozenset({"chain_name"}),
+    "registry_update": frozenset({"entity_type"}),
+    "artifact_created": frozenset({"artifact_type"}),
+    "custom": frozenset({"custom_type"}),
+}
+
+
+class EventTrigger(StrictModel):
+    """Start on a matching event."""
+
+    type: Literal["event"]
+    event: EventSpec
+    cooldown_seconds: Cooldown = 0
+
+
+class MissedRunsPolicy(StrictModel):
+    """What to do with scheduled runs that start late (after downtime): run all, only the newest, or none."""
+
+    policy: Literal["all", "last", "none"] = Field(
+        default="last", description="all: run every late run; last: only the newest of a backlog; none: skip late runs."
+    )
+    grace_seconds: Annotated[int, Field(ge=0, le=31_536_000)] = Field(
+        default=300, description="A run that starts later than this after its scheduled time counts as missed."
+    )
+
+
+class TimeSpec(StrictModel):
+    """A five-field cron expression in a timezone."""
+
+    cron_expression: str = Field(description="Five-field cron: minute hour day-of-month month day-of-week.")
+    timezone_str: str = Field(default="UTC", description="IANA timezone name, e.g. Europe/Berlin.")
+    missed_runs: MissedRunsPolicy = Field(default_factory=MissedRunsPolicy)
+
+    @field_validator("cron_expression")
+    @classmethod
+    def _cron_is_valid_and_fires(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError(
+                f"cron needs five fields (minute hour day-of-month month day-of-week), got {len(fields)}: '{value}'"
+            )
+        try:
+            # croniter searches forward; an expression such as '0 0 31 2 *' has no next date at all.
+            croniter(value, datetime(2000, 1, 1, tzinfo=timezone.utc)).get_next(datetime)
+        except CroniterBadCronError as exc:
+            raise ValueError(f"invalid cron expression '{value}': {exc}") from None
+        except CroniterBadDateError:
+            raise ValueError(f"cron expression '{value}' can never fire (no such date)") from None
+        return value
+
+    @field_validator("timezone_str")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone '{value}': use an IANA name such as UTC or Europe/Berlin") from None
+        return value
+
+
+class TimeTrigger(StrictModel):
+    """Start on a cron schedule."""
+
+    type: Literal["time"]
+    time: TimeSpec
+    cooldown_seconds: Cooldown = 0
+
+
+class MetricsSource(StrictModel):
+    """Where the metrics document comes from: the registry's latest metrics, a JSON file, or a URL."""
+
+    type: Literal["registry", "file", "http"] = "registry"
+    path: str | None = Field(default=None, description="file: path of a JSON document.")
+    url: str | None = Field(default=None, description="http: URL answering a JSON document.")
+
+    @model_validator(mode="after")
+    def _location_fits_type(self) -> MetricsSource:
+        need = {"registry": None, "file": "path", "http": "url"}[self.type]
+        for name in ("path", "url"):
+            if name == need and getattr(self, name) is None:
+                raise ValueError(f"a {self.type} source needs '{name}'")
+            if name != need and getattr(self, name) is not None:
+                raise ValueError(f"'{name}' does not apply to a {self.type} source")
+        return self
+
+
+class ConditionSpec(StrictModel):
+    """A JSONPath on the metrics document compared with a threshold, checked on an interval."""
+
+    metric_path: str = Field(description="JSONPath, e.g. $.metrics.health_score.")
+    operator: Operator
+    threshold: JsonValue = Field(default=None, description="Value compared with; not used by exists.")
+    check_interval_seconds: Annotated[int, Field(ge=10, le=86_400)] = 300
+    source: MetricsSource = Field(default_factory=MetricsSource)
+
+    @field_validator("metric_path")
+    @classmethod
+    def _jsonpath_parses(cls, value: str) -> str:
+        try:
+            compile_jsonpath(value)
+        except JSONPathError as exc:
+            raise ValueError(f"invalid JSONPath '{value}': {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _threshold_fits_operator(self) -> ConditionSpec:
+        if self.operator in NUMERIC_OPERATORS and (
+            isinstance(self.threshold, bool) or not isinstance(self.threshold, int | float)
+        ):
+            raise ValueError(f"operator {self.operator} needs a numeric threshold")
+        if self.operator in ("eq", "ne", "contains") and self.threshold is None:
+            raise ValueError(f"operator {self.operator} needs a threshold")
+        return self
+
+
+class ConditionTrigger(StrictModel):
+    """Start when a metric condition holds."""
+
+    type: Literal["condition"]
+    condition: ConditionSpec
+    cooldown_seconds: Cooldown = 0
+
+
+@lru_cache(maxsize=1024)
+def compile_jsonpath(path: str) -> Any:
+    """Parsed JSONPath (jsonpath-ng's parser is slow; many files share the same paths)."""
+    return parse_jsonpath(path)
+
+
+Trigger = Annotated[Union[EventTrigger, TimeTrigger, ConditionTrigger], Field(discriminator="type")]

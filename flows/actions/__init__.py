@@ -1,0 +1,32 @@
+"""The action table: every action type, by the ``type`` name used in YAML."""
+
+from __future__ import annotations
+
+from flows.actions import (
+    create_artifact,
+    custom,
+    execute_agent,
+    execute_chain,
+    http_request,
+    log_message,
+    send_notification,
+    update_registry,
+)
+from flows.actions.base import ActionContext, ActionError, ActionParameters, ActionType
+
+__all__ = ["ACTION_TYPES", "ActionContext", "ActionError", "ActionParameters", "ActionType"]
+
+# Adding an action type: write flows/actions/<type>.py defining ACTION, and list it here.
+ACTION_TYPES: dict[str, ActionType] = {
+    module.ACTION.name: module.ACTION
+    for module in (
+        execute_agent,
+        execute_chain,
+        send_notification,
+        create_artifact,
+        update_registry,
+        http_request,
+        log_message,
+        custom,
+    )
+}

@@ -1,0 +1,54 @@
+"""Action ``execute_agent``: run one registered agent on a repository, in a child process that the deadline can end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from compiler.model.chains import AgentMode
+from flows.actions.base import ActionContext, ActionError, ActionParameters, ActionType
+
+__all__ = ["ExecuteAgentParameters", "ACTION"]
+
+
+class ExecuteAgentParameters(ActionParameters):
+    agent_name: str = Field(min_length=1, max_length=100, description="Registered agent, e.g. PG_DISCOVERY.")
+    repository_root: str = Field(min_length=1, description="Repository folder; may use templates.")
+    mode: AgentMode = Field(default="dry_run", description="dry_run changes nothing on disk; apply may write.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Extra options passed to the agent.")
+
+
+async def execute(params: ExecuteAgentParameters, ctx: ActionContext) -> dict[str, Any]:
+    from flows.agent_runner import AgentRunFailed, run_agent_isolated
+
+    try:
+        result = await run_agent_isolated(
+            params.agent_name, params.repository_root, params.mode, params.options, ctx.deadline_seconds
+        )
+    except AgentRunFailed as exc:
+        ctx.publish(
+            "agent_failed",
+            {"agent_name": params.agent_name},
+            {"agent_name": params.agent_name, "status": "failed", "error": str(exc)},
+        )
+        raise ActionError(str(exc), retryable=exc.retryable) from None
+    kind = "agent_complete" if result["status"] == "completed" else "agent_failed"
+    ctx.publish(kind, {"agent_name": params.agent_name}, _event_payload(result))
+    if kind == "agent_failed":
+        raise ActionError(f"agent {params.agent_name} failed: {result.get('summary', '')}")
+    return result
+
+
+def _event_payload(result: dict[str, Any]) -> dict[str, Any]:
+    # Events carry the summary and metrics, not full findings lists: payloads stay small.
+    return {
+        "agent_name": result["agent_name"],
+        "status": result["status"],
+        "summary": result.get("summary", ""),
+        "duration_ms": result.get("duration_ms", 0),
+        "metrics": result.get("data", {}).get("metrics", {}),
+    }
+
+
+ACTION = ActionType("execute_agent", "Run a single agent.", ExecuteAgentParameters, execute)

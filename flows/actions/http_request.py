@@ -1,0 +1,119 @@
+"""Action ``http_request``: one HTTP call through httpx with SSRF guard, one total deadline and secret redaction."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from flows.actions.base import ActionContext, ActionError, ActionParameters, ActionType
+
+__all__ = ["HttpRequestParameters", "ACTION"]
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+class HttpRequestParameters(ActionParameters):
+    url: str = Field(min_length=1, description="http(s) URL; may use templates.")
+    method: Method = Field(default="GET", description="HTTP method.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Headers; use {secret:NAME} for tokens.")
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict, description="Query parameters.")
+    json_body: Any = Field(default=None, alias="json", description="JSON body.")
+    body: Any = Field(default=None, description="Body: text is sent as is, a mapping or list as JSON.")
+    expected_status: list[int] | None = Field(
+        default=None, description="Statuses that count as success; default any 2xx/3xx."
+    )
+    follow_redirects: bool = Field(default=True, description="Follow up to 5 redirects (each one is checked).")
+
+    model_config = {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _one_body(self) -> HttpRequestParameters:
+        if self.json_body is not None and self.body is not None:
+            raise ValueError("give either json or body, not both")
+        return self
+
+
+async def execute(params: HttpRequestParameters, ctx: ActionContext) -> dict[str, Any]:
+    import httpx
+
+    from flows.net_guard import BlockedAddress, guarded_client
+    from flows.secrets import SecretBox
+    from flows.settings import get_settings
+
+    settings = get_settings()
+    box: SecretBox = ctx.extras.get("secrets") or SecretBox()
+    request_parts = await box.substitute(
+        {"url": params.url, "headers": params.headers, "params": params.params,
+         "json": params.json_body, "body": params.body}
+    )
+    body = request_parts["body"]
+    content: str | None = None
+    json_body = request_parts["json"]
+    if isinstance(body, dict | list):
+        json_body = body
+    elif body is not None:
+        content = body if isinstance(body, str) else jsonlib.dumps(body)
+    try:
+        async with guarded_client(timeout=ctx.deadline_seconds, follow_redirects=params.follow_redirects) as client:
+            async with client.stream(
+                params.method,
+                request_parts["url"],
+                headers=request_parts["headers"],
+                params=request_parts["params"],
+                json=json_body,
+                content=content,
+            ) as response:
+                raw = await _read_bounded(response, settings.http_max_body_bytes)
+    except BlockedAddress as exc:
+        raise ActionError(box.redact_text(str(exc))) from None
+    except httpx.TimeoutException as exc:
+        raise ActionError(box.redact_text(f"HTTP request timed out: {exc!r}"), retryable=True) from None
+    except httpx.TransportError as exc:
+        raise ActionError(box.redact_text(f"HTTP connection failed: {exc!r}"), retryable=True) from None
+    text = raw.decode(response.encoding or "utf-8", errors="replace")
+    output = box.redact(
+        {
+            "status_code": response.status_code,
+            "url": str(response.url),
+            "headers": dict(response.headers),
+            "body": _maybe_json(text, response.headers.get("content-type", "")),
+            "truncated": len(raw) >= settings.http_max_body_bytes,
+        }
+    )
+    ok = (
+        response.status_code in params.expected_status
+        if params.expected_status
+        else response.status_code < 400
+    )
+    if not ok:
+        # 5xx and 429 are the server's trouble and may pass; other 4xx are ours and will not.
+        retryable = response.status_code >= 500 or response.status_code == 429
+        raise ActionError(
+            f"HTTP {params.method} {output['url']} answered {response.status_code}", retryable=retryable
+        )
+    return output
+
+
+async def _read_bounded(response: Any, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def _maybe_json(text: str, content_type: str) -> Any:
+    if "json" in content_type:
+        try:
+            return jsonlib.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+ACTION = ActionType("http_request", "Make an HTTP request.", HttpRequestParameters, execute)

@@ -1,0 +1,59 @@
+"""Action ``update_registry``: create, update, upsert, merge or delete an entity in the registry database."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from flows.actions.base import ActionContext, ActionError, ActionParameters, ActionType
+
+__all__ = ["UpdateRegistryParameters", "ACTION"]
+
+
+class UpdateRegistryParameters(ActionParameters):
+    entity_type: str = Field(min_length=1, max_length=200, description="Kind of entity, e.g. service.")
+    entity_id: str = Field(min_length=1, max_length=200, description="Id of the entity; may use templates.")
+    operation: Literal["create", "update", "upsert", "delete", "merge"] = Field(
+        default="upsert", description="create fails if it exists; update/merge/delete fail if it is missing."
+    )
+    data: dict[str, Any] | str | None = Field(
+        default=None, description="Entity data (a mapping, or one template such as '{event.payload}')."
+    )
+
+    @model_validator(mode="after")
+    def _data_fits_operation(self) -> UpdateRegistryParameters:
+        if self.operation == "delete" and self.data is not None:
+            raise ValueError("delete takes no data")
+        if self.operation != "delete" and self.data is None:
+            raise ValueError(f"{self.operation} needs data")
+        return self
+
+
+async def execute(params: UpdateRegistryParameters, ctx: ActionContext) -> dict[str, Any]:
+    from flows.registry import RegistryError, RegistryStore
+
+    if params.data is not None and not isinstance(params.data, dict):
+        raise ActionError(f"data must render to a mapping, got {type(params.data).__name__}")
+    store = RegistryStore.from_settings()
+    try:
+        # SQLite calls block: run them off the event loop so the action's deadline still applies.
+        record = await asyncio.to_thread(
+            store.apply, params.entity_type, params.entity_id, params.operation, params.data
+        )
+    except RegistryError as exc:
+        raise ActionError(str(exc)) from None
+    result = {
+        "entity_type": params.entity_type,
+        "entity_id": params.entity_id,
+        "operation": params.operation,
+        "version": record.version if record else None,
+    }
+    ctx.publish("registry_update", {"entity_type": params.entity_type, "entity_id": params.entity_id}, result)
+    return result
+
+
+ACTION = ActionType(
+    "update_registry", "Create, update, upsert, merge or delete a registry entry.", UpdateRegistryParameters, execute
+)

@@ -1,0 +1,166 @@
+"""Event publishing: Platform God events as Prefect events with stable names and resource labels.
+
+Names (``event``) and the labels deployment triggers match on:
+
+| kind             | Prefect event name                  | resource id                                  | labels                                   |
+|------------------|-------------------------------------|----------------------------------------------|------------------------------------------|
+| agent_complete   | platform-god.agent.completed        | platform-god.agent.<agent_name>              | platform-god.agent-name                  |
+| agent_failed     | platform-god.agent.failed           | platform-god.agent.<agent_name>              | platform-god.agent-name                  |
+| chain_complete   | platform-god.chain.completed        | platform-god.chain.<chain_name>              | platform-god.chain-name                  |
+| chain_failed     | platform-god.chain.failed           | platform-god.chain.<chain_name>              | platform-god.chain-name                  |
+| registry_update  | platform-god.registry.updated       | platform-god.registry.<entity_type>.<id>     | platform-god.entity-type, .entity-id     |
+| artifact_created | platform-god.artifact.created       | platform-god.artifact.<artifact_type>        | platform-god.artifact-type               |
+| custom           | platform-god.custom.<custom_type>   | platform-god.custom.<custom_type>            | platform-god.custom-type                 |
+
+Every event also carries ``platform-god.status`` when it has a status, and ``platform-god.automation``
+when an automation published it. The payload is the event data (for chains: chain_name, status,
+completed_steps, total_steps, execution_time_ms).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "EVENT_NAMES",
+    "LABEL_PREFIX",
+    "FILTER_LABELS",
+    "EventListener",
+    "PublishedEvent",
+    "event_name",
+    "build_event",
+    "publish",
+]
+
+LABEL_PREFIX = "platform-god"
+EVENT_NAMES: dict[str, str] = {
+    "agent_complete": "platform-god.agent.completed",
+    "agent_failed": "platform-god.agent.failed",
+    "chain_complete": "platform-god.chain.completed",
+    "chain_failed": "platform-god.chain.failed",
+    "registry_update": "platform-god.registry.updated",
+    "artifact_created": "platform-god.artifact.created",
+    "custom": "platform-god.custom.",
+}
+# Trigger filter field (YAML) → resource label it matches.
+FILTER_LABELS: dict[str, str] = {
+    "agent_name": "platform-god.agent-name",
+    "chain_name": "platform-god.chain-name",
+    "custom_type": "platform-god.custom-type",
+    "entity_type": "platform-god.entity-type",
+    "artifact_type": "platform-god.artifact-type",
+    "status": "platform-god.status",
+}
+_RESOURCE_KEY = {
+    "agent_complete": ("agent", "agent_name"),
+    "agent_failed": ("agent", "agent_name"),
+    "chain_complete": ("chain", "chain_name"),
+    "chain_failed": ("chain", "chain_name"),
+    "artifact_created": ("artifact", "artifact_type"),
+    "custom": ("custom", "custom_type"),
+}
+
+
+def event_name(kind: str, custom_type: str | None = None) -> str:
+    """The Prefect event name of an event kind (custom events are named after their custom type)."""
+    if kind == "custom":
+        if not custom_type:
+            raise ValueError("custom events need a custom_type")
+        return EVENT_NAMES["custom"] + custom_type
+    return EVENT_NAMES[kind]
+
+
+@dataclass(frozen=True)
+class PublishedEvent:
+    """What was sent: the Prefect event name, resource and payload, and its id."""
+
+    id: str
+    event: str
+    resource: dict[str, str]
+    payload: dict[str, Any]
+
+
+def build_event(kind: str, labels: Mapping[str, str], payload: Mapping[str, Any], automation: str | None = None) -> PublishedEvent:
+    """Name, resource id and labels for an event of ``kind`` whose filter values are in ``labels``."""
+    resource_labels = {FILTER_LABELS[k]: str(v) for k, v in labels.items() if k in FILTER_LABELS and v is not None}
+    status = payload.get("status")
+    if status is not None:
+        resource_labels.setdefault(FILTER_LABELS["status"], str(status))
+    if automation:
+        resource_labels[f"{LABEL_PREFIX}.automation"] = automation
+    if kind == "registry_update":
+        resource_id = f"{LABEL_PREFIX}.registry.{labels['entity_type']}.{labels['entity_id']}"
+        resource_labels[f"{LABEL_PREFIX}.entity-id"] = str(labels["entity_id"])
+    else:
+        noun, key = _RESOURCE_KEY[kind]
+        resource_id = f"{LABEL_PREFIX}.{noun}.{labels[key]}"
+    name = event_name(kind, labels.get("custom_type"))
+    return PublishedEvent(
+        id=str(uuid.uuid4()),
+        event=name,
+        resource={"prefect.resource.id": resource_id, **resource_labels},
+        payload=dict(payload),
+    )
+
+
+def publish(kind: str, labels: Mapping[str, str], payload: Mapping[str, Any], automation: str | None = None) -> PublishedEvent:
+    """Emit the event through Prefect (sent in the background over the events websocket)."""
+    from prefect.events import emit_event
+
+    built = build_event(kind, labels, payload, automation)
+    emit_event(event=built.event, resource=built.resource, payload=built.payload, id=uuid.UUID(built.id))
+    return built
+
+
+class EventListener:
+    """The spec's publishing API: one method per event kind."""
+
+    def __init__(self, automation: str | None = None) -> None:
+        self.automation = automation
+
+    def publish_agent_complete(self, agent_result: Any) -> PublishedEvent:
+        data = _as_dict(agent_result)
+        return publish("agent_complete", {"agent_name": data["agent_name"]}, data, self.automation)
+
+    def publish_agent_failed(self, agent_result: Any) -> PublishedEvent:
+        data = _as_dict(agent_result)
+        return publish("agent_failed", {"agent_name": data["agent_name"]}, data, self.automation)
+
+    def publish_chain_complete(
+        self, chain_name: str, status: str, completed_steps: int, total_steps: int, execution_time_ms: int, **extra: Any
+    ) -> PublishedEvent:
+        payload = dict(chain_name=chain_name, status=status, completed_steps=completed_steps,
+                       total_steps=total_steps, execution_time_ms=execution_time_ms, **extra)
+        return publish("chain_complete", {"chain_name": chain_name}, payload, self.automation)
+
+    def publish_chain_failed(
+        self, chain_name: str, status: str, completed_steps: int, total_steps: int, execution_time_ms: int, **extra: Any
+    ) -> PublishedEvent:
+        payload = dict(chain_name=chain_name, status=status, completed_steps=completed_steps,
+                       total_steps=total_steps, execution_time_ms=execution_time_ms, **extra)
+        return publish("chain_failed", {"chain_name": chain_name}, payload, self.automation)
+
+    def publish_registry_update(self, entity_type: str, entity_id: str, operation: str, **extra: Any) -> PublishedEvent:
+        payload = dict(entity_type=entity_type, entity_id=entity_id, operation=operation, **extra)
+        return publish("registry_update", {"entity_type": entity_type, "entity_id": entity_id}, payload, self.automation)
+
+    def publish_artifact_created(self, artifact_type: str, path: str, **extra: Any) -> PublishedEvent:
+        payload = dict(artifact_type=artifact_type, path=path, **extra)
+        return publish("artifact_created", {"artifact_type": artifact_type}, payload, self.automation)
+
+    def publish_custom(self, custom_type: str, metadata: Mapping[str, Any] | None = None) -> PublishedEvent:
+        payload = {"custom_type": custom_type, **(metadata or {})}
+        return publish("custom", {"custom_type": custom_type}, payload, self.automation)
+
+
+def _as_dict(agent_result: Any) -> dict[str, Any]:
+    if isinstance(agent_result, Mapping):
+        return dict(agent_result)
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(agent_result) and not isinstance(agent_result, type):
+        return asdict(agent_result)
+    raise TypeError("agent_result must be a mapping or an AgentResult")

@@ -1,0 +1,370 @@
+"""SSRF protection for the ``http_request`` action, built on httpx.
+
+Every request sent through :func:`guarded_client` (including every redirect hop, because httpx
+follows redirects by sending a new request through the transport) is vetted before a socket is
+opened:
+
+* only ``http`` and ``https`` URLs are allowed;
+* the host is resolved with the running loop's ``getaddrinfo`` and the request is refused when
+  *any* resolved address is internal (loopback, private, link-local, CGNAT, ...), unless
+  ``allow_private`` is set (``AUTOMATIONS_HTTP_ALLOW_PRIVATE=true``);
+* cloud metadata endpoints are refused even when ``allow_private`` is set.
+
+DNS rebinding: the connection is *pinned* to the address that was vetted. The request URL host is
+rewritten to the vetted IP while the ``Host`` header keeps the original name and, for https, the
+TLS SNI / certificate hostname check uses the original name (httpcore's ``sni_hostname`` request
+extension). A second DNS answer therefore cannot redirect the connection to an address that was
+never checked.
+
+Residual risks, by design: the guard does not apply to anything that bypasses this client; the
+``allow_private`` switch lets requests reach every internal address except metadata endpoints;
+and environment proxies are never used (httpx ignores them when a transport is given), so a
+deployment that *requires* an egress proxy has to allow-list it explicitly elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "BlockedAddress",
+    "GuardedTransport",
+    "IPAddress",
+    "check_url",
+    "classify_ip",
+    "guarded_client",
+    "pin_request",
+]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+METADATA_REASON = "cloud metadata"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+_v4 = ipaddress.IPv4Network
+_v6 = ipaddress.IPv6Network
+
+# Metadata / credential endpoints: refused even when private addresses are allowed.
+_METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS / GCP / Azure / OpenStack / Oracle / DigitalOcean instance metadata
+        "169.254.170.2",  # AWS ECS task metadata & credentials
+        "169.254.170.23",  # AWS EKS Pod Identity agent
+        "100.100.100.200",  # Alibaba Cloud metadata
+        "168.63.129.16",  # Azure WireServer (platform endpoint, not a public web service)
+        "fd00:ec2::254",  # AWS instance metadata over IPv6
+        "fd00:ec2::23",  # AWS EKS Pod Identity agent over IPv6
+    )
+)
+
+# First match wins, so more specific ranges come first.
+_V4_TABLE: tuple[tuple[ipaddress.IPv4Network, str], ...] = (
+    (_v4("0.0.0.0/8"), "unspecified"),  # "this network"; Linux connects 0.0.0.0 to the local host
+    (_v4("127.0.0.0/8"), "loopback"),
+    (_v4("169.254.0.0/16"), "link-local"),
+    (_v4("224.0.0.0/4"), "multicast"),
+    (_v4("100.64.0.0/10"), "shared (CGNAT)"),
+    (_v4("10.0.0.0/8"), "private"),
+    (_v4("172.16.0.0/12"), "private"),
+    (_v4("192.168.0.0/16"), "private"),
+    (_v4("192.0.0.0/24"), "private"),  # IETF protocol assignments
+    (_v4("198.18.0.0/15"), "private"),  # benchmarking networks, used internally by some clouds
+    (_v4("192.0.2.0/24"), "reserved"),  # TEST-NET-1
+    (_v4("198.51.100.0/24"), "reserved"),  # TEST-NET-2
+    (_v4("203.0.113.0/24"), "reserved"),  # TEST-NET-3
+    (_v4("192.88.99.0/24"), "reserved"),  # deprecated 6to4 relay anycast
+    (_v4("240.0.0.0/4"), "reserved"),  # includes 255.255.255.255 broadcast
+)
+
+_V6_TABLE: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
+    (_v6("::/128"), "unspecified"),
+    (_v6("::1/128"), "loopback"),
+    (_v6("::/96"), "reserved"),  # deprecated IPv4-compatible addresses
+    (_v6("64:ff9b:1::/48"), "private"),  # local-use NAT64 (RFC 8215), translated inside the site
+    (_v6("fe80::/10"), "link-local"),
+    (_v6("fec0::/10"), "private"),  # deprecated site-local
+    (_v6("fc00::/7"), "private"),  # unique local addresses
+    (_v6("ff00::/8"), "multicast"),
+    (_v6("100::/64"), "reserved"),  # discard-only
+    (_v6("2001::/23"), "reserved"),  # IETF protocol assignments, incl. Teredo 2001::/32
+    (_v6("2001:db8::/32"), "reserved"),  # documentation
+    (_v6("3fff::/20"), "reserved"),  # documentation (RFC 9637)
+)
+
+_NAT64_WELL_KNOWN = _v6("64:ff9b::/96")
+_SIXTOFOUR = _v6("2002::/16")
+_GLOBAL_UNICAST_V6 = _v6("2000::/3")
+
+
+class BlockedAddress(Exception):
+    """Raised when a URL is refused by the SSRF guard (the message says why and how to allow it)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        address: IPAddress | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.url = url
+        self.address = address
+        self.reason = reason
+
+
+def classify_ip(ip: IPAddress) -> str | None:
+    """Return ``None`` for a public address, else why it is not public.
+
+    Reasons: ``"cloud metadata"``, ``"unspecified"``, ``"loopback"``, ``"link-local"``,
+    ``"multicast"``, ``"shared (CGNAT)"``, ``"private"``, ``"reserved"``. IPv6 forms that embed an
+    IPv4 address and are delivered to it (IPv4-mapped ``::ffff:a.b.c.d``, 6to4 ``2002::/16`` and
+    well-known NAT64 ``64:ff9b::/96``) are classified by the embedded IPv4 address.
+    """
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id:
+        ip = ipaddress.IPv6Address(str(ip).split("%", 1)[0])
+    if ip in _METADATA_ADDRESSES:
+        return METADATA_REASON
+
+    if isinstance(ip, ipaddress.IPv4Address):
+        for network, reason in _V4_TABLE:
+            if ip in network:
+                return reason
+        return None if ip.is_global else "reserved"
+
+    embedded = _embedded_ipv4(ip)
+    if embedded is not None:
+        return classify_ip(embedded)
+    for network, reason in _V6_TABLE:
+        if ip in network:
+            return reason
+    if ip not in _GLOBAL_UNICAST_V6 or not ip.is_global:
+        return "reserved"
+    return None
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _SIXTOFOUR:
+        return ip.sixtofour
+    if ip in _NAT64_WELL_KNOWN:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _display_url(url: httpx.URL) -> str:
+    """URL for messages: no user info, query or fragment (they may carry credentials)."""
+    return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{url.path}"
+
+
+def _refusal(url: httpx.URL, host: str, ip: IPAddress, reason: str) -> BlockedAddress:
+    subject = f"{ip} is" if host == str(ip) else f"{host} resolves to {ip}, which is"
+    article = "an" if reason[0] in "aeiou" else "a"
+    if reason == METADATA_REASON:
+        advice = "cloud metadata endpoints are always refused"
+    else:
+        advice = "set AUTOMATIONS_HTTP_ALLOW_PRIVATE=true to allow internal addresses"
+    shown = _display_url(url)
+    return BlockedAddress(
+        f"refused {shown}: {subject} {article} {reason} address; {advice}",
+        url=shown,
+        address=ip,
+        reason=reason,
+    )
+
+
+def _literal_ip(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+async def _resolve(host: str, port: int) -> list[IPAddress]:
+    literal = _literal_ip(host)
+    if literal is not None:
+        return [literal]
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise httpx.ConnectError(f"could not resolve host {host!r}: {exc}") from exc
+    addresses: list[IPAddress] = []
+    for family, _type, _proto, _canon, sockaddr in infos:
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        ip = ipaddress.ip_address(sockaddr[0])
+        if ip not in addresses:
+            addresses.append(ip)
+    if not addresses:
+        raise httpx.ConnectError(f"could not resolve host {host!r}: no IPv4/IPv6 address")
+    return addresses
+
+
+async def _vet(url: httpx.URL, *, allow_private: bool) -> list[IPAddress]:
+    """Resolve and check ``url``; return the vetted addresses in resolver order."""
+    if url.scheme not in ALLOWED_SCHEMES:
+        raise BlockedAddress(
+            f"refused {_display_url(url)}: scheme {url.scheme!r} is not allowed (only http and https)",
+            url=_display_url(url),
+        )
+    host = url.raw_host.decode("ascii")
+    if not host:
+        raise BlockedAddress(f"refused {url.scheme}:// URL without a host", url=_display_url(url))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    addresses = await _resolve(host, port)
+    for ip in addresses:
+        reason = classify_ip(ip)
+        if reason is None:
+            continue
+        if reason == METADATA_REASON or not allow_private:
+            raise _refusal(url, url.host, ip, reason)
+    return addresses
+
+
+async def check_url(url: httpx.URL | str, *, allow_private: bool) -> None:
+    """Raise :class:`BlockedAddress` unless ``url`` may be requested.
+
+    The host is resolved with the running loop's ``getaddrinfo``; the URL is refused when ANY
+    resolved address is blocked. Cloud metadata addresses are refused even with
+    ``allow_private=True``. Unresolvable hosts raise :class:`httpx.ConnectError`.
+    """
+    await _vet(httpx.URL(url), allow_private=allow_private)
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An :class:`httpx.AsyncHTTPTransport` wrapper that vets and pins every request.
+
+    One inner transport (connection pool) is kept per original host name: pooled connections are
+    keyed by the pinned IP, and sharing a pool across names would let a TLS connection verified
+    for one name be reused for another name served from the same IP.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        verify: Any = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        limits: httpx.Limits = httpx.Limits(max_connections=20, max_keepalive_connections=10),
+    ) -> None:
+        self.allow_private = allow_private
+        self._transport_kwargs: dict[str, Any] = {
+            "verify": verify,
+            "cert": cert,
+            "trust_env": trust_env,
+            "limits": limits,
+        }
+        self._transports: dict[str, httpx.AsyncHTTPTransport] = {}
+        self._closed = False
+
+    def _inner(self, host: str) -> httpx.AsyncHTTPTransport:
+        if self._closed:
+            raise RuntimeError("GuardedTransport is closed")
+        transport = self._transports.get(host)
+        if transport is None:
+            transport = httpx.AsyncHTTPTransport(**self._transport_kwargs)
+            self._transports[host] = transport
+        return transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        addresses = await _vet(request.url, allow_private=self.allow_private)
+        host = request.url.raw_host.decode("ascii")
+        transport = self._inner(host)
+        if _literal_ip(host) is not None:
+            return await transport.handle_async_request(request)
+
+        # Try the vetted addresses in resolver order (the pinned connection bypasses the
+        # happy-eyeballs fallback getaddrinfo-based connects would give); only a failure to
+        # connect moves on, so the request body has not been sent yet.
+        last_error: httpx.ConnectError | None = None
+        for ip in addresses:
+            try:
+                return await transport.handle_async_request(pin_request(request, ip))
+            except httpx.ConnectError as exc:
+                last_error = exc
+        assert last_error is not None
+        raise last_error
+
+    async def aclose(self) -> None:
+        self._closed = True
+        transports, self._transports = list(self._transports.values()), {}
+        await _close_all(transports)
+
+
+def pin_request(request: httpx.Request, ip: IPAddress) -> httpx.Request:
+    """A copy of ``request`` addressed to ``ip``; Host header and TLS server name stay ``host``.
+
+    ``request`` itself is left untouched: httpx resolves redirects against it.
+    """
+    host = request.url.raw_host.decode("ascii")
+    extensions = dict(request.extensions)
+    if request.url.scheme == "https":
+        extensions["sni_hostname"] = host
+    return httpx.Request(
+        request.method,
+        request.url.copy_with(host=str(ip)),
+        headers=request.headers,  # already carries Host: <original name>
+        stream=request.stream,
+        extensions=extensions,
+    )
+
+
+async def _close_all(transports: Iterable[httpx.AsyncHTTPTransport]) -> None:
+    errors: list[BaseException] = []
+    for transport in transports:
+        try:
+            await transport.aclose()
+        except Exception as exc:  # close every pool even if one fails
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+_FORBIDDEN_CLIENT_KWARGS = frozenset({"transport", "mounts", "proxy", "app"})
+
+
+def guarded_client(
+    *,
+    allow_private: bool | None = None,
+    timeout: float | httpx.Timeout | None = None,
+    follow_redirects: bool = True,
+    max_redirects: int = 5,
+    verify: Any = True,
+    **client_kwargs: Any,
+) -> httpx.AsyncClient:
+    """An :class:`httpx.AsyncClient` whose every request (and redirect hop) is SSRF-guarded.
+
+    ``allow_private=None`` reads ``AUTOMATIONS_HTTP_ALLOW_PRIVATE`` from the settings.
+    ``timeout=None`` means :data:`DEFAULT_TIMEOUT` (30 s, 10 s to connect), not "no timeout".
+    ``verify`` is handed to the inner transport (bool, CA bundle path or ``ssl.SSLContext``).
+    Other keyword arguments go to :class:`httpx.AsyncClient`, except ones that would route
+    requests around the guard (``transport``, ``mounts``, ``proxy``, ``app``). ``trust_env``
+    defaults to ``False`` so a worker's ``~/.netrc`` credentials are never attached.
+    """
+    forbidden = _FORBIDDEN_CLIENT_KWARGS.intersection(client_kwargs)
+    if forbidden:
+        raise TypeError(f"guarded_client() does not accept {sorted(forbidden)}: they bypass the guard")
+    if allow_private is None:
+        from flows.settings import get_settings
+
+        allow_private = get_settings().http_allow_private
+    client_kwargs.setdefault("trust_env", False)
+    transport = GuardedTransport(allow_private=allow_private, verify=verify)
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+        follow_redirects=follow_redirects,
+        max_redirects=max_redirects,
+        **client_kwargs,
+    )

@@ -1,0 +1,59 @@
+"""Project settings read from the environment (prefix ``AUTOMATIONS_``) with safe local defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["RuntimeSettings", "get_settings"]
+
+
+class RuntimeSettings(BaseSettings):
+    """Where state lives and which unsafe behaviours are explicitly allowed."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTOMATIONS_", frozen=True)
+
+    state_dir: Path = Field(
+        default=Path("var/automations"),
+        description="State folder: registry database, artifacts, cached action results, locks.",
+    )
+    config_dir: Path = Field(
+        default=Path("configs"),
+        description="Folder holding `automations/` and `chains/`.",
+    )
+    registry_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the registry; default SQLite at STATE_DIR/registry/registry.db.",
+    )
+    result_storage: str | None = Field(
+        default=None,
+        description="Prefect result storage (block slug) for shared deployments; default STATE_DIR/results.",
+    )
+    http_allow_private: bool = Field(
+        default=False,
+        description="Allow http_request to reach loopback, private and link-local addresses (never metadata).",
+    )
+    http_max_body_bytes: int = Field(default=1_000_000, gt=0, description="Response body bytes kept.")
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.state_dir / "artifacts"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.state_dir / "results"
+
+    @property
+    def effective_registry_url(self) -> str:
+        if self.registry_url:
+            return self.registry_url
+        return f"sqlite:///{(self.state_dir / 'registry' / 'registry.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> RuntimeSettings:
+    """Settings are read once per process; tests call ``get_settings.cache_clear()`` after changing env."""
+    return RuntimeSettings()
