@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -147,8 +148,6 @@ def _read(path: str, limits: SourceLimits) -> bytes:
         # Read one byte past the limit only: a huge file is rejected without loading it all.
         raw = handle.read(limits.max_bytes + 1)
         if len(raw) > limits.max_bytes:
-            import os
-
             size = os.fstat(handle.fileno()).st_size
             _fail(path, 1, 1, f"file is {max(size, len(raw))} bytes; the limit is {limits.max_bytes} bytes")
     return raw
@@ -189,7 +188,6 @@ _YAML_TAG = "tag:yaml.org,2002:"
 _STR_TAG = _YAML_TAG + "str"
 _MAP_TAG = _YAML_TAG + "map"
 _SEQ_TAG = _YAML_TAG + "seq"
-_MERGE_TAG = _YAML_TAG + "merge"
 
 # YAML 1.1 plain scalars, exactly as yaml.safe_load resolves them (yaml/resolver.py), except that
 # timestamps stay strings (downstream is JSON-like) and '=' (the !!value tag) is just a string.
@@ -367,19 +365,23 @@ class _YamlLoader:
         self.problems.append(SourceProblem(mark.line + 1, mark.column + 1, message))
 
     def load(self) -> tuple[Any, dict[Location, Position], dict[Location, Position], list[SourceProblem]]:
-        loader = _Loader(self.source)
+        loader: Any = None
         data: Any = None
         try:
+            loader = _Loader(self.source)  # the pure-Python reader checks characters right here
             data = self._document(loader)
         except _Stop:
-            pass
+            return data, self.value_positions, self.key_positions, self.problems
         except yaml.MarkedYAMLError as exc:
-            self._syntax_problem(exc)
+            self._syntax_problem(exc)  # also decides whether a tab caused it
+            return data, self.value_positions, self.key_positions, self.problems
         except yaml.reader.ReaderError as exc:
             self._reader_problem(exc)
+            return data, self.value_positions, self.key_positions, self.problems
         finally:
-            loader.dispose()
-        if self.tab_lines and not self.problems:
+            if loader is not None:
+                loader.dispose()
+        if self.tab_lines:
             self._check_tabs()
         return data, self.value_positions, self.key_positions, self.problems
 
@@ -431,15 +433,30 @@ class _YamlLoader:
                 mark = event.start_mark
                 if top.kind == _MAP:
                     if top.key is _NO_KEY:
-                        if value == "<<" and event.implicit[0] and (tag is None or tag == _MERGE_TAG):
+                        path = top.path
+                        if value.__class__ is str and path is not None and value not in top.key_lines and value != "<<":
+                            # The common case, inlined: a new string key in a recorded mapping.
+                            line = mark.line + 1
+                            top.key_lines[value] = line
+                            top.key = value
+                            key_path = (*path, value)
+                            top.key_path = key_path
+                            key_positions[key_path] = Position(line, mark.column + 1)
+                        elif value == "<<" and tag is None and event.implicit[0]:
                             top.key = _MERGE_KEY
+                            top.key_path = None  # merged entries are positioned when the mapping ends
                         else:
                             self._set_key(top, value, mark)
                         continue
                     key_path = top.key_path
                     if key_path is not None:
                         value_positions[key_path] = Position(mark.line + 1, mark.column + 1)
-                    self._attach(top, value, mark)
+                    key = top.key
+                    if key.__class__ is str:
+                        top.data[key] = value
+                        top.key = _NO_KEY
+                    else:
+                        self._attach(top, value, mark)
                 elif top.kind == _SEQ:
                     path = top.path
                     if path is not None:
@@ -520,7 +537,7 @@ class _YamlLoader:
         if not isinstance(key, str):
             shown = self._source_text(mark)
             advice = " — quote it" if not isinstance(key, (dict, list)) else " — use a plain string key"
-            self.problem(mark, f"keys must be strings; got {_type_name(key)} {shown}{advice}".replace("  ", " "))
+            self.problem(mark, f"keys must be strings; got {_type_name(key)} {shown}{advice}")
             frame.key = _BAD_KEY
             frame.key_path = None
             return
@@ -681,7 +698,7 @@ class _YamlLoader:
             offset = len(self.source.encode("utf-8")[:offset].decode("utf-8", errors="ignore"))
         line, col = _position_of_offset(_line_starts(self.source), offset)
         character = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        self.problems.append(SourceProblem(line, col, f"character 0x{character:02x} is not allowed in YAML ({exc.reason}); remove it"))
+        self.problems.append(SourceProblem(line, col, f"control character 0x{character:02x} is not allowed in YAML; remove it, or write it as an escape inside double quotes"))
 
     def _check_tabs(self) -> None:
         """Tabs that survived parsing are fine inside multi-line scalars; anywhere else they indent."""
@@ -692,6 +709,8 @@ class _YamlLoader:
                 event = loader.get_event()
                 if event.__class__ is ScalarEvent and event.end_mark.line > event.start_mark.line:
                     spans.append((event.start_mark.line, event.end_mark.line, event.end_mark.column))
+        except yaml.YAMLError:
+            pass  # a second document that does not parse: already reported, and the spans so far suffice
         finally:
             loader.dispose()
         for line, tab_col in sorted(self.tab_lines.items()):
@@ -757,7 +776,7 @@ class _JsonLoader:
                 raise _JsonInvalid(end)
         except _Stop:
             pass
-        except (_JsonInvalid, json.JSONDecodeError, IndexError, ValueError):
+        except (_JsonInvalid, json.JSONDecodeError, IndexError, ValueError, RecursionError):
             self.problems = [self._json_error()]
         return data, self.value_positions, self.key_positions, self.problems
 
@@ -831,13 +850,8 @@ class _JsonLoader:
             if source[at] != ":":
                 raise _JsonInvalid(at)
             at = ws(source, at + 1).end()  # type: ignore[union-attr]
-            child_path = (*path, key)
-            saved = self.value_positions.get(child_path) if first is not None else None
-            value, at = self._value(at, child_path, depth + 1)
-            if first is None:
-                result[key] = value
-            elif saved is not None:
-                self.value_positions[child_path] = saved  # keep pointing at the first definition
+            value, at = self._value(at, (*path, key), depth + 1)
+            result[key] = value
             at = ws(source, at).end()  # type: ignore[union-attr]
             if source[at] == "}":
                 return result, at + 1

@@ -1,20 +1,19 @@
-"""PG_HEALTH: a 0-100 repository health score from README, tests, license, CI, secrets, large files and TODOs.
+"""PG_HEALTH: a 0-100 repository health score from README, tests, license, CI, secrets, large files and TODOs."""
 
-Formula: ``health_score = max(0, 100 - sum(penalties))`` with these penalties (they add up to at most 100,
-so every point of the score is explained by exactly one check):
-
-===================  ==========================================================================  ======
-check                penalty                                                                      max
-===================  ==========================================================================  ======
-readme               15 when there is no README* at the root, in ``docs/`` or in ``.github/``       15
-tests                20 when there is no tests folder (tests/test/__tests__/spec) or test file     20
-license              10 when there is no LICENSE*/LICENCE*/COPYING* at the root                     10
-ci                   10 when there is no .github/workflows/*.yml, .gitlab-ci.yml or .ci/ (etc.)     10
-security             15 per high and 5 per medium PG_SECURITY_SCAN finding                          30
-large_files          1 per percentage point of files larger than 1 MiB                              10
-todos                1 per 10 TODO/FIXME markers in scanned text files                               5
-===================  ==========================================================================  ======
-"""
+# Formula: health_score = max(0, 100 - sum(penalties)). The maximum penalties add up to exactly 100, so
+# every lost point is explained by one entry of data["checks"]:
+#
+#   check        penalty                                                                         max
+#   readme       15 when there is no README* at the root, in docs/ or in .github/                 15
+#   tests        20 when there is no tests folder (tests/test/__tests__/spec) or test file        20
+#   license      10 when there is no LICENSE*/LICENCE*/COPYING* at the root                       10
+#   ci           10 when there is no .github/workflows/*.yml, .gitlab-ci.yml, .ci/ (or similar)   10
+#   security     15 per high and 5 per medium PG_SECURITY_SCAN finding                            30
+#   large_files  1 per percentage point (rounded) of files larger than 1 MiB                      10
+#   todos        1 per 10 TODO/FIXME markers in scanned text files                                 5
+#
+# Weights: missing tests hurt most (nothing guards changes), then a committed secret or a missing README
+# (onboarding), then license/CI; large files and TODOs are hygiene hints that cannot dominate the score.
 
 from __future__ import annotations
 

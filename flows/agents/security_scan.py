@@ -85,8 +85,9 @@ SECRET_RULES: tuple[SecretRule, ...] = (
     ),
 )
 
-# Placeholders that look like assignments but hold no secret: ${VAR}, {{ var }}, <value>, %(x)s, xxxxxxxx.
-_PLACEHOLDER_RE = re.compile(r"^(?:\$\{.*\}|\{\{.*\}\}|<.*>|%\(.*\)s|(.)\1*)$")
+# Placeholders that look like assignments but hold no secret: ${VAR}, {{var}}, {var} (format strings),
+# <value>, %(x)s, xxxxxxxx.
+_PLACEHOLDER_RE = re.compile(r"^(?:\$\{.*\}|\{\{.*\}\}|\{[^{}]*\}|<.*>|%\(.*\)s|(.)\1*)$")
 
 
 def redact(secret: str) -> str:

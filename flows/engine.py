@@ -1,0 +1,224 @@
+"""The automation flow body: gates, inputs, then each action as a Prefect task in order, with a run summary."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.states import Completed, Failed, State
+
+from compiler.catalog import LoadedAutomation
+from compiler.model.actions import ActionBase
+from compiler.templates import MissingVariable, TemplateSyntaxError, iter_placeholders, render_value
+from flows.actions import ACTION_TYPES, ActionContext
+from flows.run_context import (
+    Occurrence,
+    RunInputs,
+    builtin_variables,
+    missing_inputs,
+    resolve_occurrence,
+    template_variables,
+)
+from flows.settings import get_settings
+from flows.task_options import NotRetryable, task_options
+
+__all__ = ["ActionRecord", "run_automation", "SKIPPED"]
+
+SKIPPED = "Skipped"
+
+
+@dataclass
+class ActionRecord:
+    """One action's outcome as the run saw it (the Prefect task run holds the authoritative state)."""
+
+    name: str
+    type: str
+    status: str
+    attempts: int = 0
+    duration_ms: int = 0
+    summary: str = ""
+    cached: bool = False
+    continue_on_failure: bool = False
+
+
+@dataclass
+class _RunState:
+    outputs: dict[str, Any] = field(default_factory=dict)
+    records: list[ActionRecord] = field(default_factory=list)
+    stopped_by: str | None = None
+
+
+def _summarise(value: Any, limit: int = 160) -> str:
+    if isinstance(value, Mapping):
+        for key in ("summary", "message", "status_code", "relative_path", "delivered"):
+            if key in value:
+                text = f"{key}={value[key]}"
+                break
+        else:
+            text = ", ".join(f"{k}" for k in list(value)[:6])
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _secret_refs(raw: Any) -> set[str]:
+    return {ph.secret for _, ph in iter_placeholders(raw) if ph.secret}
+
+
+async def _execute_action(
+    action: ActionBase,
+    automation_name: str,
+    run_id: str,
+    variables: dict[str, Any],
+    cache_key: str | None,
+    render_error: str | None,
+) -> Any:
+    """The body of every action task: render with secrets, validate, execute, redact."""
+    from flows.secrets import SecretBox, resolve_secret
+
+    if render_error:
+        raise NotRetryable(render_error)
+    action_type = ACTION_TYPES[action.type]  # type: ignore[attr-defined]
+    raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
+    box = SecretBox()
+    resolved: dict[str, str] = {}
+    for name in sorted(_secret_refs(raw)):
+        resolved[name] = await resolve_secret(name)
+        box.remember(resolved[name])
+    logger = get_run_logger()
+    try:
+        # One pass over the YAML's own templates: values from events are never parsed again.
+        rendered = render_value(raw, variables, secret=resolved.__getitem__)
+        params = action_type.parameters.model_validate(rendered)
+    except MissingVariable as exc:
+        raise NotRetryable(f"{exc}; nothing was executed") from None
+    except ValueError as exc:
+        raise NotRetryable(box.redact_text(f"parameters invalid after rendering templates: {exc}")) from None
+    context = ActionContext(
+        automation=automation_name,
+        action_name=action.name,
+        run_id=run_id,
+        logger=logger,
+        variables=variables,
+        outputs=variables.get("outputs", {}),
+        publish=_publisher(automation_name),
+        deadline_seconds=action.timeout_seconds,
+        extras={"secrets": box},
+    )
+    with box.install_log_filter():
+        try:
+            output = await action_type.execute(params, context)
+        except Exception as exc:
+            raise box.redact_exception(exc) from None
+    return box.redact(output)
+
+
+def _publisher(automation: str) -> Any:
+    def publish(kind: str, labels: Mapping[str, str], payload: Mapping[str, Any]) -> Any:
+        from flows.events import publish as emit
+
+        return emit(kind, labels, payload, automation)
+
+    return publish
+
+
+@task(name="skipped-action")
+def _skipped(reason: str) -> State:
+    return Completed(name=SKIPPED, message=reason)
+
+
+_action_task = task(_execute_action)
+
+
+def _render_for_key(action: ActionBase, variables: dict[str, Any]) -> tuple[Any, str | None]:
+    """Parameters rendered with secrets left as references: what the idempotency key and logs may see."""
+    raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
+    try:
+        return render_value(raw, variables), None
+    except (MissingVariable, TemplateSyntaxError, TypeError) as exc:
+        return None, f"action '{action.name}': {exc}; nothing was executed"
+
+
+def _occurrence_part(action: ActionBase, variables: dict[str, Any], occurrence: Occurrence) -> str:
+    if action.idempotency.key:
+        try:
+            return f"custom:{render_value(action.idempotency.key, variables)}"
+        except MissingVariable:
+            return occurrence.key
+    return occurrence.key
+
+
+async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | dict[str, Any]:
+    """Run every action in order; the flow ends Completed, Completed(Skipped) or Failed with the reason."""
+    from prefect.runtime import flow_run
+
+    from flows.gates import check_gates
+    from flows.idempotency import action_key
+    from flows.summary import publish_summary
+
+    automation = loaded.automation
+    logger = get_run_logger()
+    run_id = str(flow_run.get_id() or "local")
+    occurrence = resolve_occurrence(run, run_id)
+    gate = await check_gates(automation, occurrence, run)
+    if gate is not None:
+        logger.info("skipped: %s", gate)
+        return Completed(name=SKIPPED, message=gate)
+    missing = missing_inputs(automation, loaded.inputs, run)
+    if missing:
+        hint = " ".join(f"--param {m}=..." for m in missing)
+        return Failed(message=f"missing input(s): {', '.join(missing)}; give them as flow parameters ({hint})")
+
+    builtins = builtin_variables(automation, run_id, datetime.now(timezone.utc), occurrence)
+    settings = get_settings()
+    state = _RunState()
+    for action in automation.actions:
+        if state.stopped_by is not None:
+            reason = f"not run: action '{state.stopped_by}' failed and has continue_on_failure: false"
+            _skipped.with_options(name=action.name, task_run_name=action.name)(reason)
+            state.records.append(ActionRecord(action.name, action.type, SKIPPED, summary=reason))  # type: ignore[attr-defined]
+            continue
+        variables = template_variables(automation, loaded.inputs, run, builtins, state.outputs)
+        display, render_error = _render_for_key(action, variables)
+        key = None
+        if render_error is None and action.idempotency.enabled:
+            key = action_key(
+                automation.name, action.name, action.type, display, _occurrence_part(action, variables, occurrence)  # type: ignore[attr-defined]
+            )
+        options = task_options(action, settings.results_dir)
+        started = time.monotonic()
+        task_state = await _action_task.with_options(**options)(
+            action, automation.name, run_id, variables, key, render_error, return_state=True
+        )
+        record = ActionRecord(
+            name=action.name,
+            type=action.type,  # type: ignore[attr-defined]
+            status=task_state.name or task_state.type.value,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            cached=task_state.name == "Cached",
+            continue_on_failure=action.continue_on_failure,
+        )
+        if task_state.is_completed():
+            output = await task_state.aresult()
+            state.outputs[action.name] = output
+            record.summary = _summarise(output)
+        else:
+            record.summary = task_state.message or "failed"
+            logger.error("action %s ended %s: %s", action.name, record.status, record.summary)
+            if not action.continue_on_failure:
+                state.stopped_by = action.name
+        state.records.append(record)
+
+    await publish_summary(automation.name, occurrence, state.records)
+    failed = [r for r in state.records if r.status not in ("Completed", "Cached", SKIPPED)]
+    summary = {"occurrence": occurrence.key, "actions": [asdict(r) for r in state.records]}
+    if state.stopped_by is not None:
+        return Failed(message=f"action '{state.stopped_by}' failed: {next(r.summary for r in state.records if r.name == state.stopped_by)}", data=summary)
+    message = f"{len(state.records) - len(failed)}/{len(state.records)} actions succeeded"
+    if failed:
+        message += f"; failed with continue_on_failure: {', '.join(r.name for r in failed)}"
+    return Completed(message=message, data=summary)

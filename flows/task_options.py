@@ -1,0 +1,86 @@
+"""Prefect task options of an action, in one place: retries, backoff, jitter, timeout, caching, retry rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prefect.tasks import exponential_backoff
+
+from compiler.model.actions import ActionBase
+from flows.actions.base import ActionError
+from flows.idempotency import policy_for
+
+__all__ = ["task_options", "is_retryable", "retry_delays", "NotRetryable"]
+
+
+class NotRetryable(Exception):
+    """Configuration problems (bad template, invalid rendered parameters): retrying cannot help."""
+
+
+def is_retryable(exc: BaseException | None) -> bool:
+    """Timeouts, connection errors and server-side (5xx) failures are retried; 4xx and config errors are not."""
+    if exc is None:
+        return True
+    if isinstance(exc, ActionError):
+        return exc.retryable
+    if isinstance(exc, NotRetryable):
+        return False
+    if isinstance(exc, TimeoutError | httpx.TimeoutException | httpx.TransportError | ConnectionError):
+        return True
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500
+    return True  # unexpected errors from plug-ins: give them the configured retries
+
+
+def _retry_condition(task: Any, task_run: Any, state: Any) -> bool:
+    data = getattr(state, "data", None)
+    exc = data if isinstance(data, BaseException) else None
+    if exc is None:
+        try:
+            state.result(raise_on_failure=True)
+        except BaseException as raised:  # noqa: BLE001 - we only classify it
+            exc = raised
+    return is_retryable(exc)
+
+
+def retry_delays(action: ActionBase) -> float | list[float]:
+    if action.retry_count == 0:
+        return 0
+    if action.retry_backoff == "exponential" and action.retry_delay_seconds > 0:
+        return exponential_backoff(backoff_factor=action.retry_delay_seconds)(action.retry_count)
+    return action.retry_delay_seconds
+
+
+def _hold_seconds(action: ActionBase) -> float:
+    """Longest a healthy run can hold the idempotency lock: every try, every delay, plus a margin."""
+    delays = retry_delays(action)
+    total_delay = sum(delays) if isinstance(delays, list) else delays * action.retry_count
+    return action.timeout_seconds * (action.retry_count + 1) + total_delay * (1 + action.retry_jitter) + 60
+
+
+def task_options(action: ActionBase, results_dir: Path) -> dict[str, Any]:
+    """Keyword arguments for ``Task.with_options`` of this action."""
+    options: dict[str, Any] = {
+        "name": action.name,
+        "task_run_name": action.name,
+        "retries": action.retry_count,
+        "retry_delay_seconds": retry_delays(action),
+        "timeout_seconds": action.timeout_seconds,
+        "retry_condition_fn": _retry_condition,
+        "persist_result": True,
+        "result_storage": results_dir,
+    }
+    if action.retry_jitter:
+        options["retry_jitter_factor"] = action.retry_jitter
+    if action.idempotency.enabled:
+        options["cache_policy"] = policy_for(results_dir, _hold_seconds(action))
+        if action.idempotency.expire_seconds:
+            options["cache_expiration"] = timedelta(seconds=action.idempotency.expire_seconds)
+    else:
+        from prefect.cache_policies import NO_CACHE
+
+        options["cache_policy"] = NO_CACHE
+    return options
