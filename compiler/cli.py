@@ -46,7 +46,7 @@ def _expand(paths: Sequence[str]) -> list[Path] | None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     files = _expand(args.paths) if args.paths else None
-    if files is None:
+    if args.paths and files is None:
         missing = [p for p in args.paths if not Path(p).exists()]
         _err(f"validate: no such file or folder: {', '.join(missing)}")
         return EXIT_USAGE

@@ -77,13 +77,7 @@ def check_references(doc: SourceDocument, trigger_type: str | None) -> Reference
             report(("context", key), f"context key '{key}' shadows a built-in variable; choose another name")
 
     for base, value, index in _template_sites(data):
-        try:
-            found = list(iter_placeholders(value))
-        except TemplateSyntaxError as exc:
-            report(base, f"{exc} (at character {exc.offset + 1})")
-            continue
-        for rel, ph in found:
-            loc = (*base, *rel)
+        for loc, ph in _placeholders_reporting_syntax(base, value, report):
             problem = _check_one(ph, index, action_names, trigger_type, context)
             if problem:
                 report(loc, problem)
@@ -99,6 +93,27 @@ def check_references(doc: SourceDocument, trigger_type: str | None) -> Reference
                 "warning",
             )
     return ReferenceReport(tuple(sorted(inputs)), tuple(diagnostics))
+
+
+def _placeholders_reporting_syntax(
+    base: tuple[str | int, ...], value: Any, report: Any
+) -> Iterable[tuple[tuple[str | int, ...], Placeholder]]:
+    """Placeholders of every string leaf; a malformed string is reported and the others still checked."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [(base, value)]
+    while stack:
+        loc, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(((*loc, k), v) for k, v in reversed(list(item.items())))
+        elif isinstance(item, list):
+            stack.extend(((*loc, i), v) for i, v in reversed(list(enumerate(item))))
+        elif isinstance(item, str) and ("{" in item or "}" in item):
+            try:
+                found = list(iter_placeholders(item))
+            except TemplateSyntaxError as exc:
+                report(loc, f"{exc} (at character {exc.offset + 1})")
+                continue
+            for _, ph in found:
+                yield loc, ph
 
 
 def _is_input(ph: Placeholder, context: dict[str, Any]) -> bool:

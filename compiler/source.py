@@ -536,8 +536,13 @@ class _YamlLoader:
     def _set_key(self, frame: _Frame, key: Any, mark: Any) -> None:
         if not isinstance(key, str):
             shown = self._source_text(mark)
-            advice = " — quote it" if not isinstance(key, (dict, list)) else " — use a plain string key"
-            self.problem(mark, f"keys must be strings; got {_type_name(key)} {shown}{advice}")
+            if isinstance(key, (dict, list)):  # only reachable through an alias: '*anchor: value'
+                message = f"keys must be strings; got {_type_name(key)} {shown} — use a plain string key"
+            elif key is None and not shown:
+                message = "keys must be strings; got an empty key — write a name before ':'"
+            else:
+                message = f"keys must be strings; got {_type_name(key)} {shown} — quote it"
+            self.problem(mark, message)
             frame.key = _BAD_KEY
             frame.key_path = None
             return
@@ -676,7 +681,7 @@ class _YamlLoader:
         cut = line.find(": ")
         if cut == -1:
             cut = len(line) - 1 if line.endswith(":") else len(line)
-        return line[:cut].strip() or "(empty)"
+        return line[:cut].strip()
 
     def _syntax_problem(self, exc: yaml.MarkedYAMLError) -> None:
         mark = exc.problem_mark or exc.context_mark
@@ -698,7 +703,8 @@ class _YamlLoader:
             offset = len(self.source.encode("utf-8")[:offset].decode("utf-8", errors="ignore"))
         line, col = _position_of_offset(_line_starts(self.source), offset)
         character = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        self.problems.append(SourceProblem(line, col, f"control character 0x{character:02x} is not allowed in YAML; remove it, or write it as an escape inside double quotes"))
+        message = f"control character 0x{character:02x} is not allowed in YAML; remove it, or write it as an escape inside double quotes"
+        self.problems.append(SourceProblem(line, col, message))
 
     def _check_tabs(self) -> None:
         """Tabs that survived parsing are fine inside multi-line scalars; anywhere else they indent."""
@@ -740,7 +746,15 @@ def _tab_lines(source: str) -> dict[int, int]:
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")
 _JSON_NUMBER = re.compile(r"(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?")  # json.scanner.NUMBER_RE
-_JSON_CONSTANTS: dict[str, Any] = {"null": None, "true": True, "false": False, "NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+# json.loads accepts NaN and the infinities too; validation rejects them later, as for YAML's .nan.
+_JSON_CONSTANTS: dict[str, Any] = {
+    "null": None,
+    "true": True,
+    "false": False,
+    "NaN": float("nan"),
+    "Infinity": float("inf"),
+    "-Infinity": float("-inf"),
+}
 _scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
@@ -842,7 +856,8 @@ class _JsonLoader:
             key_position = self._position(key_at)
             first = first_lines.get(key)
             if first is not None:
-                self.problems.append(SourceProblem(key_position.line, key_position.col, f"duplicate key '{key}' (first defined at line {first})"))
+                message = f"duplicate key '{key}' (first defined at line {first})"
+                self.problems.append(SourceProblem(key_position.line, key_position.col, message))
             else:
                 first_lines[key] = key_position.line
                 self.key_positions[(*path, key)] = key_position

@@ -44,21 +44,51 @@ def _describe(value: Any) -> str:
     return f"{kind} {text}"
 
 
-def _data_location(data: Any, loc: tuple[Any, ...]) -> tuple[tuple[str | int, ...], str | None]:
-    """Map pydantic's loc (which contains union tags) onto the document; the rest is a missing/extra key."""
+def _is_union(tp: Any) -> bool:
+    return get_origin(tp) in (Union, types.UnionType) and len([m for m in get_args(tp) if m is not type(None)]) > 1
+
+
+def _walk(root: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> tuple[tuple[str | int, ...], str | None, Any]:
+    """Follow pydantic's loc through the model and the document together.
+
+    Returns the location in the document, a trailing key that is not in the document (a missing or
+    unknown field), and the union type whose member tags were skipped last (for merged messages).
+    """
+    tp: Any = root
     current = data
     path: list[str | int] = []
+    union: Any = None
     for i, part in enumerate(loc):
+        tp = _strip_optional(tp)
+        if _is_union(tp):
+            # This loc element names a union member (a discriminator tag or a class name), not a key.
+            union = tp
+            tp = _pick_member(get_args(tp), part)
+            continue
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(part) if isinstance(part, str) else None
+            if field is None:
+                field = next((f for f in tp.model_fields.values() if f.alias == part), None)
+            tp = field.annotation if field is not None else None
+        elif get_origin(tp) in (list, tuple):
+            tp = get_args(tp)[0]
+        elif get_origin(tp) is dict:
+            tp = get_args(tp)[1]
+        else:
+            tp = None
         if isinstance(current, dict) and isinstance(part, str) and part in current:
             current = current[part]
             path.append(part)
+            union = None
         elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
             current = current[part]
             path.append(part)
+            union = None
         elif i == len(loc) - 1 and isinstance(part, str):
-            return tuple(path), part
-        # else: a union member tag such as 'execute_agent' or "literal['log','registry']": not in the data.
-    return tuple(path), None
+            return tuple(path), part, None
+        else:
+            break
+    return tuple(path), None, union
 
 
 def _unwrap(tp: Any) -> Any:
@@ -132,7 +162,8 @@ def _message(error: ErrorDetails, root_model: type[BaseModel], extra_key: str | 
     if kind == "missing":
         return f"missing required field '{extra_key}'"
     if kind == "literal_error":
-        return f"{_describe(value)} is not allowed; expected {ctx.get('expected', '')}"
+        hint = " (YAML reads yes/no/on/off as booleans: quote the value)" if isinstance(value, bool) else ""
+        return f"{_describe(value)} is not allowed; expected {ctx.get('expected', '')}{hint}"
     if kind == "union_tag_invalid":
         return f"unknown {ctx.get('discriminator', 'type')} {_describe(ctx.get('tag'))}; allowed: {ctx.get('expected_tags')}"
     if kind == "union_tag_not_found":
@@ -156,31 +187,41 @@ def _message(error: ErrorDetails, root_model: type[BaseModel], extra_key: str | 
     return error["msg"]
 
 
+def _form(member: Any) -> str:
+    member = _unwrap(member)
+    if get_origin(member) is Literal:
+        return " or ".join(repr(a) for a in get_args(member))
+    if isinstance(member, type) and issubclass(member, BaseModel):
+        required = [f.alias or n for n, f in member.model_fields.items() if f.is_required()]
+        return "{" + ", ".join(f"{r}: ..." for r in required) + "}"
+    return getattr(member, "__name__", str(member))
+
+
+def _union_message(union: Any, value: Any) -> str:
+    forms = [_form(m) for m in get_args(union) if m is not type(None)]
+    return f"{_describe(value)} is not allowed; expected {' or '.join(forms)}"
+
+
 def diagnostics_from_validation_error(
     exc: ValidationError, doc: SourceDocument, model: type[BaseModel]
 ) -> list[Diagnostic]:
-    """One diagnostic per distinct location; union branches that fail at one place are merged."""
+    """One diagnostic per distinct location; union members that each reject one value give one message."""
     found: dict[tuple[tuple[str | int, ...], str | None], Diagnostic] = {}
-    union_failures: dict[tuple[str | int, ...], list[str]] = {}
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
-        data_loc, leftover = _data_location(doc.data, loc)
-        message = _message(error, model, leftover)
-        key_loc = (*data_loc, leftover) if leftover is not None else data_loc
         if error["type"] == "extra_forbidden":
-            pos = doc.position_of(key_loc, key=True)
+            data_loc, _, _ = _walk(model, doc.data, loc[:-1])
+            leftover: str | None = str(loc[-1])
+            union = None
         else:
-            pos = doc.position_of(data_loc)
-        field = format_location(key_loc)
-        if (data_loc, leftover) in found and leftover is None:
-            # Several union members rejected the same value: say what each form expects.
-            union_failures.setdefault(data_loc, [found[(data_loc, leftover)].message]).append(message)
-            continue
-        found[(data_loc, leftover)] = Diagnostic(doc.path, pos.line, pos.col, field, message)
-    for data_loc, messages in union_failures.items():
-        first = found[(data_loc, None)]
-        unique = list(dict.fromkeys(messages))
-        found[(data_loc, None)] = Diagnostic(
-            first.path, first.line, first.col, first.field, "matches no allowed form: " + " | ".join(unique)
-        )
+            data_loc, leftover, union = _walk(model, doc.data, loc)
+        key_loc = (*data_loc, leftover) if leftover is not None else data_loc
+        if union is not None:
+            message = _union_message(union, error.get("input"))
+        else:
+            message = _message(error, model, leftover)
+        if (data_loc, leftover) in found:
+            continue  # the same place rejected again by another union member
+        pos = doc.position_of(key_loc, key=True) if error["type"] == "extra_forbidden" else doc.position_of(data_loc)
+        found[(data_loc, leftover)] = Diagnostic(doc.path, pos.line, pos.col, format_location(key_loc), message)
     return sorted(found.values())
