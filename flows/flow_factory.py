@@ -1,0 +1,74 @@
+"""Build the Prefect flow of one automation: named after it, with its inputs as flow parameters."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from prefect import Flow, flow
+
+from compiler.catalog import LoadedAutomation
+from flows.engine import run_automation
+from flows.run_context import RunInputs
+
+__all__ = ["build_flow", "RESERVED_PARAMETERS"]
+
+# Parameters every automation flow has besides its inputs (what triggers and callers pass in).
+RESERVED_PARAMETERS = ("event", "condition", "idempotency_key")
+
+
+async def _scheduled_time() -> str | None:
+    """The scheduled time when this run was created by a deployment schedule, else None."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.get_id()
+    if not run_id:
+        return None
+    async with get_client() as client:
+        run = await client.read_flow_run(run_id)
+    if run.auto_scheduled and run.expected_start_time is not None:
+        return run.expected_start_time.isoformat()
+    return None
+
+
+def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> Flow[..., Any]:
+    """An async flow (sync flows pay ~1 s joining the heartbeat thread) whose actions are tasks."""
+    automation = loaded.automation
+    input_names = tuple(n for n in loaded.inputs if n not in RESERVED_PARAMETERS)
+
+    async def automation_flow(**parameters: Any) -> Any:
+        event = parameters.pop("event", None)
+        condition = parameters.pop("condition", None)
+        key = parameters.pop("idempotency_key", None)
+        scheduled = None
+        if event is None and condition is None and key is None:
+            scheduled = await _scheduled_time()
+        run = RunInputs(inputs=parameters, event=event, condition=condition, idempotency_key=key, scheduled_time=scheduled)
+        return await run_automation(loaded, run)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    signature = [inspect.Parameter(n, keyword, default=None, annotation=Any) for n in input_names]
+    # Context defaults are parameters too, so a run can override them (--param repository_root=...).
+    signature += [
+        inspect.Parameter(n, keyword, default=v, annotation=Any)
+        for n, v in automation.context.items()
+        if n not in input_names and n not in RESERVED_PARAMETERS
+    ]
+    signature += [
+        inspect.Parameter("event", keyword, default=None, annotation=dict[str, Any] | None),
+        inspect.Parameter("condition", keyword, default=None, annotation=dict[str, Any] | None),
+        inspect.Parameter("idempotency_key", keyword, default=None, annotation=str | None),
+    ]
+    automation_flow.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
+    # Prefect derives the deployment entrypoint from __qualname__: it must be the module attribute's name.
+    automation_flow.__name__ = automation_flow.__qualname__ = attribute_name or automation.name
+    automation_flow.__module__ = "flows.automations"
+    return flow(
+        automation_flow,
+        name=automation.name,
+        description=automation.description or None,
+        version=automation.version,
+        validate_parameters=True,
+        persist_result=False,
+    )
