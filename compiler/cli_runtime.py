@@ -1,13 +1,210 @@
-"""Command line: run, runs, dry-run, build, deploy and serve (added as the runtime lands)."""
+"""Command line: run, runs, dry-run and the local server (build, deploy and serve are added by their modules)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_commands"]
 
 
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _parse_params(pairs: list[str]) -> dict[str, Any] | None:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            _err(f"--param expects KEY=VALUE, got '{pair}'")
+            return None
+        try:
+            params[key] = json.loads(raw)  # numbers, booleans, lists and mappings as JSON
+        except ValueError:
+            params[key] = raw
+    return params
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(_usage(f"cannot read {what} file {path}: {exc}"))
+
+
+def _usage(message: str) -> int:
+    _err(message)
+    return 2
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from compiler.catalog import load_catalog
+
+    catalog = load_catalog(args.config_dir)
+    try:
+        return catalog.get(args.name)
+    except KeyError as exc:
+        _err(str(exc.args[0]))
+        for diagnostic in catalog.errors:
+            _err(str(diagnostic))
+        return None
+
+
+def _format_history(history: Any) -> list[str]:
+    lines = [f"{history.automation} run '{history.name}' ({history.id}): {history.status}"
+             + (f" — {history.message}" if history.message else "")]
+    lines.append(f"  {'ACTION':<28} {'STATUS':<12} {'ATTEMPTS':>8} {'DURATION':>9}  SUMMARY")
+    for action in history.actions:
+        detail = action.summary or action.message
+        lines.append(f"  {action.name:<28} {action.status:<12} {action.attempts:>8} {action.duration_s:>8.2f}s  {detail[:100]}")
+    return lines
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from compiler.api_target import use_api
+
+    loaded = _load(args)
+    if loaded is None:
+        return 1
+    params = _parse_params(args.param)
+    if params is None:
+        return 2
+    if args.event:
+        from flows.event_match import normalize_event
+
+        params["event"] = normalize_event(_read_json(args.event, "event"))
+    if args.idempotency_key:
+        params["idempotency_key"] = args.idempotency_key
+    api_url, embedded = use_api()
+    if not args.json:
+        _out(f"Prefect API: {api_url}" + (" (embedded local server; stop it with `python -m compiler server stop`)" if embedded else ""))
+    from flows.flow_factory import build_flow
+    from flows.history import read_run
+
+    flow = build_flow(loaded)
+    try:
+        state = asyncio.run(flow(return_state=True, **params))
+    except Exception as exc:  # noqa: BLE001 - parameter errors and the like: say it, exit non-zero
+        _err(f"run refused: {exc}")
+        return 1
+    flow_run_id = state.state_details.flow_run_id
+    history = asyncio.run(read_run(flow_run_id))
+    if args.json:
+        _out(json.dumps(history.to_json(), indent=2))
+    else:
+        for line in _format_history(history):
+            _out(line)
+    return 0 if state.is_completed() else 1
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from compiler.api_target import use_api
+
+    use_api()
+    from flows.history import read_runs
+
+    histories = asyncio.run(read_runs(args.name, args.limit))
+    if args.json:
+        _out(json.dumps([h.to_json() for h in histories], indent=2))
+        return 0
+    if not histories:
+        _out("no runs found")
+    for history in histories:
+        for line in _format_history(history):
+            _out(line)
+        _out()
+    return 0
+
+
+def cmd_dry_run(args: argparse.Namespace) -> int:
+    from compiler.dry_run import dry_run
+
+    loaded = _load(args)
+    if loaded is None:
+        return 1
+    params = _parse_params(args.param)
+    if params is None:
+        return 2
+    event = _read_json(args.event, "event") if args.event else None
+    metrics = _read_json(args.metrics, "metrics") if args.metrics else None
+    try:
+        report = asyncio.run(dry_run(loaded, event=event, metrics=metrics, params=params))
+    except ValueError as exc:
+        return _usage(str(exc))
+    if args.json:
+        _out(json.dumps(report, indent=2, default=str))
+        return 0
+    _out(f"{loaded.automation.name}: would {'FIRE' if report['would_fire'] else 'NOT fire'}")
+    for reason in report["reasons"]:
+        _out(f"  - {reason}")
+    for action in report["actions"]:
+        _out(f"  action {action['name']} ({action['type']}):")
+        if "parameters" in action:
+            _out("    " + json.dumps(action["parameters"], default=str))
+        else:
+            _out(f"    cannot render: {action['error']}")
+        if "note" in action:
+            _out(f"    note: {action['note']}")
+    return 0
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from flows.local_server import ensure_local_server, local_server_status, stop_local_server
+
+    if args.action == "start":
+        server = ensure_local_server()
+        _out(f"local Prefect server: {server.ui_url} (pid {server.pid})")
+    elif args.action == "stop":
+        server = stop_local_server()
+        _out(f"stopped local Prefect server (pid {server.pid})" if server else "no local server recorded")
+    else:
+        server = local_server_status()
+        _out(f"running: {server.ui_url} (pid {server.pid})" if server else "not running")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
-    """Register the runtime and deployment commands on the main parser."""
-    del sub
+    """Register the runtime commands on the main parser."""
+    p = sub.add_parser("run", help="run an automation now, for real, and print each action's outcome")
+    p.add_argument("name")
+    p.add_argument("--param", action="append", default=[], metavar="K=V", help="an input (JSON or text)")
+    p.add_argument("--event", type=Path, help="JSON file of the triggering event")
+    p.add_argument("--idempotency-key", help="occurrence key: the same key never repeats completed actions")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("runs", help="run history from the Prefect API")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("dry-run", help="would the trigger fire, and what would each action do (executes nothing)")
+    p.add_argument("name")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--event", type=Path, help="JSON file of an event")
+    group.add_argument("--metrics", type=Path, help="JSON file of a metrics document")
+    p.add_argument("--param", action="append", default=[], metavar="K=V")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_dry_run)
+
+    p = sub.add_parser("server", help="the embedded local Prefect server used when PREFECT_API_URL is not set")
+    p.add_argument("action", choices=("start", "stop", "status"))
+    p.set_defaults(func=cmd_server)
+
+    for extra in ("compiler.build", "compiler.deploy", "compiler.serve"):
+        try:
+            module = __import__(extra, fromlist=["add_command"])
+        except ModuleNotFoundError:
+            continue
+        if hasattr(module, "add_command"):
+            module.add_command(sub)

@@ -1,0 +1,37 @@
+"""Which Prefect API the CLI talks to: PREFECT_API_URL (env or active profile), else the embedded local server."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+__all__ = ["configured_api_url", "use_api"]
+
+
+def configured_api_url() -> str | None:
+    """The API URL the user configured, read without importing Prefect (its settings load on import)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect"))
+    profiles_path = Path(os.environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml"))
+    try:
+        profiles = tomllib.loads(profiles_path.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active", "ephemeral")
+    url = profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
+    return str(url) if url else None
+
+
+def use_api() -> tuple[str, bool]:
+    """Point this process at an API before Prefect is imported; True when the embedded server is used."""
+    url = configured_api_url()
+    if url:
+        os.environ["PREFECT_API_URL"] = url
+        return url, False
+    from flows.local_server import ensure_local_server
+
+    server = ensure_local_server()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    return server.api_url, True

@@ -1,0 +1,122 @@
+"""Run history read back from the Prefect API: flow runs of an automation with per-action task runs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from uuid import UUID
+
+__all__ = ["ActionHistory", "RunHistory", "read_runs", "read_run"]
+
+
+@dataclass
+class ActionHistory:
+    name: str
+    status: str
+    attempts: int
+    duration_s: float
+    message: str = ""
+    summary: str = ""
+
+
+@dataclass
+class RunHistory:
+    id: str
+    automation: str
+    name: str
+    status: str
+    message: str
+    start_time: str | None
+    duration_s: float
+    actions: list[ActionHistory] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def _actions_of(client: Any, flow_run_id: UUID) -> list[ActionHistory]:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    runs = await client.read_task_runs(
+        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200
+    )
+    summaries = await _summaries(client, flow_run_id)
+    actions = []
+    for run in runs:
+        name = run.name
+        state = run.state
+        actions.append(
+            ActionHistory(
+                name=name,
+                status=state.name if state else "Unknown",
+                attempts=run.run_count,
+                duration_s=round(run.total_run_time.total_seconds(), 3),
+                message=(state.message or "") if state else "",
+                summary=summaries.get(name, ""),
+            )
+        )
+    return actions
+
+
+async def _summaries(client: Any, flow_run_id: UUID) -> dict[str, str]:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterType
+
+    artifacts = await client.read_artifacts(
+        artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]), type=ArtifactFilterType(any_=["table"])),
+        limit=5,
+    )
+    for artifact in artifacts:
+        data = artifact.data
+        if isinstance(data, str):
+            import json
+
+            try:
+                data = json.loads(data)
+            except ValueError:
+                continue
+        if isinstance(data, list):
+            return {row.get("action", ""): row.get("summary", "") for row in data if isinstance(row, dict)}
+    return {}
+
+
+def _history(run: Any, automation: str, actions: list[ActionHistory]) -> RunHistory:
+    state = run.state
+    return RunHistory(
+        id=str(run.id),
+        automation=automation,
+        name=run.name,
+        status=state.name if state else "Unknown",
+        message=(state.message or "") if state else "",
+        start_time=run.start_time.isoformat() if run.start_time else None,
+        duration_s=round(run.total_run_time.total_seconds(), 3),
+        actions=actions,
+    )
+
+
+async def read_run(flow_run_id: str | UUID) -> RunHistory:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        run = await client.read_flow_run(UUID(str(flow_run_id)))
+        flow = await client.read_flow(run.flow_id)
+        return _history(run, flow.name, await _actions_of(client, run.id))
+
+
+async def read_runs(automation: str | None = None, limit: int = 10) -> list[RunHistory]:
+    """Newest first; ``automation`` None means every automation flow."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    async with get_client() as client:
+        flow_filter = FlowFilter(name=FlowFilterName(any_=[automation])) if automation else None
+        runs = await client.read_flow_runs(flow_filter=flow_filter, sort=FlowRunSort.START_TIME_DESC, limit=limit)
+        flows = {f.id: f.name for f in await client.read_flows(limit=200)}
+        result = []
+        for run in runs:
+            name = flows.get(run.flow_id, "?")
+            if not automation and name.startswith("chain-"):
+                continue
+            result.append(_history(run, name, await _actions_of(client, run.id)))
+        return result

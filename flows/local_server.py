@@ -1,0 +1,150 @@
+"""The embedded default: a local Prefect server (SQLite under ``var/``, 127.0.0.1 only) started on demand."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+__all__ = ["LocalServer", "ensure_local_server", "stop_local_server", "local_server_status", "start_server", "SERVER_DIR"]
+
+SERVER_DIR = Path("var/prefect")
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    pid: int
+    port: int
+    home: str
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def healthy(api_url: str, timeout: float = 1.0) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _state_file(home: Path) -> Path:
+    return home / "server.json"
+
+
+def local_server_status(home: Path = SERVER_DIR) -> LocalServer | None:
+    """The recorded server if its process is alive and answers."""
+    try:
+        data = json.loads(_state_file(home).read_text())
+        server = LocalServer(int(data["pid"]), int(data["port"]), str(data["home"]))
+    except (OSError, ValueError, KeyError):
+        return None
+    if _alive(server.pid) and healthy(server.api_url):
+        return server
+    return None
+
+
+def start_server(home: Path, port: int | None = None, timeout: float = 90.0) -> LocalServer:
+    """Start ``prefect server start`` on 127.0.0.1 with its own PREFECT_HOME; wait until healthy."""
+    home = home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or _free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        # The UI is what users open to audit runs; it costs little once built.
+        "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true"),
+    }
+    log = open(home / "server.log", "ab")  # noqa: SIM115 - handed to the child process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its own group: outlives the CLI command; `server stop` ends it by PID
+    )
+    server = LocalServer(proc.pid, port, str(home))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"local Prefect server exited with code {proc.returncode}; see {home / 'server.log'}")
+        if healthy(server.api_url, timeout=0.5):
+            _state_file(home).write_text(json.dumps({"pid": proc.pid, "port": port, "home": str(home)}))
+            return server
+        time.sleep(0.25)
+    _terminate(proc.pid)
+    raise RuntimeError(f"local Prefect server did not become healthy within {timeout:.0f}s; see {home / 'server.log'}")
+
+
+def ensure_local_server(home: Path = SERVER_DIR) -> LocalServer:
+    """Reuse the running local server (later runs start in ~2 s) or start one (first run pays ~10 s)."""
+    return local_server_status(home) or start_server(home)
+
+
+def _terminate(pid: int, grace: float = 10.0) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            waited, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            waited = 0
+        if waited == pid or not _alive(pid):
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def stop_local_server(home: Path = SERVER_DIR) -> LocalServer | None:
+    """Stop the recorded server (by its PID) and forget it."""
+    try:
+        data = json.loads(_state_file(home).read_text())
+    except (OSError, ValueError):
+        return None
+    server = LocalServer(int(data["pid"]), int(data["port"]), str(data["home"]))
+    if _alive(server.pid):
+        _terminate(server.pid)
+    _state_file(home).unlink(missing_ok=True)
+    return server
