@@ -198,9 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that read the whole config folder (validate only when given no paths).
+_READS_CONFIG_DIR = frozenset({"validate", "list", "show", "export"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in _READS_CONFIG_DIR and not getattr(args, "paths", None) and not args.config_dir.is_dir():
+        # A mistyped --config-dir would otherwise look like a valid, empty catalog (exit 0).
+        _err(f"{args.command}: no such config folder: {args.config_dir}")
+        return EXIT_USAGE
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -134,7 +134,8 @@ def _check_one(
     if head in TRIGGER_NAMESPACES:
         wanted = TRIGGER_NAMESPACES[head]
         if trigger_type is not None and trigger_type != wanted:
-            return f"'{{{ph.reference}}}' is only defined for {wanted} triggers; this automation has a {trigger_type} trigger"
+            article = "an" if trigger_type[0] in "aeiou" else "a"  # "an event trigger", "a time trigger"
+            return f"'{{{ph.reference}}}' is only defined for {wanted} triggers; this automation has {article} {trigger_type} trigger"
         return None
     if head == OUTPUTS_NAMESPACE:
         if len(ph.path) < 2:

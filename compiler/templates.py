@@ -150,15 +150,33 @@ def lookup(variables: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return current
 
 
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any, reference: str) -> Any:
+    """``value`` if it is plain data throughout (what JSON holds); objects are refused, never str()-ed.
+
+    Checked on every substituted value, also a single placeholder's (which keeps its type), so an
+    object placed in the variables can neither reach an action nor be stringified by its own methods.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif not isinstance(item, _PLAIN_SCALARS):
+            raise TypeError(f"template variable '{{{reference}}}' holds a {type(item).__name__}, not plain data")
+    return value
+
+
 def _to_text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, default=str)
-    if isinstance(value, int | float):
-        return str(value)
-    # Objects are never stringified through their own methods: only plain data may reach output.
-    raise TypeError(f"template value of type {type(value).__name__} is not plain data")
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list | tuple):
+        return json.dumps(value, sort_keys=True)
+    return str(value)  # int or float: _plain let nothing else through
 
 
 def render_string(
@@ -184,7 +202,7 @@ def render_string(
 def _resolve(ph: Placeholder, variables: Mapping[str, Any], secret: Callable[[str], str] | None) -> Any:
     if ph.secret is not None:
         return secret(ph.secret) if secret else "{" + ph.reference + "}"
-    return lookup(variables, ph.path)
+    return _plain(lookup(variables, ph.path), ph.reference)
 
 
 def render_value(value: Any, variables: Mapping[str, Any], secret: Callable[[str], str] | None = None) -> Any:

@@ -71,12 +71,13 @@ def task_options(action: ActionBase, results_dir: Path) -> dict[str, Any]:
         "timeout_seconds": action.timeout_seconds,
         "retry_condition_fn": _retry_condition,
         "persist_result": True,
-        "result_storage": results_dir,
+        # Data and cache records need separate folders: both are files named by the key.
+        "result_storage": results_dir / "data",
     }
     if action.retry_jitter:
         options["retry_jitter_factor"] = action.retry_jitter
     if action.idempotency.enabled:
-        options["cache_policy"] = policy_for(results_dir, _hold_seconds(action))
+        options["cache_policy"] = policy_for(results_dir / "keys", _hold_seconds(action))
         if action.idempotency.expire_seconds:
             options["cache_expiration"] = timedelta(seconds=action.idempotency.expire_seconds)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Union
 
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext import parse as parse_jsonpath
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from compiler.model.base import JsonValue, StrictModel
 
@@ -70,13 +71,18 @@ class EventSpec(StrictModel):
     artifact_type: _FilterValue | None = Field(default=None, description="artifact_created: artifact type.")
     status: _FilterValue | None = Field(default=None, description="Only events with this status.")
 
+    @field_validator("chain_name", "agent_name", "custom_type", "entity_type", "artifact_type")
+    @classmethod
+    def _filter_fits_event_type(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A field validator (not a model one) so the error points at the filter that does not apply.
+        event_type = info.data.get("event_type")  # absent when event_type itself was invalid
+        if value is not None and event_type is not None and info.field_name not in _FILTERS_BY_EVENT[event_type]:
+            fits = ", ".join(sorted(_FILTERS_BY_EVENT[event_type]))
+            raise ValueError(f"{info.field_name} does not apply to {event_type} events (allowed: {fits})")
+        return value
+
     @model_validator(mode="after")
-    def _filters_fit_event_type(self) -> EventSpec:
-        allowed = _FILTERS_BY_EVENT[self.event_type]
-        for name in ("chain_name", "agent_name", "custom_type", "entity_type", "artifact_type"):
-            if getattr(self, name) is not None and name not in allowed:
-                fits = ", ".join(sorted(allowed)) or "no name filter"
-                raise ValueError(f"{name} does not apply to {self.event_type} events (allowed: {fits})")
+    def _custom_has_custom_type(self) -> EventSpec:
         if self.event_type == "custom" and self.custom_type is None:
             raise ValueError("custom events need custom_type: the name given to publish_custom()")
         return self
@@ -188,6 +194,16 @@ class ConditionSpec(StrictModel):
             compile_jsonpath(value)
         except JSONPathError as exc:
             raise ValueError(f"invalid JSONPath '{value}': {exc}") from None
+        return value
+
+    @field_validator("threshold")
+    @classmethod
+    def _given_threshold_fits_operator(cls, value: Any, info: ValidationInfo) -> Any:
+        # Checked on the field so the error points at the threshold; a missing one is checked below.
+        operator = info.data.get("operator")  # absent when the operator itself was invalid
+        if operator in NUMERIC_OPERATORS and (isinstance(value, bool) or not isinstance(value, int | float)):
+            shown = f"string '{value}'" if isinstance(value, str) else "null" if value is None else json.dumps(value)
+            raise ValueError(f"operator {operator} needs a numeric threshold, got {shown}")
         return value
 
     @model_validator(mode="after")
