@@ -168,6 +168,36 @@ def deploy_environment(project_root: Path, base: Mapping[str, str] | None = None
     return env
 
 
+async def apply_limits(client: PrefectClient, limits: list[dict[str, Any]]) -> list[str]:
+    """Create or update the cooldown concurrency limits (idempotent: upsert by name)."""
+    applied: list[str] = []
+    for limit in limits:
+        await client.upsert_global_concurrency_limit_by_name(
+            limit["name"], limit["limit"], slot_decay_per_second=limit["slot_decay_per_second"]
+        )
+        applied.append(f"concurrency limit {limit['name']}")
+    return applied
+
+
+async def apply_prefect_automations(client: PrefectClient, specs: list[dict[str, Any]]) -> list[str]:
+    """Create or update Prefect automations by name (keeps their id and history)."""
+    from prefect.events.schemas.automations import AutomationCore
+
+    applied: list[str] = []
+    for spec in specs:
+        automation = AutomationCore.model_validate(spec)
+        existing = await client.read_automations_by_name(automation.name)
+        if existing:
+            # Update in place; duplicates by name are collapsed to one.
+            await client.update_automation(existing[0].id, automation)
+            for duplicate in existing[1:]:
+                await client.delete_automation(duplicate.id)
+        else:
+            await client.create_automation(automation)
+        applied.append(f"automation {automation.name}")
+    return applied
+
+
 async def apply_server_objects(client: PrefectClient, project_root: Path) -> list[str]:
     """Create or update what `prefect deploy` does not: cooldown concurrency limits and Prefect automations.
 
@@ -177,27 +207,8 @@ async def apply_server_objects(client: PrefectClient, project_root: Path) -> lis
     """
     import json
 
-    from prefect.events.schemas.automations import AutomationCore
-
-    applied: list[str] = []
     deployments_dir = project_root / "deployments"
     limits = json.loads((deployments_dir / "concurrency_limits.json").read_text(encoding="utf-8"))
-    for limit in limits:
-        await client.upsert_global_concurrency_limit_by_name(
-            limit["name"], limit["limit"], slot_decay_per_second=limit["slot_decay_per_second"]
-        )
-        applied.append(f"concurrency limit {limit['name']}")
     automations_file = deployments_dir / "prefect_automations.json"
     specs = json.loads(automations_file.read_text(encoding="utf-8")) if automations_file.exists() else []
-    for spec in specs:
-        automation = AutomationCore.model_validate(spec)
-        existing = await client.read_automations_by_name(automation.name)
-        if existing:
-            # Update in place (keeps the id and its history); duplicates by name are collapsed to one.
-            await client.update_automation(existing[0].id, automation)
-            for duplicate in existing[1:]:
-                await client.delete_automation(duplicate.id)
-        else:
-            await client.create_automation(automation)
-        applied.append(f"automation {automation.name}")
-    return applied
+    return [*await apply_limits(client, limits), *await apply_prefect_automations(client, specs)]

@@ -14,7 +14,7 @@ from prefect.states import Completed, Failed, State
 from compiler.catalog import LoadedAutomation
 from compiler.model.actions import ActionBase
 from compiler.templates import MissingVariable, TemplateSyntaxError, iter_placeholders, render_value
-from flows.actions import ACTION_TYPES, ActionContext
+from flows.actions import ACTION_TYPES, ActionContext, ActionError
 from flows.run_context import (
     Occurrence,
     RunInputs,
@@ -113,8 +113,20 @@ async def _execute_action(
         try:
             output = await action_type.execute(params, context)
         except Exception as exc:
-            raise box.redact_exception(exc) from None
+            raise _redacted(box, exc) from None
     return box.redact(output)
+
+
+def _redacted(box: Any, exc: Exception) -> BaseException:
+    """``exc`` with secrets redacted, keeping its retry class.
+
+    ``SecretBox.redact_exception`` rebuilds the exception from its message alone, so an
+    ``ActionError(retryable=True)`` (5xx, timeout) came back non-retryable and retries never ran.
+    """
+    redacted = box.redact_exception(exc)
+    if isinstance(exc, ActionError) and isinstance(redacted, ActionError):
+        redacted.retryable = exc.retryable
+    return redacted
 
 
 def _publisher(automation: str) -> Any:

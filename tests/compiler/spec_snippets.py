@@ -122,7 +122,15 @@ def with_trigger(kind: str) -> str:
     return "\n\n".join(out)
 
 # Lists the spec gives in prose and tables.
-EVENT_TYPES = ["agent_complete", "agent_failed", "chain_complete", "chain_failed", "registry_update", "artifact_created", "custom"]
+EVENT_TYPES = [
+    "agent_complete",
+    "agent_failed",
+    "chain_complete",
+    "chain_failed",
+    "registry_update",
+    "artifact_created",
+    "custom",
+]
 OPERATORS = ["gt", "lt", "gte", "lte", "eq", "ne", "contains", "exists"]
 ACTION_TYPES = [
     "execute_agent",

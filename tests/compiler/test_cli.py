@@ -92,7 +92,9 @@ def test_validate_with_a_broken_file_exits_1(mixed_validate: subprocess.Complete
     assert mixed_validate.returncode == 1
 
 
-def test_validate_prints_the_broken_files_errors_on_stderr(mixed: Path, mixed_validate: subprocess.CompletedProcess[str]) -> None:
+def test_validate_prints_the_broken_files_errors_on_stderr(
+    mixed: Path, mixed_validate: subprocess.CompletedProcess[str]
+) -> None:
     broken = mixed / "b_broken.yaml"
     assert mixed_validate.stderr.splitlines() == [
         f"{broken}:4:27: trigger.time.cron_expression: cron expression '0 0 31 2 *' can never fire (no such date)",
@@ -138,7 +140,9 @@ def test_list_json_parses(mixed: Path) -> None:
     assert len(listing["errors"]) == 2
 
 
-def test_validate_given_the_folder_as_a_path_reports_the_same(mixed: Path, mixed_validate: subprocess.CompletedProcess[str]) -> None:
+def test_validate_given_the_folder_as_a_path_reports_the_same(
+    mixed: Path, mixed_validate: subprocess.CompletedProcess[str]
+) -> None:
     result = run("--config-dir", mixed, "validate", mixed)
     assert (result.returncode, result.stderr) == (1, mixed_validate.stderr)
 
@@ -162,7 +166,8 @@ def test_warnings_go_to_stdout_and_do_not_fail(tmp_path: Path) -> None:
         "",
         [
             f"{path}:37:24: actions[0].parameters.repository_root: warning: input 'repository_root' has no default"
-            " and a time trigger cannot supply it: scheduled runs will be refused; add 'repository_root' under context:",
+            " and a time trigger cannot supply it: scheduled runs will be refused;"
+            " add 'repository_root' under context:",
             "1 automation(s) valid, 0 error(s) in 0 file(s), 1 warning(s)",
         ],
     )
@@ -183,7 +188,9 @@ def test_missing_config_dir_is_a_usage_error(tmp_path: Path) -> None:
     assert (result.returncode, result.stderr) == (2, f"list: no such config folder: {missing}\n")
 
 
-@pytest.mark.parametrize("args", [[], ["frobnicate"], ["export", "--format", "toml"]], ids=["no-command", "unknown-command", "bad-choice"])
+@pytest.mark.parametrize(
+    "args", [[], ["frobnicate"], ["export", "--format", "toml"]], ids=["no-command", "unknown-command", "bad-choice"]
+)
 def test_bad_arguments_are_usage_errors(args: list[str]) -> None:
     result = run(*args)
     assert (result.returncode, result.stdout) == (2, "")

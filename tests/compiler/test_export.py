@@ -66,7 +66,11 @@ def test_yaml_and_json_exports_hold_the_same_data(tmp_path: Path, source: str) -
 
 
 def test_export_fills_every_default(tmp_path: Path) -> None:
-    minimal = "name: minimal\ntrigger: {type: event, event: {event_type: custom, custom_type: deployed}}\nactions:\n  - {type: log_message, name: say, parameters: {message: hi}}\n"
+    minimal = (
+        "name: minimal\n"
+        "trigger: {type: event, event: {event_type: custom, custom_type: deployed}}\n"
+        "actions:\n  - {type: log_message, name: say, parameters: {message: hi}}\n"
+    )
     loaded, _ = load_one(tmp_path, minimal, "minimal.yaml")
     assert normalized(loaded.automation) == {
         "name": "minimal",
@@ -76,7 +80,11 @@ def test_export_fills_every_default(tmp_path: Path) -> None:
         "tags": [],
         "context": {},
         "overlap": "allow",
-        "trigger": {"type": "event", "event": {"event_type": "custom", "custom_type": "deployed"}, "cooldown_seconds": 0},
+        "trigger": {
+            "type": "event",
+            "event": {"event_type": "custom", "custom_type": "deployed"},
+            "cooldown_seconds": 0,
+        },
         "actions": [
             {
                 "type": "log_message",
@@ -95,7 +103,9 @@ def test_export_fills_every_default(tmp_path: Path) -> None:
 
 
 # Strings a careless dump would turn into booleans, nulls, numbers, dates, flow mappings or comments.
-TRICKY_STRINGS = ["yes", "null", "1.0", "0o17", "2026-01-01", "{run_id}", "a: b", "- x", "#x", " padded ", "multi\nline", "ünï"]
+TRICKY_STRINGS = [
+    "yes", "null", "1.0", "0o17", "2026-01-01", "{run_id}", "a: b", "- x", "#x", " padded ", "multi\nline", "ünï"
+]
 
 
 @pytest.mark.parametrize("fmt", list(DUMPERS))

@@ -574,7 +574,9 @@ CASES = [
     Case("not-utf8", VALID.encode().replace(b"message: hi", b"message: h\xe9"), [
         "4:59: <file>: file is not valid UTF-8 (byte 0xe9 at offset 138); save it as UTF-8"
     ]),
-    Case("root-is-a-list", "- name: demo\n", ["1:1: <root>: expected a mapping with name, trigger and actions, got list"]),
+    Case("root-is-a-list", "- name: demo\n", [
+        "1:1: <root>: expected a mapping with name, trigger and actions, got list"
+    ]),
 ]
 
 

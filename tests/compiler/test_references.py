@@ -51,22 +51,36 @@ def test_inputs_are_the_names_nothing_else_defines(tmp_path: Path) -> None:
     assert report.inputs == ("channel", "deploy_id", "host", "team")
 
 
+def only_for(reference: str, wanted: str, actual: str) -> list[str]:
+    article = "an" if actual == "event" else "a"
+    return [f"'{reference}' is only defined for {wanted} triggers; this automation has {article} {actual} trigger"]
+
+
 @pytest.mark.parametrize(
     ("template", "trigger_type", "expected"),
     [
         ("{event.payload.id}", "event", []),
-        ("{event.payload.id}", "time", ["'{event.payload.id}' is only defined for event triggers; this automation has a time trigger"]),
-        ("{event.payload.id}", "condition", ["'{event.payload.id}' is only defined for event triggers; this automation has a condition trigger"]),
+        ("{event.payload.id}", "time", only_for("{event.payload.id}", "event", "time")),
+        ("{event.payload.id}", "condition", only_for("{event.payload.id}", "event", "condition")),
         ("{schedule.scheduled_time}", "time", []),
-        ("{schedule.scheduled_time}", "event", ["'{schedule.scheduled_time}' is only defined for time triggers; this automation has an event trigger"]),
+        ("{schedule.scheduled_time}", "event", only_for("{schedule.scheduled_time}", "time", "event")),
         ("{condition.value}", "condition", []),
-        ("{condition.value}", "time", ["'{condition.value}' is only defined for condition triggers; this automation has a time trigger"]),
+        ("{condition.value}", "time", only_for("{condition.value}", "condition", "time")),
         ("{event.payload.id}", None, []),  # trigger itself invalid: reported by validation, not twice here
     ],
     ids=lambda v: str(v),
 )
-def test_trigger_data_only_in_its_own_trigger_type(tmp_path: Path, template: str, trigger_type: str | None, expected: list[str]) -> None:
+def test_trigger_data_only_in_its_own_trigger_type(
+    tmp_path: Path, template: str, trigger_type: str | None, expected: list[str]
+) -> None:
     assert one_message(tmp_path, template, trigger_type) == expected
+
+
+def runs_later(reference: str, target: str) -> list[str]:
+    return [
+        f"'{reference}' refers to action '{target}', which runs at or after this one;"
+        " only earlier actions have outputs (first)"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -74,16 +88,10 @@ def test_trigger_data_only_in_its_own_trigger_type(tmp_path: Path, template: str
     [
         ("{outputs.first.message}", []),
         ("{outputs.first}", []),
-        ("{outputs.frist.message}", ["'{outputs.frist.message}' refers to unknown action 'frist'; did you mean 'first'?"]),
+        ("{outputs.frist.x}", ["'{outputs.frist.x}' refers to unknown action 'frist'; did you mean 'first'?"]),
         ("{outputs.nothing_like_it}", ["'{outputs.nothing_like_it}' refers to unknown action 'nothing_like_it'"]),
-        (
-            "{outputs.third.message}",
-            ["'{outputs.third.message}' refers to action 'third', which runs at or after this one; only earlier actions have outputs (first)"],
-        ),
-        (
-            "{outputs.second.message}",
-            ["'{outputs.second.message}' refers to action 'second', which runs at or after this one; only earlier actions have outputs (first)"],
-        ),
+        ("{outputs.third.message}", runs_later("{outputs.third.message}", "third")),
+        ("{outputs.second.message}", runs_later("{outputs.second.message}", "second")),
         ("{outputs}", ["'{outputs}' needs an action name: {outputs.ACTION_NAME} or {outputs.ACTION_NAME.key}"]),
     ],
     ids=lambda v: str(v),
@@ -97,11 +105,15 @@ def test_did_you_mean_only_suggests_earlier_actions(tmp_path: Path) -> None:
     assert one_message(tmp_path, "{outputs.thrid.x}") == ["'{outputs.thrid.x}' refers to unknown action 'thrid'"]
 
 
+def typo(name: str, meant: str) -> list[str]:
+    return [f"unknown variable '{name}'; did you mean '{meant}'? (or add '{name}' under context:)"]
+
+
 @pytest.mark.parametrize(
     ("template", "context", "expected"),
     [
-        ("{timestmp}", "{}", ["unknown variable 'timestmp'; did you mean 'timestamp'? (or add 'timestmp' under context:)"]),
-        ("{repository_rot}", "{repository_root: .}", ["unknown variable 'repository_rot'; did you mean 'repository_root'? (or add 'repository_rot' under context:)"]),
+        ("{timestmp}", "{}", typo("timestmp", "timestamp")),
+        ("{repository_rot}", "{repository_root: .}", typo("repository_rot", "repository_root")),
         ("{service}", "{}", []),  # far from every known name: a new input, not a typo
         ("{date.year}", "{}", ["'{date.year}': built-in 'date' is a plain value with no keys"]),
         ("{settings.level}", "{settings: {level: 1}}", []),
@@ -120,7 +132,9 @@ def test_context_may_not_shadow_builtins(tmp_path: Path, key: str) -> None:
         actions:
           - {{type: log_message, name: say, parameters: {{message: hi}}}}
     """)
-    assert lines(report) == [f"1:{13 + len(key)}: context.{key}: error: context key '{key}' shadows a built-in variable; choose another name"]
+    assert lines(report) == [
+        f"1:{13 + len(key)}: context.{key}: error: context key '{key}' shadows a built-in variable; choose another name"
+    ]
 
 
 INPUT_AUTOMATION = """
@@ -135,11 +149,14 @@ INPUT_AUTOMATION = """
 
 
 @pytest.mark.parametrize("trigger_type", ["time", "condition"])
-def test_input_without_default_is_a_warning_for_triggers_that_cannot_supply_it(tmp_path: Path, trigger_type: str) -> None:
+def test_input_without_default_is_a_warning_for_triggers_that_cannot_supply_it(
+    tmp_path: Path, trigger_type: str
+) -> None:
     report = report_for(tmp_path, INPUT_AUTOMATION.replace("{CONTEXT}", "{}"), trigger_type)
     assert lines(report) == [
         f"7:24: actions[0].parameters.repository_root: warning: input 'repository_root' has no default and a"
-        f" {trigger_type} trigger cannot supply it: scheduled runs will be refused; add 'repository_root' under context:"
+        f" {trigger_type} trigger cannot supply it: scheduled runs will be refused;"
+        " add 'repository_root' under context:"
     ]
 
 

@@ -28,7 +28,9 @@ def test_main_example_needs_repository_root_as_input(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["time", "condition"])
-def test_main_example_with_commented_trigger_swapped_in_is_valid_with_one_input_warning(tmp_path: Path, kind: str) -> None:
+def test_main_example_with_commented_trigger_swapped_in_is_valid_with_one_input_warning(
+    tmp_path: Path, kind: str
+) -> None:
     # The spec's example has no context default for repository_root, which a schedule cannot supply.
     catalog, path = validate_text(tmp_path, spec.with_trigger(kind))
     assert lines_for(catalog, path) == [

@@ -22,7 +22,8 @@ VALID = [
     ("empty", "", ()),
     ("one-name", "{name}", (Placeholder(("name",), 0),)),
     ("dotted-in-text", "Hi {user.name}!", ("Hi ", Placeholder(("user", "name"), 3), "!")),
-    ("digit-and-dash-segments", "{outputs.scan.items.0.file-name}", (Placeholder(("outputs", "scan", "items", "0", "file-name"), 0),)),
+    ("digit-and-dash-segments", "{outputs.scan.items.0.file-name}", 
+     (Placeholder(("outputs", "scan", "items", "0", "file-name"), 0),)),
     ("escaped-braces", "{{literal}}", ("{literal}",)),
     ("escape-around-placeholder", "{{{name}}}", ("{", Placeholder(("name",), 2), "}")),
     ("secret", "Bearer {secret:api.token-1}", ("Bearer ", Placeholder((), 7, secret="api.token-1"))),
@@ -115,7 +116,8 @@ INJECTED = [
     ("secret-in-text", "got {payload}", {"payload": "{secret:db_password}"}, "got {secret:db_password}"),
     ("secret-alone", "{payload}", {"payload": "{secret:db_password}"}, "{secret:db_password}"),
     ("builtin-in-text", "id {payload}", {"payload": "{run_id}", "run_id": "r-1"}, "id {run_id}"),
-    ("nested-in-mapping", "{event}", {"event": {"title": "{run_id} {secret:x}"}, "run_id": "r-1"}, {"title": "{run_id} {secret:x}"}),
+    ("nested-in-mapping", "{event}", {"event": {"title": "{run_id} {secret:x}"}, "run_id": "r-1"},
+     {"title": "{run_id} {secret:x}"}),
     ("broken-template-in-value", "v={payload}", {"payload": "{unclosed"}, "v={unclosed"),
 ]
 
