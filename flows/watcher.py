@@ -59,6 +59,7 @@ def _result(fired: bool, value: Any, reason: str, flow_run_id: str | None = None
 async def condition_watcher(automation: str) -> State:
     """Check ``automation``'s condition once; start its deployment when the condition holds."""
     from prefect.deployments import arun_deployment
+    from prefect.exceptions import ObjectNotFound
     from prefect.runtime import flow_run
 
     from flows.conditions import MetricsUnavailable, evaluate_condition, read_metrics
@@ -107,15 +108,21 @@ async def condition_watcher(automation: str) -> State:
     # The check id is this watcher run's id: a retried watcher run is the same occurrence (same
     # idempotency keys in the automation run) and, through the flow-run idempotency key, the same run.
     check_id = str(flow_run.get_id())
-    created = await arun_deployment(
-        name=f"{automation}/{automation}",
-        parameters={"condition": result.as_trigger_data(spec, check_id)},
-        timeout=0,
-        idempotency_key=f"{WATCHER_FLOW_NAME}:{check_id}",
-        # Not a subflow: the automation run stands on its own (cancelling or cleaning up the watcher
-        # run must not cancel it).
-        as_subflow=False,
-    )
+    deployment = f"{automation}/{automation}"
+    try:
+        created = await arun_deployment(
+            name=deployment,
+            parameters={"condition": result.as_trigger_data(spec, check_id)},
+            timeout=0,
+            idempotency_key=f"{WATCHER_FLOW_NAME}:{check_id}",
+            # Not a subflow: the automation run stands on its own (cancelling or cleaning up the
+            # watcher run must not cancel it).
+            as_subflow=False,
+        )
+    except ObjectNotFound:
+        message = f"condition holds ({result.reason}) but deployment {deployment} does not exist; run `python -m compiler deploy`"
+        logger.error(message)
+        return Failed(message=message, data=_result(True, result.value, message))
     logger.info("condition holds (%s): started %s", result.reason, created.id)
     return Completed(
         message=f"started {created.id}: {result.reason}",
