@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,4 +204,27 @@ def _semantic_checks(doc: SourceDocument, automation: Automation, chains: dict[s
                 ("actions", index, "parameters", field_name),
                 f"unknown chain '{chain}'{hint} (chains in configs/chains/: {', '.join(sorted(chains)) or 'none'})",
             )
+        agent = getattr(params, "agent_name", None) if action.type == "execute_agent" else None  # type: ignore[attr-defined]
+        if agent is not None and "{" not in agent:
+            problem = _unknown_agent(agent)
+            if problem:
+                # A warning, not an error: agents are plug-ins that may be installed only on the workers.
+                report(("actions", index, "parameters", "agent_name"), problem, "warning")
     return found
+
+
+@lru_cache(maxsize=1)
+def _installed_agents() -> tuple[str, ...]:
+    """Read entry points once per process: validating 1,000 files must not scan them 1,000 times."""
+    from flows.agents import available_agents
+
+    return tuple(sorted(available_agents()))
+
+
+def _unknown_agent(name: str) -> str | None:
+    known = _installed_agents()
+    if name in known:
+        return None
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"agent '{name}' is not installed here{hint} (installed: {', '.join(known)})"
