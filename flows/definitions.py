@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from compiler.catalog import Catalog, LoadedAutomation, LoadedChain, load_catalog, load_chains
-from compiler.model.automation import Automation, automation_model
+from compiler.model.automation import automation_model
 from flows.settings import get_settings
 
 __all__ = ["DEFINITIONS_DIR", "load_automation", "automation_names", "catalog", "chain_definitions"]
@@ -52,7 +52,3 @@ def automation_names() -> list[str]:
 def chain_definitions() -> dict[str, LoadedChain]:
     chains, _ = load_chains(get_settings().config_dir / "chains")
     return chains
-
-
-def as_automation(obj: object) -> Automation:
-    return obj  # type: ignore[return-value]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, JsonValue
 
-__all__ = ["StrictModel", "JsonValue"]
-
-from pydantic import JsonValue  # noqa: E402  (re-exported: plain JSON data for free-form fields)
+__all__ = ["StrictModel", "JsonValue"]  # JsonValue: plain JSON data for free-form fields
 
 
 class StrictModel(BaseModel):

@@ -43,14 +43,12 @@ async def execute(params: HttpRequestParameters, ctx: ActionContext) -> dict[str
     from flows.settings import get_settings
 
     settings = get_settings()
+    # Secrets were resolved by the engine in the same single rendering pass as every other template
+    # (never here, on rendered text, where an event payload could smuggle in a {secret:...} reference).
     box: SecretBox = ctx.extras.get("secrets") or SecretBox()
-    request_parts = await box.substitute(
-        {"url": params.url, "headers": params.headers, "params": params.params,
-         "json": params.json_body, "body": params.body}
-    )
-    body = request_parts["body"]
+    body = params.body
     content: str | None = None
-    json_body = request_parts["json"]
+    json_body = params.json_body
     if isinstance(body, dict | list):
         json_body = body
     elif body is not None:
@@ -59,9 +57,9 @@ async def execute(params: HttpRequestParameters, ctx: ActionContext) -> dict[str
         async with guarded_client(timeout=ctx.deadline_seconds, follow_redirects=params.follow_redirects) as client:
             async with client.stream(
                 params.method,
-                request_parts["url"],
-                headers=request_parts["headers"],
-                params=request_parts["params"],
+                params.url,
+                headers=params.headers,
+                params=params.params,
                 json=json_body,
                 content=content,
             ) as response:

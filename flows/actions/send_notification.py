@@ -122,7 +122,7 @@ async def _deliver_webhook(url: str, params: SendNotificationParameters, ctx: Ac
     from flows.secrets import SecretBox
 
     box: SecretBox = ctx.extras.get("secrets") or SecretBox()
-    target = await box.substitute(url)
+    target = url  # secrets were resolved when the engine rendered the parameters
     payload = {"text": params.message, "title": params.title, "level": params.level, "automation": ctx.automation}
     try:
         async with guarded_client(timeout=ctx.deadline_seconds) as client:
