@@ -76,7 +76,7 @@ async def _deploy_for_serving(catalog: Any) -> dict[UUID, Any]:
 
 async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float) -> int:
     from compiler.catalog import load_catalog
-    from flows.executor import InProcessExecutor, crash_orphaned_runs
+    from flows.executor import InProcessExecutor, crash_orphaned_runs, serve_owns_sigterm
 
     catalog = load_catalog(config_dir)
     for diagnostic in catalog.diagnostics:
@@ -101,8 +101,9 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float) -> 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     executor = InProcessExecutor(flows, poll_seconds=poll_seconds)
-    await executor.run(stop)
-    unfinished = await executor.drain(grace_seconds)
+    with serve_owns_sigterm():
+        await executor.run(stop)
+        unfinished = await executor.drain(grace_seconds)
     if unfinished:
         _say(f"ended {len(unfinished)} unfinished run(s) Crashed after the grace period")
     _say("stopped; deployments stay scheduled for the next serve")

@@ -9,8 +9,9 @@ processes, so running them in this process is safe and reacts in well under a se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -31,9 +32,29 @@ from prefect.client.schemas.sorting import FlowRunSort
 from prefect.flow_engine import run_flow_async
 from prefect.states import Crashed, Pending
 
-__all__ = ["InProcessExecutor", "crash_orphaned_runs"]
+__all__ = ["InProcessExecutor", "crash_orphaned_runs", "serve_owns_sigterm"]
 
 log = logging.getLogger("platform_god.serve")
+
+
+@contextlib.contextmanager
+def serve_owns_sigterm() -> Iterator[None]:
+    """Keep SIGTERM with the serving process while flow runs execute in it.
+
+    Prefect's flow engine wraps every run in ``capture_sigterm()``, which replaces the process's
+    SIGTERM handler with one that raises ``TerminationSignal`` in the main thread. In a process of its
+    own that turns a kill into a Crashed run; here it would crash every in-flight run and the serve
+    loop itself instead of letting our handler start the drain. So, while serving, the engine's
+    capture is a no-op: shutdown is ours (``drain``).
+    """
+    import prefect.flow_engine as engine
+
+    original = engine.capture_sigterm
+    engine.capture_sigterm = contextlib.nullcontext  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        engine.capture_sigterm = original
 
 
 @dataclass

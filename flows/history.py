@@ -34,14 +34,31 @@ class RunHistory:
         return asdict(self)
 
 
-async def _actions_of(client: Any, flow_run_id: UUID) -> list[ActionHistory]:
+# Prefect 3 records task-run states from events the client sends in the background, so right after a run
+# ends the API may not know every action's final state yet (reads showed "Unknown"/"Running"): wait this long.
+SETTLE_SECONDS = 10.0
+_SETTLE_POLL_SECONDS = 0.2
+
+
+async def _actions_of(client: Any, flow_run_id: UUID, settle_seconds: float = 0.0) -> list[ActionHistory]:
+    """The run's task runs; when the run has its summary artifact (it finished), wait up to
+    ``settle_seconds`` until every action the summary lists has a final task-run state on the server."""
+    import asyncio
+    import time
+
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
 
-    runs = await client.read_task_runs(
-        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200
-    )
-    summaries = await _summaries(client, flow_run_id)
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200
+        )
+        summaries = await _summaries(client, flow_run_id)
+        final = {run.name for run in runs if run.state is not None and run.state.is_final()}
+        if set(summaries) <= final or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(_SETTLE_POLL_SECONDS)
     actions = []
     for run in runs:
         name = run.name
@@ -94,16 +111,16 @@ def _history(run: Any, automation: str, actions: list[ActionHistory]) -> RunHist
     )
 
 
-async def read_run(flow_run_id: str | UUID) -> RunHistory:
+async def read_run(flow_run_id: str | UUID, settle_seconds: float = SETTLE_SECONDS) -> RunHistory:
     from prefect.client.orchestration import get_client
 
     async with get_client() as client:
         run = await client.read_flow_run(UUID(str(flow_run_id)))
         flow = await client.read_flow(run.flow_id)
-        return _history(run, flow.name, await _actions_of(client, run.id))
+        return _history(run, flow.name, await _actions_of(client, run.id, settle_seconds))
 
 
-async def read_runs(automation: str | None = None, limit: int = 10) -> list[RunHistory]:
+async def read_runs(automation: str | None = None, limit: int = 10, settle_seconds: float = SETTLE_SECONDS) -> list[RunHistory]:
     """Newest first; ``automation`` None means every automation flow."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
@@ -118,5 +135,5 @@ async def read_runs(automation: str | None = None, limit: int = 10) -> list[RunH
             name = flows.get(run.flow_id, "?")
             if not automation and name.startswith("chain-"):
                 continue
-            result.append(_history(run, name, await _actions_of(client, run.id)))
+            result.append(_history(run, name, await _actions_of(client, run.id, settle_seconds)))
         return result

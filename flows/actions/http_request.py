@@ -53,13 +53,17 @@ async def execute(params: HttpRequestParameters, ctx: ActionContext) -> dict[str
         json_body = body
     elif body is not None:
         content = body if isinstance(body, str) else jsonlib.dumps(body)
+    url: httpx.URL | str = params.url
+    if params.params:
+        # httpx's ``params=`` replaces the URL's whole query string (even when empty), so a query
+        # written in the URL itself was silently dropped: merge the parameters into it instead.
+        url = httpx.URL(params.url).copy_merge_params(params.params)
     try:
         async with guarded_client(timeout=ctx.deadline_seconds, follow_redirects=params.follow_redirects) as client:
             async with client.stream(
                 params.method,
-                params.url,
+                url,
                 headers=params.headers,
-                params=params.params,
                 json=json_body,
                 content=content,
             ) as response:

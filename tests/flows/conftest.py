@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.flows.e2e_support import Runtime, ScriptedServer
+from tests.prefect_support import using_api
 
 
 @pytest.fixture(scope="session")
@@ -39,10 +40,8 @@ def runtime(
     """This test's state and config folders, in the environment of this process and of CLI subprocesses.
 
     Prefect reads its settings when it is imported, so the API URL is set for in-process runs with
-    ``temporary_settings`` (Prefect's own switch) as well as in the environment (for subprocesses).
+    ``using_api`` (Prefect's ``temporary_settings``) as well as in the environment (for subprocesses).
     """
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
     from flows import definitions
     from flows.settings import get_settings
 
@@ -56,7 +55,7 @@ def runtime(
     get_settings.cache_clear()
     definitions.catalog.cache_clear()
     try:
-        with temporary_settings({PREFECT_API_URL: prefect_server}):
+        with using_api(prefect_server):  # also sends queued logs/events before the server stops
             yield rt
     finally:
         monkeypatch.undo()

@@ -1,0 +1,134 @@
+"""Helpers for tests that run flows in this process against the session's Prefect server (``prefect_server``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = [
+    "ROOT",
+    "execute_flow_run",
+    "make_project",
+    "project_runtime",
+    "reset_cooldown",
+    "runs_of_deployment",
+    "using_api",
+    "wait_for",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+@contextmanager
+def using_api(api_url: str) -> Iterator[None]:
+    """Point this process's Prefect client at ``api_url`` (Prefect reads its settings once, at import)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        try:
+            yield
+        finally:
+            # Send what the runs logged and emitted while the server is still up (not at interpreter exit).
+            APILogWorker.drain_all(timeout=10)
+            EventsWorker.drain_all(timeout=10)
+
+
+def make_project(base: Path, extra_automations: dict[str, str] | None = None) -> Path:
+    """A project folder: a copy of configs/ (+ extra automation files), and flows/ linked to the real runtime."""
+    project = base / "project"
+    shutil.copytree(ROOT / "configs" / "automations", project / "configs" / "automations")
+    shutil.copytree(ROOT / "configs" / "chains", project / "configs" / "chains")
+    for name, body in (extra_automations or {}).items():
+        (project / "configs" / "automations" / f"{name}.yaml").write_text(f"name: {name}\n{body}", encoding="utf-8")
+    (project / "flows").symlink_to(ROOT / "flows", target_is_directory=True)
+    return project
+
+
+@contextmanager
+def project_runtime(project: Path, state_dir: Path) -> Iterator[None]:
+    """Run flows as a worker started in ``project`` would: its definitions, configs and a private state folder."""
+    from flows.definitions import catalog
+    from flows.settings import get_settings
+
+    saved_cwd = os.getcwd()
+    saved_env = {k: os.environ.get(k) for k in ("AUTOMATIONS_STATE_DIR", "AUTOMATIONS_CONFIG_DIR")}
+    os.environ["AUTOMATIONS_STATE_DIR"] = str(state_dir)
+    os.environ["AUTOMATIONS_CONFIG_DIR"] = str(project / "configs")
+    os.chdir(project)
+    get_settings.cache_clear()
+    catalog.cache_clear()
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+        catalog.cache_clear()
+
+
+async def execute_flow_run(flow_run_id: Any) -> Any:
+    """Execute a created (Scheduled) flow run here, with Prefect's engine, as a worker would; its final state."""
+    import flows.automations
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow
+
+    async with get_client() as client:
+        flow_run = await client.read_flow_run(flow_run_id)
+        flow_name = (await client.read_flow(flow_run.flow_id)).name
+    flow = getattr(flows.automations, flow_name)
+    return await run_flow(flow, flow_run=flow_run, return_type="state")  # type: ignore[misc]
+
+
+async def reset_cooldown(name: str) -> None:
+    """Free the automation's cooldown slot (a previous test may have taken it)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+
+    from flows.gates import cooldown_limit_name
+
+    async with get_client() as client:
+        await client.update_global_concurrency_limit(cooldown_limit_name(name), GlobalConcurrencyLimitUpdate(active_slots=0))
+
+
+async def runs_of_deployment(deployment_name: str) -> list[Any]:
+    """Every flow run of ``flow/deployment``, oldest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    async with get_client() as client:
+        deployment = await client.read_deployment_by_name(deployment_name)
+        runs: list[Any] = []
+        while True:
+            page = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+                sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+                limit=200,
+                offset=len(runs),
+            )
+            runs.extend(page)
+            if len(page) < 200:
+                return runs
+
+
+async def wait_for(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float, interval: float = 0.25) -> T:
+    """Call ``probe`` until ``done(value)`` or the timeout; returns the last value either way."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(interval)
