@@ -8,6 +8,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.processes import pid_alive
+
 __all__ = ["ProjectLock", "LockHeld"]
 
 
@@ -16,16 +18,6 @@ class LockHeld(RuntimeError):
         super().__init__(f"this project is already served by PID {pid} on host {host} (lock {path}); stop it first")
         self.pid = pid
         self.host = host
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -51,7 +43,7 @@ class ProjectLock:
                     self.path.unlink(missing_ok=True)  # torn write by a holder killed mid-create
                     continue
                 pid, host = holder
-                if host == socket.gethostname() and not _alive(pid):
+                if host == socket.gethostname() and not pid_alive(pid):
                     # Take over atomically: replace the dead holder's file with ours.
                     tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
                     tmp.write_text(me)

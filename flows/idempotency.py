@@ -14,6 +14,8 @@ from prefect.cache_policies import CachePolicy
 from prefect.locking.filesystem import FileSystemLockManager
 from prefect.transactions import IsolationLevel
 
+from flows.processes import pid_alive
+
 __all__ = ["action_key", "IdempotencyKeyPolicy", "ExpiringFileLockManager", "policy_for"]
 
 
@@ -62,12 +64,9 @@ class ExpiringFileLockManager(FileSystemLockManager):
         if owner.get("host") != socket.gethostname():
             return False  # cannot see other hosts' processes; expiry still applies there
         try:
-            os.kill(int(owner["pid"]), 0)
-        except ProcessLookupError:
-            return True
-        except (PermissionError, ValueError, KeyError):
+            return not pid_alive(int(owner["pid"]))
+        except (ValueError, KeyError):
             return False
-        return False
 
     def is_locked(self, key: str, use_cache: bool = False) -> bool:
         locked = super().is_locked(key, use_cache=use_cache)

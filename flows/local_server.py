@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from flows.processes import pid_alive
+
 __all__ = ["LocalServer", "ensure_local_server", "stop_local_server", "local_server_status", "start_server", "SERVER_DIR"]
 
 SERVER_DIR = Path("var/prefect")
@@ -47,16 +49,6 @@ def healthy(api_url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _state_file(home: Path) -> Path:
     return home / "server.json"
 
@@ -68,7 +60,7 @@ def local_server_status(home: Path = SERVER_DIR) -> LocalServer | None:
         server = LocalServer(int(data["pid"]), int(data["port"]), str(data["home"]))
     except (OSError, ValueError, KeyError):
         return None
-    if _alive(server.pid) and healthy(server.api_url):
+    if pid_alive(server.pid) and healthy(server.api_url):
         return server
     return None
 
@@ -128,7 +120,7 @@ def _terminate(pid: int, grace: float = 10.0) -> None:
             waited, _ = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             waited = 0
-        if waited == pid or not _alive(pid):
+        if waited == pid or not pid_alive(pid):
             return
         time.sleep(0.1)
     try:
@@ -144,7 +136,7 @@ def stop_local_server(home: Path = SERVER_DIR) -> LocalServer | None:
     except (OSError, ValueError):
         return None
     server = LocalServer(int(data["pid"]), int(data["port"]), str(data["home"]))
-    if _alive(server.pid):
+    if pid_alive(server.pid):
         _terminate(server.pid)
     _state_file(home).unlink(missing_ok=True)
     return server
