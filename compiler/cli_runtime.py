@@ -201,10 +201,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("action", choices=("start", "stop", "status"))
     p.set_defaults(func=cmd_server)
 
-    for extra in ("compiler.build", "compiler.deploy", "compiler.serve"):
-        try:
-            module = __import__(extra, fromlist=["add_command"])
-        except ModuleNotFoundError:
-            continue
-        if hasattr(module, "add_command"):
-            module.add_command(sub)
+    from compiler import build, deploy, serve
+
+    for module in (build, deploy, serve):
+        module.add_command(sub)

@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -29,7 +30,15 @@ def _schedules(specs: list[dict[str, Any]]) -> list[Any]:
         if "cron" in spec:
             out.append(Cron(spec["cron"], timezone=spec.get("timezone"), day_or=spec.get("day_or", True), active=spec.get("active", True)))
         else:
-            out.append(Interval(spec["interval"], active=spec.get("active", True)))
+            anchor = spec.get("anchor_date")
+            out.append(
+                Interval(
+                    spec["interval"],
+                    anchor_date=datetime.fromisoformat(anchor) if anchor else None,
+                    timezone=spec.get("timezone"),
+                    active=spec.get("active", True),
+                )
+            )
     return out
 
 

@@ -172,7 +172,7 @@ def test_prefect_yaml_content(tmp_path: Path) -> None:
     assert condition["schedules"] == [] and condition["triggers"] == []
     watcher = _deployment(data, "health_alert", "flows/watcher.py")
     assert watcher["parameters"] == {"automation": "health_alert"}
-    assert watcher["schedules"] == [{"interval": 300, "active": True}]
+    assert watcher["schedules"] == [{"interval": 300, "anchor_date": "2020-01-01T00:00:00+00:00", "timezone": "UTC", "active": True}]
     assert watcher["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
     assert "condition-watcher" in watcher["tags"] and "platform-god" in watcher["tags"]
 

@@ -151,7 +151,7 @@ def deployed(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> A
         mp.setenv("PREFECT_HOME", str(base / "prefect-home"))
         assert run_deploy(project, "--pool", pool) == 0
         with using_api(prefect_server):
-            yield {"tag": tag, "project": project, "pool": pool, "state": asyncio.run(server_state(tag, pool)), "mp": mp}
+            yield {"tag": tag, "project": project, "pool": pool, "state": asyncio.run(server_state(tag, pool))}
 
 
 def test_deploy_creates_pool_deployments_limits_and_automations(deployed: dict[str, Any]) -> None:

@@ -188,3 +188,8 @@ def test_checking_the_cooldown_does_not_take_the_slot(watched: Watched) -> None:
     state, limit = asyncio.run(scenario())
     assert state.message.startswith("started ")
     assert limit.active_slots == 0  # the automation run's gate takes it, atomically
+
+
+def test_unknown_automation_fails_and_says_how_to_remove_the_deployment(watched: Watched) -> None:
+    state = asyncio.run(condition_watcher(automation=f"{watched.name}_gone", return_state=True))
+    assert state.is_failed() and "no automation" in state.message and "deploy --prune" in state.message
