@@ -90,6 +90,8 @@ class PrefectServer:
                 "PREFECT_API_URL": self.api_url,
                 "PREFECT_HOME": str(self.home / "client"),
                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                # Run logs still go to the API; only the console copy (stderr) is quieted.
+                "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
                 "NO_COLOR": "1",
             }
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,7 @@ AUTOMATIONS_MODULE = "flows/automations.py"
 WATCHER_ENTRYPOINT = "flows/watcher.py:condition_watcher"
 WATCHER_FLOW_NAME = "condition-watcher"
 WATCHER_TAG = "condition-watcher"
+WATCHER_ANCHOR_DATE = "2020-01-01T00:00:00+00:00"
 PREFECT_YAML_PATH = Path("prefect.yaml")
 DEPLOYMENTS_DIR = Path("deployments")
 DEFINITIONS_DIR = DEPLOYMENTS_DIR / "definitions"
@@ -176,7 +179,9 @@ def _base_deployment(automation: Automation, options: BuildOptions, entrypoint: 
     return {
         "name": automation.name,
         "entrypoint": entrypoint,
-        "description": automation.description,
+        # Never empty: for an empty description `prefect deploy` stores the string 'None' when it creates
+        # the deployment and null when it updates it (Prefect 3.9.1), so a redeploy would change it.
+        "description": automation.description or f"Automation {automation.name} ({automation.trigger.type} trigger).",
         "version": automation.version,
         "tags": _tags(automation, options, *extra_tags),
         "work_pool": {"name": options.work_pool, "job_variables": {}},
@@ -215,7 +220,16 @@ def deployments_for(automation: Automation, options: BuildOptions) -> list[dict[
     watcher["parameters"] = {"automation": automation.name}
     # A check still running when the next one is due is not worth a second, parallel check.
     watcher["concurrency_limit"] = {"limit": 1, "collision_strategy": "CANCEL_NEW"}
-    watcher["schedules"] = [{"interval": trigger.condition.check_interval_seconds, "active": True}]
+    watcher["schedules"] = [
+        {
+            "interval": trigger.condition.check_interval_seconds,
+            # Without an anchor Prefect anchors the interval at deploy time, so every deploy would change
+            # the schedule (and shift the check times); a fixed anchor keeps a redeploy a no-op.
+            "anchor_date": WATCHER_ANCHOR_DATE,
+            "timezone": "UTC",
+            "active": True,
+        }
+    ]
     watcher["triggers"] = []
     return [deployment, watcher]
 
@@ -297,9 +311,50 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+_CSafeDumper: type | None = getattr(yaml, "CSafeDumper", None)
+if _CSafeDumper is not None:
+
+    class _CDumper(_CSafeDumper):  # type: ignore[misc,valid-type]
+        """libyaml's emitter with the same representer settings as _Dumper (no aliases)."""
+
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+
+# libyaml's emitter writes byte for byte what PyYAML's pure-Python one writes for the plain text a
+# prefect.yaml holds, ~5x faster (the Python emitter was half of a 1,000-automation build). Checked by
+# fuzzing both on random data: values of printable BMP characters and newlines up to 1,000 characters,
+# keys of 1-64 printable ASCII characters. Outside that they differ (libyaml escapes emoji and NEL,
+# measures simple keys in bytes, folds long double-quoted values elsewhere), so any other data is
+# dumped by the Python emitter, which stays the reference: the output never depends on which one ran.
+_C_SAFE_VALUE = re.compile("[\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]*")
+_C_SAFE_KEY = re.compile("[\x20-\x7e]{1,64}")
+_C_SAFE_MAX_VALUE = 1000
+
+
+def _c_emitter_safe(data: Any) -> bool:
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if len(item) > _C_SAFE_MAX_VALUE or _C_SAFE_VALUE.fullmatch(item) is None:
+                return False
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if not isinstance(key, str) or _C_SAFE_KEY.fullmatch(key) is None:
+                    return False
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif not (item is None or isinstance(item, bool | int | float)):
+            return False
+    return True
+
+
 def _yaml(data: Any) -> str:
     # A wide line limit: long descriptions stay on one line instead of folding differently per width.
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=4096)
+    dumper = _CDumper if _CSafeDumper is not None and _c_emitter_safe(data) else _Dumper
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=4096)
 
 
 def _json(data: Any) -> str:
@@ -401,6 +456,9 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
+_WRITE_THREADS = 8
+
+
 def _write_order(path: Path) -> tuple[int, str]:
     # prefect.yaml last: it must never name a deployment whose definition is not on disk yet.
     return (1 if path == PREFECT_YAML_PATH else 0, path.as_posix())
@@ -418,12 +476,15 @@ def build(config_dir: Path, project_root: Path, options: BuildOptions | None = N
     written: list[Path] = []
     unchanged: list[Path] = []
     for relative in sorted(outputs, key=_write_order):
-        target = project_root / relative
-        if _read_text(target) == outputs[relative]:
-            unchanged.append(relative)
-            continue
-        _write_atomic(target, outputs[relative])
-        written.append(relative)
+        (unchanged if _read_text(project_root / relative) == outputs[relative] else written).append(relative)
+    # Each write waits for its fsync (~0.5 ms, most of a 1,000-file build's writing); in threads the
+    # file system commits them together. prefect.yaml still goes last, after every other write succeeded.
+    first = [relative for relative in written if relative != PREFECT_YAML_PATH]
+    with ThreadPoolExecutor(max_workers=_WRITE_THREADS) as pool:
+        for _ in pool.map(lambda relative: _write_atomic(project_root / relative, outputs[relative]), first):
+            pass
+    if PREFECT_YAML_PATH in written:
+        _write_atomic(project_root / PREFECT_YAML_PATH, outputs[PREFECT_YAML_PATH])
     removed = _stale_definitions(project_root, outputs)
     for relative in removed:
         (project_root / relative).unlink(missing_ok=True)

@@ -118,6 +118,20 @@ class MissedRunsPolicy(StrictModel):
     )
 
 
+@lru_cache(maxsize=1024)
+def _cron_problem(value: str) -> str | None:
+    """Why a five-field cron expression is invalid, or None; cached: croniter takes ~0.5 ms per expression
+    and the answer depends on the expression alone (the search starts at a fixed date)."""
+    try:
+        # croniter searches forward; an expression such as '0 0 31 2 *' has no next date at all.
+        croniter(value, datetime(2000, 1, 1, tzinfo=timezone.utc)).get_next(datetime)
+    except CroniterBadCronError as exc:
+        return f"invalid cron expression '{value}': {exc}"
+    except CroniterBadDateError:
+        return f"cron expression '{value}' can never fire (no such date)"
+    return None
+
+
 class TimeSpec(StrictModel):
     """A five-field cron expression in a timezone."""
 
@@ -133,13 +147,9 @@ class TimeSpec(StrictModel):
             raise ValueError(
                 f"cron needs five fields (minute hour day-of-month month day-of-week), got {len(fields)}: '{value}'"
             )
-        try:
-            # croniter searches forward; an expression such as '0 0 31 2 *' has no next date at all.
-            croniter(value, datetime(2000, 1, 1, tzinfo=timezone.utc)).get_next(datetime)
-        except CroniterBadCronError as exc:
-            raise ValueError(f"invalid cron expression '{value}': {exc}") from None
-        except CroniterBadDateError:
-            raise ValueError(f"cron expression '{value}' can never fire (no such date)") from None
+        problem = _cron_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("timezone_str")

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import tempfile
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -30,8 +31,14 @@ class CreateArtifactParameters(ActionParameters):
     @field_validator("filename")
     @classmethod
     def _relative_and_inside(cls, value: str) -> str:
-        confine_artifact_path(Path("/"), value)  # a syntactic check now; templates are checked again after rendering
+        _check_filename(value)  # a syntactic check now; templates are checked again after rendering
         return value
+
+
+@lru_cache(maxsize=1024)
+def _check_filename(filename: str) -> None:
+    """Cached: resolving costs a few file-system calls, and many automations share one filename template."""
+    confine_artifact_path(Path("/"), filename)
 
 
 def confine_artifact_path(root: Path, filename: str) -> Path:
