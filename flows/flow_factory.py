@@ -20,13 +20,18 @@ RESERVED_PARAMETERS = ("event", "condition", "idempotency_key")
 async def _scheduled_time() -> str | None:
     """The scheduled time when this run was created by a deployment schedule, else None."""
     from prefect.client.orchestration import get_client
+    from prefect.context import FlowRunContext
     from prefect.runtime import flow_run
 
-    run_id = flow_run.get_id()
-    if not run_id:
-        return None
-    async with get_client() as client:
-        run = await client.read_flow_run(run_id)
+    context = FlowRunContext.get()
+    run = context.flow_run if context is not None else None
+    if run is None:
+        # The engine already holds the flow run it is executing; read it from the API only without one.
+        run_id = flow_run.get_id()
+        if not run_id:
+            return None
+        async with get_client() as client:
+            run = await client.read_flow_run(run_id)
     if run.auto_scheduled and run.expected_start_time is not None:
         return run.expected_start_time.isoformat()
     return None

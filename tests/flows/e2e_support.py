@@ -29,7 +29,7 @@ CLI_TIMEOUT_SECONDS = 120.0
 
 @dataclass(frozen=True)
 class Recorded:
-    """One request as the server saw it; ``at`` is the server's wall clock when the request arrived."""
+    """One request as the server saw it (header names lower-cased); ``at``: server wall clock on arrival."""
 
     path: str
     method: str
@@ -67,7 +67,8 @@ class ScriptedServer:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 split = urlsplit(self.path)
-                record = Recorded(split.path, self.command, dict(self.headers.items()), body, parse_qs(split.query), time.time())
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                record = Recorded(split.path, self.command, headers, body, parse_qs(split.query), time.time())
                 with outer._lock:
                     index = outer._counts.get(split.path, 0)
                     outer._counts[split.path] = index + 1

@@ -4,8 +4,10 @@ the private-address guard, and artifact paths that try to leave the artifacts fo
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +92,12 @@ actions:
     )
 
 
-def _flow_run_logs(api_url: str, flow_run_id: str) -> list[str]:
+def _flow_run_logs(api_url: str, flow_run_id: str, timeout: float = 15.0) -> list[str]:
+    """The run's log lines from the API, once its final "Finished in state" line has arrived."""
     from prefect.client.orchestration import PrefectClient
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    from tests.prefect_support import wait_for
 
     async def read() -> list[str]:
         async with PrefectClient(api_url) as client:
@@ -101,7 +106,15 @@ def _flow_run_logs(api_url: str, flow_run_id: str) -> list[str]:
             )
         return [log.message for log in logs]
 
-    return asyncio.run(read())
+    def finished(lines: list[str]) -> bool:
+        return any(line.startswith("Finished in state Completed(") for line in lines)
+
+    return asyncio.run(wait_for(read, finished, timeout))
+
+
+def _stored_outputs(folder: Path) -> list[str]:
+    """Action outputs persisted by Prefect (base64 cloudpickle, its default serializer), as JSON text."""
+    return [json.dumps(pickle.loads(base64.b64decode(p.read_bytes())), default=str) for p in folder.iterdir()]
 
 
 def test_secrets_are_resolved_at_run_time_and_redacted_from_outputs_and_prefect_logs(
@@ -117,12 +130,17 @@ def test_secrets_are_resolved_at_run_time_and_redacted_from_outputs_and_prefect_
     log_text = "\n".join(logs)
 
     # Resolved at run time: the server got the plaintext where the YAML asked for it.
-    assert echoed.headers["Authorization"] == f"Bearer {SECRET}"
+    assert echoed.headers["authorization"] == f"Bearer {SECRET}"
     assert echoed.query == {"token": [SECRET]}
     assert [r.query for r in failing] == [{"token": [SECRET]}] * 2
     # The CLI process ended, so its logs were flushed; these are the ones the run wrote.
     assert "the token is *** and the echo was" in log_text
     assert any("Retry 1/1" in line for line in logs)
+    # The action output is redacted: where later templates read it, and as stored for idempotent re-runs.
+    assert '"authorization": "Bearer ***"' in log_text
+    stored = _stored_outputs(runtime.state_dir / "results" / "data")
+    assert any("Bearer ***" in text for text in stored)
+    assert all(SECRET not in text for text in stored)
     assert SECRET not in log_text
     assert SECRET not in result.output
     assert [a["status"] for a in history["actions"]] == ["Completed", "Completed", "Failed"]
