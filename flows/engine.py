@@ -81,7 +81,7 @@ async def _execute_action(
     render_error: str | None,
 ) -> Any:
     """The body of every action task: render with secrets, validate, execute, redact."""
-    from flows.secrets import SecretBox, resolve_secret
+    from flows.secrets import SecretBox, SecretNotFound, resolve_secret
 
     if render_error:
         raise NotRetryable(render_error)
@@ -90,7 +90,10 @@ async def _execute_action(
     box = SecretBox()
     resolved: dict[str, str] = {}
     for name in sorted(_secret_refs(raw)):
-        resolved[name] = await resolve_secret(name)
+        try:
+            resolved[name] = await resolve_secret(name)
+        except SecretNotFound as exc:
+            raise NotRetryable(f"{exc}; nothing was executed") from None  # a config error: retrying cannot help
         box.remember(resolved[name])
     logger = get_run_logger()
     try:
