@@ -27,6 +27,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.model.automation import Automation
 from compiler.normalize import normalized
 from flows.events import EVENT_NAMES, FILTER_LABELS, event_name
+from flows.gates import cooldown_limit_name  # one name for the limit, shared with the runtime gate
 
 __all__ = [
     "AUTOMATIONS_MODULE",
@@ -130,11 +131,6 @@ class CheckResult:
 
 # --------------------------------------------------------------------------------------------------
 # What one automation becomes
-
-
-def cooldown_limit_name(name: str) -> str:
-    """Name of the global concurrency limit that enforces an automation's cooldown."""
-    return f"automation-cooldown-{name}"
 
 
 def _tags(automation: Automation, options: BuildOptions, *extra: str) -> list[str]:
