@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -156,16 +157,20 @@ def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None
 @contextmanager
 def prefect_server(name: str) -> Iterator[PrefectServer]:
     """A server for the duration of the block; always stopped (by PID) at the end."""
-    home = temp_dir(name) / "prefect-home"
+    folder = temp_dir(name)
+    home = folder / "prefect-home"
     say(f"starting a Prefect server (PREFECT_HOME={home}) ...")
     started = time.monotonic()
-    server = start_prefect_server(home)
-    say(f"Prefect server pid {server.pid} healthy at {server.api_url} after {time.monotonic() - started:.1f}s")
     try:
-        yield server
+        server = start_prefect_server(home)
+        say(f"Prefect server pid {server.pid} healthy at {server.api_url} after {time.monotonic() - started:.1f}s")
+        try:
+            yield server
+        finally:
+            stop_process(server.proc)
+            say(f"stopped Prefect server pid {server.pid}")
     finally:
-        stop_process(server.proc)
-        say(f"stopped Prefect server pid {server.pid}")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def use_server_in_process(server: PrefectServer, state_dir: Path) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-__all__ = ["configured_api_url", "use_api"]
+__all__ = ["begin_api", "configured_api_url", "use_api"]
 
 
 def configured_api_url() -> str | None:
@@ -35,3 +37,19 @@ def use_api() -> tuple[str, bool]:
     server = ensure_local_server()
     os.environ["PREFECT_API_URL"] = server.api_url
     return server.api_url, True
+
+
+def begin_api() -> tuple[str, bool, Callable[[], Any]]:
+    """``use_api`` without waiting for an embedded server it has to start: call the returned function
+    before the first API call, and do imports and other work in between (they overlap the start-up)."""
+    url = configured_api_url()
+    if url:
+        os.environ["PREFECT_API_URL"] = url
+        return url, False, lambda: None
+    from flows.local_server import StartingServer, begin_local_server
+
+    server = begin_local_server()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    if isinstance(server, StartingServer):
+        return server.api_url, True, server.wait
+    return server.api_url, True, lambda: server

@@ -32,6 +32,10 @@ from prefect.client.schemas.sorting import FlowRunSort
 from prefect.flow_engine import run_flow_async
 from prefect.states import Crashed, Pending
 
+from flows import api_retry
+
+api_retry.install()  # quick retries of SQLite 503s (see flows/api_retry.py)
+
 __all__ = ["InProcessExecutor", "crash_orphaned_runs", "serve_owns_sigterm"]
 
 log = logging.getLogger("platform_god.serve")

@@ -8,10 +8,14 @@ from typing import Any
 from prefect import Flow, flow
 
 from compiler.catalog import LoadedAutomation
+from flows import api_retry
 from flows.engine import run_automation
 from flows.run_context import RunInputs
 
 __all__ = ["build_flow", "RESERVED_PARAMETERS"]
+
+# Every process that runs automation flows imports this module: retry SQLite 503s quickly there.
+api_retry.install()
 
 # Parameters every automation flow has besides its inputs (what triggers and callers pass in).
 RESERVED_PARAMETERS = ("event", "condition", "idempotency_key")

@@ -16,7 +16,7 @@ import httpx
 
 from flows.processes import pid_alive
 
-__all__ = ["LocalServer", "ensure_local_server", "stop_local_server", "local_server_status", "start_server", "SERVER_DIR"]
+__all__ = ["LocalServer", "StartingServer", "begin_local_server", "spawn_server", "ensure_local_server", "stop_local_server", "local_server_status", "start_server", "SERVER_DIR"]
 
 SERVER_DIR = Path("var/prefect")
 
@@ -67,6 +67,41 @@ def local_server_status(home: Path = SERVER_DIR) -> LocalServer | None:
 
 def start_server(home: Path, port: int | None = None, timeout: float = 90.0, ui: bool = True) -> LocalServer:
     """Start ``prefect server start`` on 127.0.0.1 with its own PREFECT_HOME; wait until healthy."""
+    return spawn_server(home, port, ui).wait(timeout)
+
+
+@dataclass
+class StartingServer:
+    """A server process that was started and may not answer yet: ``wait()`` until it is healthy.
+
+    Its address is known at once, so a caller can point Prefect at it and import Prefect, load
+    automations and build flows while the server starts (the first run on a fresh checkout waits
+    ~10 s for the server's database migrations; the caller's own ~1 s of imports overlap them).
+    """
+
+    proc: subprocess.Popen[bytes]
+    server: LocalServer
+
+    @property
+    def api_url(self) -> str:
+        return self.server.api_url
+
+    def wait(self, timeout: float = 90.0) -> LocalServer:
+        proc, server, home = self.proc, self.server, Path(self.server.home)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"local Prefect server exited with code {proc.returncode}; see {home / 'server.log'}")
+            if healthy(server.api_url, timeout=0.5):
+                _state_file(home).write_text(json.dumps({"pid": proc.pid, "port": server.port, "home": str(home)}))
+                return server
+            time.sleep(0.1)
+        _terminate(proc.pid)
+        raise RuntimeError(f"local Prefect server did not become healthy within {timeout:.0f}s; see {home / 'server.log'}")
+
+
+def spawn_server(home: Path, port: int | None = None, ui: bool = True) -> StartingServer:
+    """Start ``prefect server start`` on 127.0.0.1 with its own PREFECT_HOME; do not wait for it."""
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     port = port or _free_port()
@@ -89,22 +124,17 @@ def start_server(home: Path, port: int | None = None, timeout: float = 90.0, ui:
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # its own group: outlives the CLI command; `server stop` ends it by PID
     )
-    server = LocalServer(proc.pid, port, str(home))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"local Prefect server exited with code {proc.returncode}; see {home / 'server.log'}")
-        if healthy(server.api_url, timeout=0.5):
-            _state_file(home).write_text(json.dumps({"pid": proc.pid, "port": port, "home": str(home)}))
-            return server
-        time.sleep(0.25)
-    _terminate(proc.pid)
-    raise RuntimeError(f"local Prefect server did not become healthy within {timeout:.0f}s; see {home / 'server.log'}")
+    return StartingServer(proc, LocalServer(proc.pid, port, str(home)))
 
 
 def ensure_local_server(home: Path = SERVER_DIR) -> LocalServer:
     """Reuse the running local server (later runs start in ~2 s) or start one (first run pays ~10 s)."""
     return local_server_status(home) or start_server(home)
+
+
+def begin_local_server(home: Path = SERVER_DIR) -> LocalServer | StartingServer:
+    """The running local server, or one just started (call ``wait()`` on it before using the API)."""
+    return local_server_status(home) or spawn_server(home)
 
 
 def _terminate(pid: int, grace: float = 10.0) -> None:

@@ -14,6 +14,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
+from flows import api_retry
+
+api_retry.install()  # quick retries of SQLite 503s (see flows/api_retry.py)
+
 __all__ = ["condition_watcher", "WATCHER_FLOW_NAME", "SKIPPED"]
 
 WATCHER_FLOW_NAME = "condition-watcher"
