@@ -80,4 +80,13 @@ def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> F
         version=automation.version,
         validate_parameters=True,
         persist_result=False,
+        # Named explicitly: otherwise Prefect looks the default storage up from the API on every run.
+        result_storage=_flow_result_storage(),
     )
+
+
+def _flow_result_storage() -> Any:
+    from flows.settings import get_settings
+
+    settings = get_settings()
+    return settings.result_storage or (settings.results_dir / "data")

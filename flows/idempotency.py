@@ -178,10 +178,13 @@ def result_storage(folder: Path) -> InlineLocalFileSystem:
     return InlineLocalFileSystem(basepath=str(folder))
 
 
-def policy_for(storage_dir: Path, hold_seconds: float) -> CachePolicy:
-    """Serializable isolation: two runs of one occurrence execute the action once; the other reads the result."""
+def policy_for(key_dir: Path | None, lock_dir: Path, hold_seconds: float) -> CachePolicy:
+    """Serializable isolation: two runs of one occurrence execute the action once; the other reads the result.
+
+    ``key_dir`` None keeps cache records inside the task's result storage (a shared storage block).
+    """
     return IdempotencyKeyPolicy().configure(
-        key_storage=result_storage(storage_dir),
-        lock_manager=ExpiringFileLockManager(storage_dir / "locks", hold_seconds),
+        key_storage=result_storage(key_dir) if key_dir is not None else None,
+        lock_manager=ExpiringFileLockManager(lock_dir, hold_seconds),
         isolation_level=IsolationLevel.SERIALIZABLE,
     )

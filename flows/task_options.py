@@ -12,6 +12,7 @@ from prefect.tasks import exponential_backoff
 from compiler.model.actions import ActionBase
 from flows.actions.base import ActionError
 from flows.idempotency import policy_for
+from flows.settings import get_settings
 
 __all__ = ["task_options", "is_retryable", "retry_delays", "NotRetryable"]
 
@@ -76,8 +77,15 @@ def task_options(action: ActionBase, results_dir: Path) -> dict[str, Any]:
     }
     if action.retry_jitter:
         options["retry_jitter_factor"] = action.retry_jitter
+    shared_storage = get_settings().result_storage
+    if shared_storage:
+        # A storage block shared by every worker (e.g. "s3-bucket/automations"): each record then holds
+        # metadata and data in one object, so no separate key storage. Locks stay per machine.
+        options["result_storage"] = shared_storage
     if action.idempotency.enabled:
-        options["cache_policy"] = policy_for(results_dir / "keys", _hold_seconds(action))
+        options["cache_policy"] = policy_for(
+            None if shared_storage else results_dir / "keys", results_dir / "locks", _hold_seconds(action)
+        )
         if action.idempotency.expire_seconds:
             options["cache_expiration"] = timedelta(seconds=action.idempotency.expire_seconds)
     else:

@@ -91,7 +91,7 @@ def test_killed_run_rerun_executes_only_the_remaining_actions(runtime: Runtime, 
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
-    locks = runtime.state_dir / "results" / "keys" / "locks"
+    locks = runtime.state_dir / "results" / "locks"
     held = [json.loads(p.read_text()) for p in locks.glob("*.owner")]
 
     started = time.monotonic()
@@ -111,7 +111,7 @@ def test_killed_run_rerun_executes_only_the_remaining_actions(runtime: Runtime, 
 def test_rerun_of_a_completed_occurrence_leaves_no_lock_files(runtime: Runtime, tag: str) -> None:
     name = _two_calls(runtime, "tidy", f"/script/200/{tag}/a", f"/script/200/{tag}/b")
     statuses = _statuses(runtime.cli("run", name, "--idempotency-key", tag, "--json"))
-    locks: Path = runtime.state_dir / "results" / "keys" / "locks"
+    locks: Path = runtime.state_dir / "results" / "locks"
 
     assert statuses == {"first_call": "Completed", "second_call": "Completed"}
     assert sorted(p.suffix for p in locks.glob("*")) == []
