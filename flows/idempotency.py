@@ -77,6 +77,13 @@ class ExpiringFileLockManager(FileSystemLockManager):
             return False
 
     def is_locked(self, key: str, use_cache: bool = False) -> bool:
+        if key in self._held:
+            # Our own lock: its state is in memory (Prefect re-reads the file on each of its ~6 checks
+            # per task run). Only an expired one goes to Prefect's check, which also removes it.
+            info = self._locks.get(key)
+            expiration = info.get("expiration") if info is not None else None
+            if info is not None and (expiration is None or expiration >= now("UTC")):
+                return True
         locked = super().is_locked(key, use_cache=use_cache)
         if locked and key not in self._held and self._holder_is_dead(key):
             self._lock_path_for_key(key).unlink(missing_ok=True)
@@ -107,10 +114,12 @@ class ExpiringFileLockManager(FileSystemLockManager):
         which cost more than the operations (measured: most of an action's idempotency overhead).
         When the file exists (held, expired, or left by a dead process) Prefect's own path decides.
         """
-        self._ensure_lock_files_directory_exists()
         lock_path = self._lock_path_for_key(key)
         try:
             lock_path.touch(exist_ok=False)
+        except FileNotFoundError:
+            self._ensure_lock_files_directory_exists()
+            return self._acquire_free_lock(key, holder, hold_seconds)
         except FileExistsError:
             return False
         expiration = now("UTC") + timedelta(seconds=hold_seconds)
@@ -120,13 +129,18 @@ class ExpiringFileLockManager(FileSystemLockManager):
         return True
 
     def _write_owner(self, key: str) -> None:
-        self._owner_path(key).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+        self._owner_path(key).write_bytes(_owner_bytes(os.getpid()))
         self._held.add(key)
 
     def release_lock(self, key: str, holder: str) -> None:
         super().release_lock(key, holder)
         self._held.discard(key)
         self._owner_path(key).unlink(missing_ok=True)
+
+
+@lru_cache(maxsize=4)
+def _owner_bytes(pid: int) -> bytes:
+    return json.dumps({"pid": pid, "host": socket.gethostname()}).encode()
 
 
 class InlineLocalFileSystem(LocalFileSystem):
@@ -144,6 +158,12 @@ class InlineLocalFileSystem(LocalFileSystem):
         base = _resolved_base(self.basepath)
         if path is None:
             return base
+        if path and "/" not in path and path not in (".", "..") and not path.startswith("~"):
+            # A plain file name in the (resolved) base folder: it resolves to itself unless it is a
+            # symlink; one lstat instead of one per folder of the path.
+            candidate = base / path
+            if not candidate.is_symlink():
+                return candidate
         resolved = Path(path).expanduser()
         if not resolved.is_absolute():
             resolved = base / resolved
