@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import median, result_line, say, temp_dir  # noqa: E402
 
 COUNT = 1000
-REPEATS = 7
+REPEATS = 9
 GOAL_RATIO = 3.0
 
 _EVENT_TYPES = [
