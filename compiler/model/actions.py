@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, create_model
 
@@ -65,7 +65,3 @@ def action_model(type_name: str, parameters: type[StrictModel], description: str
     )
     return model
 
-
-def params_of(action: ActionBase) -> Any:
-    """Typed access to an action's parameters (set on every concrete action model)."""
-    return action.parameters  # type: ignore[attr-defined]
