@@ -45,7 +45,6 @@ __all__ = [
     "BuildOptions",
     "BuildResult",
     "CheckResult",
-    "add_build_command",
     "add_command",
     "build",
     "check",
@@ -576,10 +575,10 @@ def check(config_dir: Path, project_root: Path, options: BuildOptions | None = N
 
 
 # --------------------------------------------------------------------------------------------------
-# Command line (the lead registers it: add_build_command(subparsers))
+# Command line (registered by compiler.cli_runtime, like deploy and serve)
 
 
-def add_build_command(subparsers: Any) -> argparse.ArgumentParser:
+def add_command(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``build [--check]`` on the main parser's subparsers (which provides ``--config-dir``)."""
     p = subparsers.add_parser(
         "build",
@@ -596,11 +595,6 @@ def add_build_command(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_build)
     return p  # type: ignore[no-any-return]  # argparse's subparsers object is untyped here
-
-
-def add_command(subparsers: Any) -> argparse.ArgumentParser:
-    """The hook compiler.cli_runtime looks for; same as add_build_command."""
-    return add_build_command(subparsers)
 
 
 def _print(text: str, stream: Any = None) -> None:

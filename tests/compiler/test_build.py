@@ -26,7 +26,7 @@ from compiler.build import (
     PREFECT_YAML_PATH,
     WATCHER_FLOW_NAME,
     BuildOptions,
-    add_build_command,
+    add_command,
     build,
     check,
 )
@@ -448,7 +448,7 @@ def test_deploy_environment_sets_pwd_and_schedule_clearing(tmp_path: Path) -> No
 def _run_cli(argv: list[str], config_dir: Path) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config-dir", type=Path, default=config_dir)
-    add_build_command(parser.add_subparsers(dest="command", required=True))
+    add_command(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return int(args.func(args))
 
