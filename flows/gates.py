@@ -99,14 +99,14 @@ async def check_gates(automation: Automation, occurrence: Occurrence, run: RunIn
     if occurrence.trigger_type == "manual":
         return None
     if occurrence.trigger_type == "time" and automation.trigger.type == "time" and run.scheduled_time:
-        from prefect.runtime import flow_run
+        from prefect.runtime import deployment, flow_run
 
         policy = automation.trigger.time.missed_runs
         scheduled = datetime.fromisoformat(run.scheduled_time)
         now = datetime.now(timezone.utc)
         newer = None
         if policy.policy == "last" and (now - scheduled).total_seconds() > policy.grace_seconds:
-            deployment_id = flow_run.get_parent_deployment_id() or _deployment_id()
+            deployment_id = deployment.get_id()
             if deployment_id:
                 newer = await _newer_due_run(str(flow_run.get_id()), deployment_id, scheduled, now)
         reason = missed_run_reason(policy.policy, policy.grace_seconds, scheduled, now, newer)
@@ -116,9 +116,3 @@ async def check_gates(automation: Automation, occurrence: Occurrence, run: RunIn
         return await _take_cooldown_slot(automation)
     return None
 
-
-def _deployment_id() -> str | None:
-    from prefect.runtime import deployment
-
-    value = deployment.get_id() if hasattr(deployment, "get_id") else getattr(deployment, "id", None)
-    return str(value) if value else None
