@@ -58,40 +58,64 @@ async def _newer_due_run(flow_run_id: str, deployment_id: str, scheduled: dateti
     return max(newer) if newer else None
 
 
+# Limits this process has seen configured for the current cooldown: a served or in-process run pays the
+# read only once per automation (a worker's run is a process of its own and reads it once).
+_VERIFIED_LIMITS: set[tuple[str, float]] = set()
+
+
 async def _take_cooldown_slot(automation: Automation) -> str | None:
-    """Atomic on the server: of many simultaneous runs exactly one gets the slot; the rest answer 423."""
+    """Atomic on the server: of many simultaneous runs exactly one gets the slot; the rest answer 423.
+
+    The limit is made to exist with this automation's decay first, whatever deployed it (plain
+    `prefect deploy --all` creates no limits, an operator may have deleted it, a cooldown may have
+    changed): Prefect 3.9 answers ``200 []`` to an increment of an unknown limit, so "no such limit"
+    would otherwise read as "free" and the cooldown would silently be off.
+    """
     import httpx
     from prefect.client.orchestration import get_client
 
     name = cooldown_limit_name(automation.name)
     async with get_client() as client:
+        await _ensure_limit(client, automation)
         try:
-            await client.increment_concurrency_slots(names=[name], slots=1, mode="rate_limit")
+            response = await client.increment_concurrency_slots(names=[name], slots=1, mode="rate_limit")
         except httpx.HTTPStatusError as exc:
             if exc.response.status_code == 423:
                 return f"in cooldown ({automation.trigger.cooldown_seconds}s after the last run)"
-            if exc.response.status_code == 404:
-                # Not deployed with its limit (local run against a bare server): create it, then retry once.
-                await _ensure_limit(client, automation)
-                return await _take_cooldown_slot(automation)
             raise CooldownUnavailable(f"cooldown check failed: HTTP {exc.response.status_code}") from None
+        except httpx.HTTPError as exc:
+            raise CooldownUnavailable(f"cooldown check failed: {type(exc).__name__}: {exc}") from None
+    taken = {item.get("name") for item in response.json()}
+    if name not in taken:
+        # Deleted between our check and the increment: refuse rather than run without a cooldown.
+        _VERIFIED_LIMITS.discard((name, _decay(automation)))
+        raise CooldownUnavailable(f"cooldown limit {name} disappeared while taking its slot; the run was not started")
     return None
 
 
-async def _ensure_limit(client: Any, automation: Automation) -> None:
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectAlreadyExists
+def _decay(automation: Automation) -> float:
+    return 1 / automation.trigger.cooldown_seconds
 
+
+async def _ensure_limit(client: Any, automation: Automation) -> None:
+    """Create the limit when missing, fix its size or decay when they differ; race-free (create or update)."""
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    name, decay = cooldown_limit_name(automation.name), _decay(automation)
+    if (name, decay) in _VERIFIED_LIMITS:
+        return
     try:
-        await client.create_global_concurrency_limit(
-            GlobalConcurrencyLimitCreate(
-                name=cooldown_limit_name(automation.name),
-                limit=1,
-                slot_decay_per_second=1 / automation.trigger.cooldown_seconds,
-            )
-        )
-    except ObjectAlreadyExists:
-        pass
+        limit = await client.read_global_concurrency_limit_by_name(name)
+    except ObjectNotFound:
+        try:
+            await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1, slot_decay_per_second=decay))
+        except ObjectAlreadyExists:
+            pass  # another first run created it a moment ago: the same limit, and its slot is shared
+    else:
+        if limit.limit != 1 or abs(limit.slot_decay_per_second - decay) > 1e-12:
+            await client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(limit=1, slot_decay_per_second=decay))
+    _VERIFIED_LIMITS.add((name, decay))
 
 
 async def check_gates(automation: Automation, occurrence: Occurrence, run: RunInputs) -> str | None:
