@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-__all__ = ["add_command", "serve"]
+__all__ = ["add_command", "deploy_for_serving", "serve"]
 
 SERVE_LOCK = Path("var/serve.lock")
 
@@ -42,8 +42,12 @@ def _schedules(specs: list[dict[str, Any]]) -> list[Any]:
     return out
 
 
-async def _deploy_for_serving(catalog: Any) -> dict[UUID, Any]:
-    """Create or update one deployment per enabled automation (and watcher) with no work pool: served here."""
+async def deploy_for_serving(catalog: Any, trigger_types: frozenset[str] | None = None) -> dict[UUID, Any]:
+    """Create or update one deployment per enabled automation (and watcher) with no work pool: served here.
+
+    ``trigger_types`` limits it to automations with those trigger types (the Python API's trigger engine
+    serves event and condition automations, its scheduler the time ones); None means all.
+    """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
@@ -54,7 +58,11 @@ async def _deploy_for_serving(catalog: Any) -> dict[UUID, Any]:
 
     options = BuildOptions()
     flows: dict[UUID, Any] = {}
-    enabled = [loaded for loaded in catalog.automations.values() if loaded.automation.status == "enabled"]
+    enabled = [
+        loaded
+        for loaded in catalog.automations.values()
+        if loaded.automation.status == "enabled" and (trigger_types is None or loaded.automation.trigger.type in trigger_types)
+    ]
     for loaded in sorted(enabled, key=lambda item: item.automation.name):
         automation_flow = build_flow(loaded)
         for spec in deployments_for(loaded.automation, options):
@@ -90,7 +98,7 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float) -> 
     catalog = load_catalog(config_dir)
     for diagnostic in catalog.diagnostics:
         _say(str(diagnostic))
-    flows = await _deploy_for_serving(catalog)
+    flows = await deploy_for_serving(catalog)
     orphans = await crash_orphaned_runs(list(flows))
     if orphans:
         _say(f"marked {len(orphans)} orphaned run(s) of a previous serve Crashed")
