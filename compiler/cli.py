@@ -50,12 +50,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
         missing = [p for p in args.paths if not Path(p).exists()]
         _err(f"validate: no such file or folder: {', '.join(missing)}")
         return EXIT_USAGE
-    catalog = _catalog(args, files)
+    from compiler.webhook_catalog import validate_with_webhooks
+
+    catalog, webhooks = validate_with_webhooks(args.config_dir, files)  # diagnostics of configs/webhooks/ included
     if args.json:
         _out(json.dumps({
             "valid": not catalog.errors,
             "files": catalog.files,
             "automations": sorted(catalog.automations),
+            "webhooks": sorted(webhooks.webhooks),
             "diagnostics": [d.to_json() for d in catalog.diagnostics],
         }, indent=2))
     else:
@@ -63,7 +66,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             (_err if diagnostic.severity == "error" else _out)(str(diagnostic))
         bad_files = len({d.path for d in catalog.errors})
         _out(
-            f"{len(catalog.automations)} automation(s) valid, {len(catalog.errors)} error(s) in {bad_files} file(s), "
+            f"{len(catalog.automations)} automation(s) valid, "
+            + (f"{len(webhooks.webhooks)} webhook(s) valid, " if webhooks.files else "")
+            + f"{len(catalog.errors)} error(s) in {bad_files} file(s), "
             f"{len(catalog.warnings)} warning(s)"
         )
     return EXIT_INVALID if catalog.errors else EXIT_OK

@@ -130,6 +130,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_dry_run(args: argparse.Namespace) -> int:
     from compiler.dry_run import dry_run
 
+    if getattr(args, "request", None):
+        from compiler.webhooks_cli import cmd_dry_run_webhook
+
+        return cmd_dry_run_webhook(args)  # NAME is a webhook
     loaded = _load(args)
     if loaded is None:
         return 1
@@ -195,6 +199,7 @@ def add_commands(sub: Any) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--event", type=Path, help="JSON file of an event")
     group.add_argument("--metrics", type=Path, help="JSON file of a metrics document")
+    group.add_argument("--request", type=Path, help="JSON file of a saved webhook request {headers, body}: NAME is then a webhook")
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dry_run)
@@ -203,7 +208,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("action", choices=("start", "stop", "status"))
     p.set_defaults(func=cmd_server)
 
-    from compiler import build, deploy, serve
+    from compiler import build, deploy, serve, webhooks_cli
+    from compiler.plan import command as plan
 
-    for module in (build, deploy, serve):
+    for module in (build, deploy, plan, serve, webhooks_cli):
         module.add_command(sub)

@@ -91,7 +91,8 @@ async def deploy_for_serving(catalog: Any, trigger_types: frozenset[str] | None 
     return flows
 
 
-async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float) -> int:
+async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
+                webhooks_address: tuple[str | None, int | None] = (None, None)) -> int:
     from compiler.catalog import load_catalog
     from flows.executor import InProcessExecutor, crash_orphaned_runs, serve_owns_sigterm
 
@@ -102,6 +103,11 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float) -> 
     orphans = await crash_orphaned_runs(list(flows))
     if orphans:
         _say(f"marked {len(orphans)} orphaned run(s) of a previous serve Crashed")
+    from compiler.webhooks_cli import start_for_serve
+
+    receiver, receiver_ok = start_for_serve(config_dir, *webhooks_address, say=_say)  # only when configs/webhooks/ has some
+    if not receiver_ok:
+        return 1
     names = sorted({f.name for f in flows.values()})
     _say(f"serving {len(flows)} deployment(s) of {len(catalog.automations)} automation(s): {', '.join(names)}")
 
@@ -119,7 +125,11 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float) -> 
         loop.add_signal_handler(signum, on_signal, signum)
     executor = InProcessExecutor(flows, poll_seconds=poll_seconds)
     with serve_owns_sigterm():
-        await executor.run(stop)
+        try:
+            await executor.run(stop)
+        finally:
+            if receiver is not None:
+                await asyncio.to_thread(receiver.stop)  # no new webhook events while draining
         unfinished = await executor.drain(grace_seconds)
     if unfinished:
         _say(f"ended {len(unfinished)} unfinished run(s) Crashed after the grace period")
@@ -153,7 +163,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         else:
             _say(f"Prefect API: {url}")
         os.environ["PREFECT_API_URL"] = url
-        return asyncio.run(serve(args.config_dir, args.grace, args.poll))
+        return asyncio.run(serve(args.config_dir, args.grace, args.poll, (args.webhooks_host, args.webhooks_port)))
     finally:
         if owned_server is not None:
             from flows.local_server import SERVER_DIR, stop_local_server
@@ -166,4 +176,7 @@ def add_command(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve every enabled automation here (starts a local Prefect server if none is configured)")
     p.add_argument("--grace", type=float, default=30.0, help="seconds in-flight runs get to finish on SIGTERM/SIGINT")
     p.add_argument("--poll", type=float, default=0.25, help="seconds between checks for due runs")
+    from compiler.webhooks_cli import add_serve_arguments
+
+    add_serve_arguments(p)
     p.set_defaults(func=cmd_serve)
