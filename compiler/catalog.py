@@ -25,6 +25,7 @@ __all__ = [
     "load_catalog",
     "load_chains",
     "chains_dir_for",
+    "internal_error",
 ]
 
 AUTOMATION_SUFFIXES = (".yaml", ".yml", ".json")
@@ -114,20 +115,40 @@ def load_chains(chains_dir: Path) -> tuple[dict[str, LoadedChain], list[Diagnost
     chains: dict[str, LoadedChain] = {}
     diagnostics: list[Diagnostic] = []
     for path in _files_in(chains_dir):
-        doc = _load(path, diagnostics)
-        if doc is None or not _root_is_mapping(doc, "name and steps", diagnostics):
+        try:
+            loaded = _load_chain(path, chains, diagnostics)
+        except Exception as exc:  # noqa: BLE001 - a crash in one file's checks must not hide the others
+            diagnostics.append(internal_error(path, exc))
             continue
-        chain = _validate(doc, ChainDefinition, diagnostics)
-        if chain is None:
-            continue
-        if chain.name in chains:
-            pos = doc.position_of(("name",))
-            diagnostics.append(
-                Diagnostic(doc.path, pos.line, pos.col, "name", f"chain '{chain.name}' is also defined in {chains[chain.name].path}")
-            )
-            continue
-        chains[chain.name] = LoadedChain(chain, doc.path)
+        if loaded is not None:
+            chains[loaded.chain.name] = loaded
     return chains, diagnostics
+
+
+def _load_chain(path: Path, chains: dict[str, LoadedChain], diagnostics: list[Diagnostic]) -> LoadedChain | None:
+    doc = _load(path, diagnostics)
+    if doc is None or not _root_is_mapping(doc, "name and steps", diagnostics):
+        return None
+    chain = _validate(doc, ChainDefinition, diagnostics)
+    if chain is None:
+        return None
+    if chain.name in chains:
+        pos = doc.position_of(("name",))
+        diagnostics.append(
+            Diagnostic(doc.path, pos.line, pos.col, "name", f"chain '{chain.name}' is also defined in {chains[chain.name].path}")
+        )
+        return None
+    return LoadedChain(chain, doc.path)
+
+
+def internal_error(path: Path | str, exc: BaseException) -> Diagnostic:
+    """A check that crashed, reported as this file's error (one line, no traceback)."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return Diagnostic(
+        str(path), 1, 1, "<file>",
+        f"internal error while checking this file ({what}); the other files were checked; please report this",
+    )
 
 
 def load_catalog(config_dir: Path, paths: list[Path] | None = None) -> Catalog:
@@ -136,13 +157,18 @@ def load_catalog(config_dir: Path, paths: list[Path] | None = None) -> Catalog:
     chains, chain_diagnostics = load_chains(chains_dir_for(config_dir))
     catalog.chains = chains
     catalog.diagnostics.extend(chain_diagnostics)
-    files = [Path(p) for p in paths] if paths else _files_in(config_dir)
+    # An explicit empty list means "no files" (the caller reports it), never "the default folder".
+    files = [Path(p) for p in paths] if paths is not None else _files_in(config_dir)
     model = automation_model()
     first_seen: dict[str, str] = {}
     for path in files:
         catalog.files.append(str(path))
         file_diagnostics: list[Diagnostic] = []
-        loaded = _load_automation(path, model, chains, first_seen, file_diagnostics)
+        try:
+            loaded = _load_automation(path, model, chains, first_seen, file_diagnostics)
+        except Exception as exc:  # noqa: BLE001 - a crash in one file's checks must not hide the others
+            file_diagnostics.append(internal_error(path, exc))
+            loaded = None
         catalog.diagnostics.extend(file_diagnostics)
         if loaded is not None and not any(d.severity == "error" for d in file_diagnostics):
             catalog.automations[loaded.automation.name] = loaded

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Union
 
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from jsonpath_ng.exceptions import JSONPathError
@@ -132,6 +133,26 @@ def _cron_problem(value: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _iana_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@lru_cache(maxsize=256)
+def _timezone_problem(value: str) -> str | None:
+    """Why ``value`` is not a timezone, or None. ``ZoneInfo`` reads files named by the key, so a region
+    folder (``Europe``) or a data file (``zone.tab``) raised OSError or half-parsed: the IANA list decides."""
+    if value in _iana_names():
+        return None
+    regions = sorted(name for name in _iana_names() if name.startswith(value + "/"))
+    if regions:
+        return f"'{value}' is a region, not a timezone; use a name such as {', '.join(regions[:2])}"
+    close = difflib.get_close_matches(value, _iana_names(), n=1) if len(value) <= 64 else []
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    shown = value if len(value) <= 64 else value[:61] + "..."
+    return f"unknown timezone '{shown}': use an IANA name such as UTC or Europe/Berlin{hint}"
+
+
 class TimeSpec(StrictModel):
     """A five-field cron expression in a timezone."""
 
@@ -155,10 +176,9 @@ class TimeSpec(StrictModel):
     @field_validator("timezone_str")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone '{value}': use an IANA name such as UTC or Europe/Berlin") from None
+        problem = _timezone_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 

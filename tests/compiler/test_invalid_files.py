@@ -308,6 +308,41 @@ CASES = [
         "6:19: trigger.time.timezone_str: unknown timezone 'Mars/Olympus': use an IANA name such as UTC"
         " or Europe/Berlin"
     ]),
+    # A region folder of the tz database raised IsADirectoryError (a traceback that hid every other file).
+    Case("timezone-is-a-region-folder", doc("""
+        name: demo
+        trigger:
+          type: time
+          time:
+            cron_expression: "0 2 * * *"
+            timezone_str: Europe
+        actions:
+          - {type: log_message, name: say, parameters: {message: hi}}
+    """), [
+        "6:19: trigger.time.timezone_str: 'Europe' is a region, not a timezone; use a name such as"
+        " Europe/Amsterdam, Europe/Andorra"
+    ]),
+    Case("timezone-is-a-tz-data-file", doc("""
+        name: demo
+        trigger:
+          type: time
+          time: {cron_expression: "0 2 * * *", timezone_str: zone.tab}
+        actions:
+          - {type: log_message, name: say, parameters: {message: hi}}
+    """), [
+        "4:54: trigger.time.timezone_str: unknown timezone 'zone.tab': use an IANA name such as UTC or Europe/Berlin"
+    ]),
+    Case("timezone-misspelled", doc("""
+        name: demo
+        trigger:
+          type: time
+          time: {cron_expression: "0 2 * * *", timezone_str: Europe/Berln}
+        actions:
+          - {type: log_message, name: say, parameters: {message: hi}}
+    """), [
+        "4:54: trigger.time.timezone_str: unknown timezone 'Europe/Berln': use an IANA name such as UTC or"
+        " Europe/Berlin; did you mean 'Europe/Berlin'?"
+    ]),
     # --- bounds ----------------------------------------------------------------------------------
     Case("negative-retries", doc("""
         name: demo
