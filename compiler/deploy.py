@@ -307,6 +307,7 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--prune", action="store_true", help="delete deployments and cooldown limits of removed or disabled automations")
+    p.add_argument("--plan", action="store_true", help="deploy nothing: show what would change, like `plan` (exit 0 none, 2 changes, 1 error)")
     p.add_argument("--project-root", type=Path, default=Path("."), help="folder with flows/ receiving prefect.yaml and deployments/ (default: .)")
     p.add_argument("--pool", dest="work_pool", help="work pool name (default: deploy.yaml's work_pool, else automations)")
     p.add_argument("--tag", dest="tags", action="append", help="extra deployment tag (repeatable; replaces deploy.yaml's tags)")
@@ -323,6 +324,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     """Run deploy; prints what was deployed, applied and pruned; returns 0 or 1."""
     from compiler.api_target import configured_api_url
 
+    if getattr(args, "plan", False):
+        from compiler.plan.command import cmd_plan
+
+        return cmd_plan(args)
     if not configured_api_url():
         _print(NO_API_MESSAGE, sys.stderr)
         return 1

@@ -1,0 +1,1 @@
+"""``plan``: what ``deploy`` would add, change and remove on the Prefect server, field by field (read-only)."""
