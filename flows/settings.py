@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["RuntimeSettings", "get_settings"]
@@ -32,11 +32,27 @@ class RuntimeSettings(BaseSettings):
         default=None,
         description="Prefect result storage (block slug) for shared deployments; default STATE_DIR/results.",
     )
+    lock_url: str | None = Field(
+        default=None,
+        description=(
+            "Idempotency lock backend: unset or 'file' (this machine: flock'ed files under STATE_DIR/results/locks), "
+            "or a Redis URL (redis://host:6379/0) shared by every worker for exactly-once across machines."
+        ),
+    )
     http_allow_private: bool = Field(
         default=False,
         description="Allow http_request to reach loopback, private and link-local addresses (never metadata).",
     )
     http_max_body_bytes: int = Field(default=1_000_000, gt=0, description="Response body bytes kept.")
+
+    @field_validator("lock_url")
+    @classmethod
+    def _known_lock_backend(cls, value: str | None) -> str | None:
+        from flows.locks import REDIS_SCHEMES
+
+        if value and value != "file" and not value.startswith(REDIS_SCHEMES):
+            raise ValueError(f"must be unset, 'file' or a Redis URL ({', '.join(REDIS_SCHEMES)}...)")
+        return value or None
 
     @property
     def artifacts_dir(self) -> Path:

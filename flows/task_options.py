@@ -77,14 +77,16 @@ def task_options(action: ActionBase, results_dir: Path) -> dict[str, Any]:
     }
     if action.retry_jitter:
         options["retry_jitter_factor"] = action.retry_jitter
-    shared_storage = get_settings().result_storage
+    settings = get_settings()
+    shared_storage = settings.result_storage
     if shared_storage:
         # A storage block shared by every worker (e.g. "s3-bucket/automations"): each record then holds
-        # metadata and data in one object, so no separate key storage. Locks stay per machine.
+        # metadata and data in one object, so no separate key storage. For exactly-once across machines
+        # the lock must be shared too (AUTOMATIONS_LOCK_URL).
         options["result_storage"] = shared_storage
     if action.idempotency.enabled:
         options["cache_policy"] = policy_for(
-            None if shared_storage else results_dir / "keys", results_dir / "locks", _hold_seconds(action)
+            None if shared_storage else results_dir / "keys", results_dir / "locks", _hold_seconds(action), settings.lock_url
         )
         if action.idempotency.expire_seconds:
             options["cache_expiration"] = timedelta(seconds=action.idempotency.expire_seconds)

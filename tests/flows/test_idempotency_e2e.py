@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_killed_run_rerun_executes_only_the_remaining_actions(runtime: Runtime, 
             proc.kill()
             proc.wait(timeout=10)
     locks = runtime.state_dir / "results" / "locks"
-    held = [json.loads(p.read_text()) for p in locks.glob("*.owner")]
+    held = [json.loads(p.read_text()) for p in locks.glob("*.lock")]
 
     started = time.monotonic()
     rerun = runtime.cli("run", name, "--idempotency-key", key, "--json")
@@ -103,7 +104,7 @@ def test_killed_run_rerun_executes_only_the_remaining_actions(runtime: Runtime, 
     assert _statuses(rerun) == {"first_call": "Cached", "second_call": "Completed"}
     assert len(runtime.server.requests(first)) == 1  # action 1 was not sent again
     assert len(runtime.server.requests(slow)) == 2  # action 2 ran again
-    # Not blocked by the dead holder's lock (it would otherwise be held for timeout + 60 s = 120 s).
+    # Not blocked by the dead holder's lock file: the kernel released its flock when the process died.
     assert elapsed < 45, f"re-run took {elapsed:.1f}s"
     assert list(locks.glob("*.lock")) == []
 
@@ -115,3 +116,45 @@ def test_rerun_of_a_completed_occurrence_leaves_no_lock_files(runtime: Runtime, 
 
     assert statuses == {"first_call": "Completed", "second_call": "Completed"}
     assert sorted(p.suffix for p in locks.glob("*")) == []
+
+
+def test_concurrent_runs_of_one_occurrence_execute_once_and_none_fails(runtime: Runtime, tag: str) -> None:
+    """Issue 8 #3: a run that met a half-written lock file used to end Failed instead of Cached."""
+    import asyncio
+
+    from flows.flow_factory import build_flow
+
+    slow = f"/script/s1-200/{tag}/slow"
+    name = _two_calls(runtime, "crowded", f"/script/200/{tag}/first", slow)
+    flow = build_flow(runtime.loaded(name))
+
+    async def crowd() -> list[Any]:
+        return list(await asyncio.gather(*(flow(return_state=True, idempotency_key=tag) for _ in range(8))))
+
+    states = asyncio.run(crowd())
+
+    assert [s.type.value for s in states] == ["COMPLETED"] * 8, [s.message for s in states]
+    assert len(runtime.server.requests(f"/script/200/{tag}/first")) == 1
+    assert len(runtime.server.requests(slow)) == 1
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b"\x00\xff"], ids=["empty", "truncated", "binary"])
+def test_a_garbage_lock_file_neither_fails_nor_blocks_the_run(runtime: Runtime, tag: str, content: bytes) -> None:
+    from flows.locks import FileLockManager
+
+    name = _two_calls(runtime, "garbage_lock", f"/script/200/{tag}/a", f"/script/200/{tag}/b")
+    locks = FileLockManager(runtime.state_dir / "results" / "locks")
+    locks.directory.mkdir(parents=True)
+    loaded = runtime.loaded(name)
+    # Plant garbage under every key this occurrence's actions will use.
+    from flows.idempotency import action_key
+
+    for action in loaded.automation.actions:
+        key = action_key(name, action.name, action.type, action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True), f"key:{tag}")
+        locks.path_for(key).write_bytes(content)
+
+    state = runtime.run(name, idempotency_key=tag)
+
+    assert state.is_completed(), state.message
+    assert len(runtime.server.requests(f"/script/200/{tag}/a")) == 1
+    assert list(locks.directory.glob("*.lock")) == []  # the planted files were the ones locked, and released
