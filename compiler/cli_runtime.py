@@ -209,7 +209,8 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_server)
 
     from compiler import build, deploy, serve, webhooks_cli
+    from compiler.casetests import command as casetests
     from compiler.plan import command as plan
 
-    for module in (build, deploy, plan, serve, webhooks_cli):
+    for module in (build, deploy, plan, casetests, serve, webhooks_cli):
         module.add_command(sub)
