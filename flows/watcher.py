@@ -24,21 +24,6 @@ WATCHER_FLOW_NAME = "condition-watcher"
 SKIPPED = "Skipped"
 
 
-def _problem(spec: Any, document: Any, reason: str) -> str | None:
-    """Why the document cannot answer the condition (missing path, non-numeric value), or None."""
-    from compiler.model.triggers import NUMERIC_OPERATORS, compile_jsonpath
-
-    if spec.operator == "exists":
-        return None  # a missing path is this operator's answer, not a problem
-    matches = [m.value for m in compile_jsonpath(spec.metric_path).find(document)]
-    if not matches:
-        return reason
-    value = matches[0]
-    if spec.operator in NUMERIC_OPERATORS and (isinstance(value, bool) or not isinstance(value, int | float) or value != value):
-        return reason  # not a number (or NaN)
-    return None
-
-
 async def _in_cooldown(automation_name: str) -> bool:
     """Read-only: True when the cooldown limit has no free slot now. A missing limit means no cooldown yet."""
     from prefect.client.orchestration import get_client
@@ -66,7 +51,7 @@ async def condition_watcher(automation: str) -> State:
     from prefect.exceptions import ObjectNotFound
     from prefect.runtime import flow_run
 
-    from flows.conditions import MetricsUnavailable, evaluate_condition, read_metrics
+    from flows.conditions import ConditionResult, MetricsUnavailable, evaluate_condition, read_metrics
     from flows.definitions import load_automation
     from flows.registry import RegistryError
 
@@ -95,19 +80,23 @@ async def condition_watcher(automation: str) -> State:
         logger.warning("%s; the condition is not checked this time", message)
         return Completed(message=message, data=_result(False, None, message))
 
-    result = evaluate_condition(spec, document)
-    problem = None if result.fired else _problem(spec, document, result.reason)
+    try:
+        result = evaluate_condition(spec, document)
+    except Exception as exc:  # noqa: BLE001 - a document's content never fails the watcher: log it, do not fire
+        result = ConditionResult(False, None, f"{type(exc).__name__}: {exc}", problem=f"{type(exc).__name__}: {exc}")
+    trigger_data = result.as_trigger_data(spec, "")  # JSON-safe values (NaN, huge integers) for state and run
+    problem = None if result.fired else result.problem
     if problem is not None:
         logger.warning("cannot check the condition: %s", problem)
-        return Completed(message=f"cannot check the condition: {problem}", data=_result(False, result.value, problem))
+        return Completed(message=f"cannot check the condition: {problem}", data=_result(False, trigger_data["value"], problem))
     if not result.fired:
         logger.info("condition does not hold: %s", result.reason)
-        return Completed(message=f"condition does not hold: {result.reason}", data=_result(False, result.value, result.reason))
+        return Completed(message=f"condition does not hold: {result.reason}", data=_result(False, trigger_data["value"], result.reason))
 
     if definition.trigger.cooldown_seconds > 0 and await _in_cooldown(automation):
         message = f"in cooldown ({definition.trigger.cooldown_seconds}s after the last run); condition holds: {result.reason}"
         logger.info(message)
-        return Completed(name=SKIPPED, message=message, data=_result(True, result.value, message))
+        return Completed(name=SKIPPED, message=message, data=_result(True, trigger_data["value"], message))
 
     # The check id is this watcher run's id: a retried watcher run is the same occurrence (same
     # idempotency keys in the automation run) and, through the flow-run idempotency key, the same run.
@@ -126,9 +115,9 @@ async def condition_watcher(automation: str) -> State:
     except ObjectNotFound:
         message = f"condition holds ({result.reason}) but deployment {deployment} does not exist; run `python -m compiler deploy`"
         logger.error(message)
-        return Failed(message=message, data=_result(True, result.value, message))
+        return Failed(message=message, data=_result(True, trigger_data["value"], message))
     logger.info("condition holds (%s): started %s", result.reason, created.id)
     return Completed(
         message=f"started {created.id}: {result.reason}",
-        data=_result(True, result.value, result.reason, str(created.id)),
+        data=_result(True, trigger_data["value"], result.reason, str(created.id)),
     )

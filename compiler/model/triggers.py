@@ -20,6 +20,7 @@ from compiler.model.base import JsonValue, StrictModel
 __all__ = [
     "EventType",
     "Operator",
+    "MatchMode",
     "EventSpec",
     "EventTrigger",
     "MissedRunsPolicy",
@@ -43,6 +44,7 @@ EventType = Literal[
     "custom",
 ]
 Operator = Literal["gt", "lt", "gte", "lte", "eq", "ne", "contains", "exists"]
+MatchMode = Literal["any", "all"]
 NUMERIC_OPERATORS = frozenset({"gt", "lt", "gte", "lte"})
 
 _FilterValue = Annotated[
@@ -214,6 +216,14 @@ class ConditionSpec(StrictModel):
     metric_path: str = Field(description="JSONPath, e.g. $.metrics.health_score.")
     operator: Operator
     threshold: JsonValue = Field(default=None, description="Value compared with; not used by exists.")
+    match: MatchMode = Field(
+        default="any",
+        description=(
+            "When the JSONPath matches several values: any (default) holds when at least one value satisfies "
+            "the operator, all when every value does. A condition is an alert, so one unhealthy service "
+            "among many must fire."
+        ),
+    )
     check_interval_seconds: Annotated[int, Field(ge=10, le=86_400)] = 300
     source: MetricsSource = Field(default_factory=MetricsSource)
 

@@ -343,6 +343,22 @@ CASES = [
         "4:54: trigger.time.timezone_str: unknown timezone 'Europe/Berln': use an IANA name such as UTC or"
         " Europe/Berlin; did you mean 'Europe/Berlin'?"
     ]),
+    Case("condition-match-mode-unknown", doc("""
+        name: demo
+        trigger:
+          type: condition
+          condition: {metric_path: $.a, operator: lt, threshold: 5, match: some}
+        actions:
+          - {type: log_message, name: say, parameters: {message: hi}}
+    """), ["4:68: trigger.condition.match: string 'some' is not allowed; expected 'any' or 'all'"]),
+    Case("condition-threshold-nan", doc("""
+        name: demo
+        trigger:
+          type: condition
+          condition: {metric_path: $.a, operator: eq, threshold: .nan}
+        actions:
+          - {type: log_message, name: say, parameters: {message: hi}}
+    """), ["4:58: trigger.condition.threshold: NaN and infinity are not allowed; give a finite number"]),
     # --- bounds ----------------------------------------------------------------------------------
     Case("negative-retries", doc("""
         name: demo

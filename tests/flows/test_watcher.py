@@ -18,9 +18,9 @@ AUTOMATION = """\
 trigger:
   type: condition
   condition:
-    metric_path: $.metrics.score
-    operator: lt
-    threshold: 50
+    metric_path: "{path}"
+    operator: {operator}
+    threshold: {threshold}
     source: {{type: file, path: "{metrics}"}}
   cooldown_seconds: 3600
 actions:
@@ -33,13 +33,13 @@ actions:
 class Watched:
     """One condition automation (unique name, file metrics source) with a bare deployment of the same name."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, path: str = "$.metrics.score", operator: str = "lt", threshold: str = "50") -> None:
         self.name = f"watched_{uuid.uuid4().hex[:10]}"
         self.metrics = base / "metrics.json"
         folder = base / "configs" / "automations"
         folder.mkdir(parents=True)
         (base / "configs" / "chains").mkdir()
-        (folder / f"{self.name}.yaml").write_text(f"name: {self.name}\n" + AUTOMATION.format(metrics=self.metrics), encoding="utf-8")
+        (folder / f"{self.name}.yaml").write_text(f"name: {self.name}\n" + AUTOMATION.format(metrics=self.metrics, path=path, operator=operator, threshold=threshold), encoding="utf-8")
 
     def set_metrics(self, document: Any) -> None:
         self.metrics.write_text(json.dumps(document), encoding="utf-8")
@@ -109,7 +109,7 @@ def test_condition_false_completes_without_starting_a_run(watched: Watched) -> N
 
 @pytest.mark.parametrize(
     ("document", "why"),
-    [({"metrics": {"other": 1}}, "$.metrics.score not found"), ({"metrics": {"score": "high"}}, "is 'high', not a number")],
+    [({"metrics": {"other": 1}}, "$.metrics.score not found"), ({"metrics": {"score": "high"}}, '"high" is not a number')],
     ids=["missing-path", "non-numeric"],
 )
 def test_unusable_value_is_logged_as_warning_and_does_not_fire(watched: Watched, document: Any, why: str) -> None:
@@ -151,7 +151,10 @@ def test_condition_true_starts_a_run_with_the_check_as_trigger_data(watched: Wat
     assert state.message == f"started {run.id}: $.metrics.score = 42: lt 50 holds"
     assert result == {"fired": True, "value": 42, "reason": "$.metrics.score = 42: lt 50 holds", "flow_run_id": str(run.id)}
     assert run.parameters == {
-        "condition": {"metric_path": "$.metrics.score", "operator": "lt", "threshold": 50, "value": 42, "check_id": watcher_run_id}
+        "condition": {
+            "metric_path": "$.metrics.score", "operator": "lt", "threshold": 50, "match": "any", "value": 42, "values": [42],
+            "check_id": watcher_run_id,
+        }
     }
     assert run.parent_task_run_id is None  # a run of its own, not a subflow of the watcher
 
@@ -193,3 +196,60 @@ def test_checking_the_cooldown_does_not_take_the_slot(watched: Watched) -> None:
 def test_unknown_automation_fails_and_says_how_to_remove_the_deployment(watched: Watched) -> None:
     state = asyncio.run(condition_watcher(automation=f"{watched.name}_gone", return_state=True))
     assert state.is_failed() and "no automation" in state.message and "deploy --prune" in state.message
+
+
+@pytest.fixture
+def watched_text(tmp_path: Path, prefect_server: str) -> Any:
+    """A condition ``$.status contains 5`` on a document that holds a string (a TypeError before)."""
+    automation = Watched(tmp_path, path="$.status", operator="contains", threshold="5")
+    with using_api(prefect_server), project_runtime(tmp_path, tmp_path / "state"):
+        asyncio.run(automation.deploy())
+        yield automation
+
+
+def test_a_document_the_operator_cannot_compare_is_a_warning_not_a_failed_watcher(watched_text: Watched) -> None:
+    watched_text.set_metrics({"status": "version 5 degraded"})
+
+    async def scenario() -> tuple[Any, list[str], list[Any]]:
+        state = await watched_text.check()
+        return state, await _warnings(state.state_details.flow_run_id), await watched_text.runs()
+
+    state, warnings, runs = asyncio.run(scenario())
+    why = '$.status = "version 5 degraded": contains 5 does not hold: 5 is not a string'
+    assert state.is_completed() and state.message.startswith(f"cannot check the condition: {why}")
+    assert any(why in line for line in warnings), warnings
+    assert runs == []
+
+
+def test_one_unhealthy_value_among_several_matches_fires(tmp_path: Path, prefect_server: str) -> None:
+    automation = Watched(tmp_path, path="$.services[*].health")
+    automation.set_metrics({"services": [{"health": 90}, {"health": 20}]})
+    with using_api(prefect_server), project_runtime(tmp_path, tmp_path / "state"):
+
+        async def scenario() -> tuple[Any, list[Any]]:
+            await automation.deploy()
+            state = await automation.check()
+            return state, await automation.runs()
+
+        state, runs = asyncio.run(scenario())
+    (run,) = runs
+    assert state.message == (
+        f"started {run.id}: $.services[*].health matched 2 values; any: lt 50 holds for $.services[1].health = 20"
+    )
+    assert (run.parameters["condition"]["value"], run.parameters["condition"]["values"]) == (20, [90, 20])
+
+
+def test_a_400_digit_number_is_compared_and_handed_on_as_text(tmp_path: Path, prefect_server: str) -> None:
+    automation = Watched(tmp_path, operator="gt")
+    automation.metrics.write_text('{"metrics": {"score": 1' + "0" * 400 + "}}", encoding="utf-8")
+    with using_api(prefect_server), project_runtime(tmp_path, tmp_path / "state"):
+
+        async def scenario() -> tuple[Any, list[Any]]:
+            await automation.deploy()
+            state = await automation.check()
+            return state, await automation.runs()
+
+        state, runs = asyncio.run(scenario())
+    (run,) = runs
+    assert state.message == f"started {run.id}: $.metrics.score = 1.00000e+400 (401 digits): gt 50 holds"
+    assert run.parameters["condition"]["value"] == "1" + "0" * 400
