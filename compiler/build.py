@@ -178,7 +178,7 @@ def _base_deployment(automation: Automation, options: BuildOptions, entrypoint: 
         "description": automation.description or f"Automation {automation.name} ({automation.trigger.type} trigger).",
         "version": automation.version,
         "tags": _tags(automation, options, *extra_tags),
-        "work_pool": {"name": options.work_pool, "job_variables": {}},
+        "work_pool": {"name": options.work_pool, "job_variables": options.effective_job_variables},
         "parameters": {},
     }
 

@@ -6,10 +6,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator
 
 from compiler.diagnostics import Diagnostic
 from compiler.model.base import JsonValue, StrictModel
@@ -20,11 +21,13 @@ if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
 
 __all__ = [
+    "DEFAULT_JOB_ENV",
     "DEFAULT_PULL_STEPS",
     "DEFAULT_WORK_POOL",
     "DEPLOY_CONFIG_NAME",
     "BuildOptions",
     "DeployConfig",
+    "JobVariables",
     "apply_server_objects",
     "deploy_config_path",
     "deploy_environment",
@@ -42,6 +45,17 @@ DEFAULT_PULL_STEPS: tuple[dict[str, Any], ...] = (
     {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $PWD }}"}},
 )
 
+# Flow-run processes send a heartbeat every 30 s (Prefect's minimum); the zombie-run automation marks a
+# run Crashed after 90 s without one. Without heartbeats a killed worker's runs stay Running forever.
+DEFAULT_JOB_ENV: dict[str, str] = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Names that carry credentials by convention; their values must never sit in prefect.yaml or the deployment.
+_SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL", re.IGNORECASE)
+_URL_WITH_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@")
+_SECRET_HINT = (
+    "secrets never go into deploy.yaml (prefect.yaml and the deployment would hold them in clear text): "
+    "set it in the worker's own environment, or save a Prefect Secret block and refer to it as {secret:NAME} in the automation"
+)
 _TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,62}$")  # the automation model's tag rule
 _TAG = Annotated[str, Field(pattern=_TAG_PATTERN.pattern)]
 _STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -55,10 +69,52 @@ class BuildOptions:
     extra_tags: tuple[str, ...] = ()
     # None means DEFAULT_PULL_STEPS; an empty tuple means "no pull steps" (`pull: []`).
     pull_steps: tuple[dict[str, Any], ...] | None = None
+    job_variables: JobVariables | None = None
+
+    @cached_property
+    def _job_variables(self) -> dict[str, Any]:
+        variables = self.job_variables.model_dump(exclude_none=True) if self.job_variables is not None else {}
+        variables["env"] = {**DEFAULT_JOB_ENV, **variables.get("env", {})}
+        return variables
+
+    @property
+    def effective_job_variables(self) -> dict[str, Any]:
+        """deploy.yaml's job variables with the default environment under it (the file's values win); a fresh copy."""
+        return {key: dict(value) if isinstance(value, dict) else value for key, value in self._job_variables.items()}
 
     @property
     def effective_pull_steps(self) -> list[dict[str, Any]]:
         return [dict(step) for step in (DEFAULT_PULL_STEPS if self.pull_steps is None else self.pull_steps)]
+
+
+def _env_name(name: str) -> str:
+    if not _ENV_NAME.match(name):
+        raise ValueError(f"'{name}' is not an environment variable name (letters, digits and _, not starting with a digit)")
+    if name.upper().startswith("AUTOMATIONS_SECRET_") or _SECRET_NAME.search(name):
+        raise ValueError(_SECRET_HINT)
+    return name
+
+
+def _env_value(text: str) -> str:
+    if _URL_WITH_PASSWORD.match(text):
+        raise ValueError(f"the URL holds a password; {_SECRET_HINT}")
+    if "prefect.blocks." in text:
+        raise ValueError(
+            f"`prefect deploy` resolves block references when it deploys and stores the value in the deployment; {_SECRET_HINT}"
+        )
+    return text
+
+
+class JobVariables(StrictModel):
+    """The process work pool's job variables every deployment carries (what its flow-run processes get)."""
+
+    env: dict[Annotated[str, AfterValidator(_env_name)], Annotated[str, AfterValidator(_env_value)]] | None = Field(
+        default=None,
+        description="Environment of every flow-run process: the AUTOMATIONS_* settings (never secrets) and Prefect settings.",
+    )
+    working_dir: str | None = Field(default=None, min_length=1, description="Folder flow-run processes start in.")
+    stream_output: bool | None = Field(default=None, description="Stream flow-run output to the worker's own output.")
+    labels: dict[str, str] | None = Field(default=None, description="Labels of the flow-run processes.")
 
 
 class DeployConfig(StrictModel):
@@ -77,6 +133,12 @@ class DeployConfig(StrictModel):
         pull:
           - prefect.deployments.steps.set_working_directory:
               directory: /srv/platform-god
+        # The work pool's job variables, written into every deployment: settings travel with the
+        # deployment to every worker. PREFECT_FLOWS_HEARTBEAT_FREQUENCY=30 is added unless set here.
+        job_variables:
+          env:
+            AUTOMATIONS_LOCK_URL: redis://redis.internal:6379/0
+            AUTOMATIONS_ARTIFACT_STORAGE: remote-file-system/shared-artifacts
 
     Command-line flags (``--pool``, ``--tag``, ``--pull-directory``) replace the file's value for that key.
     """
@@ -86,6 +148,7 @@ class DeployConfig(StrictModel):
     pull: list[dict[str, dict[str, JsonValue]]] | None = Field(
         default=None, description="Prefect pull steps; each item is {fully.qualified.step: {arguments}}."
     )
+    job_variables: JobVariables | None = Field(default=None, description="The process work pool's job variables.")
 
     @field_validator("pull")
     @classmethod
@@ -150,6 +213,7 @@ def resolve_build_options(
         work_pool=work_pool or config.work_pool or DEFAULT_WORK_POOL,
         extra_tags=tuple(extra_tags if extra_tags is not None else (config.tags or ())),
         pull_steps=pull_steps if pull_steps is not None else file_pull,
+        job_variables=config.job_variables,
     )
     return options, []
 

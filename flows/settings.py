@@ -32,6 +32,13 @@ class RuntimeSettings(BaseSettings):
         default=None,
         description="Prefect result storage (block slug) for shared deployments; default STATE_DIR/results.",
     )
+    artifact_storage: str | None = Field(
+        default=None,
+        description=(
+            "Where create_artifact writes: unset = STATE_DIR/artifacts on the worker; file:///shared/folder; "
+            "an fsspec URL (s3://bucket/prefix); or a Prefect storage block slug (remote-file-system/NAME)."
+        ),
+    )
     lock_url: str | None = Field(
         default=None,
         description=(
@@ -53,6 +60,17 @@ class RuntimeSettings(BaseSettings):
         if value and value != "file" and not value.startswith(REDIS_SCHEMES):
             raise ValueError(f"must be unset, 'file' or a Redis URL ({', '.join(REDIS_SCHEMES)}...)")
         return value or None
+
+    @field_validator("artifact_storage")
+    @classmethod
+    def _usable_artifact_storage(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if value.startswith("file://") and not value.startswith("file:///"):
+            raise ValueError("a file URL needs an absolute path: file:///mnt/shared/artifacts")
+        if "://" not in value and value.count("/") != 1:
+            raise ValueError("must be an fsspec URL (s3://bucket/prefix, file:///path) or a storage block slug BLOCK_TYPE/BLOCK_NAME")
+        return value
 
     @property
     def artifacts_dir(self) -> Path:

@@ -1,20 +1,18 @@
-"""Action ``create_artifact``: write a file under the artifacts folder, mirror it as a Prefect artifact, register it."""
+"""Action ``create_artifact``: write a file to the artifact storage, mirror it as a Prefect artifact, register it."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
-import os
 import re
-import tempfile
 from functools import lru_cache
-from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import Field, field_validator
 
 from flows.actions.base import ActionContext, ActionError, ActionParameters, ActionType
+from flows.artifact_storage import ArtifactStorageError, StoredArtifact, check_relative, confine_artifact_path, store_artifact
 
 __all__ = ["CreateArtifactParameters", "ACTION", "confine_artifact_path"]
 
@@ -37,21 +35,8 @@ class CreateArtifactParameters(ActionParameters):
 
 @lru_cache(maxsize=1024)
 def _check_filename(filename: str) -> None:
-    """Cached: resolving costs a few file-system calls, and many automations share one filename template."""
-    confine_artifact_path(Path("/"), filename)
-
-
-def confine_artifact_path(root: Path, filename: str) -> Path:
-    """``root/filename`` if it stays inside ``root``; absolute paths, ``..`` and drive tricks are refused."""
-    if "\x00" in filename or "\\" in filename:
-        raise ValueError(f"artifact filename '{filename}' may not contain NUL or backslashes")
-    pure = PurePosixPath(filename)
-    if pure.is_absolute() or ".." in pure.parts or filename.strip() in ("", "."):
-        raise ValueError(f"artifact filename '{filename}' must be a relative path inside the artifacts folder (no '..')")
-    target = (root / pure).resolve()
-    if not target.is_relative_to(root.resolve()):
-        raise ValueError(f"artifact filename '{filename}' leaves the artifacts folder")
-    return target
+    """Cached: many automations share one filename template."""
+    check_relative(filename)
 
 
 def _serialise(content: Any, filename: str) -> bytes:
@@ -60,44 +45,28 @@ def _serialise(content: Any, filename: str) -> bytes:
     return (json.dumps(content, indent=2, sort_keys=True, default=str) + "\n").encode()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write to a temporary file in the same folder, then rename: readers never see a half-written file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 async def execute(params: CreateArtifactParameters, ctx: ActionContext) -> dict[str, Any]:
     from flows.settings import get_settings
 
-    root = get_settings().artifacts_dir
-    try:
-        target = confine_artifact_path(root, params.filename)
-    except ValueError as exc:
-        raise ActionError(str(exc)) from None
+    settings = get_settings()
     content = params.content if params.content is not None else dict(ctx.outputs)
     data = _serialise(content, params.filename)
-    await asyncio.to_thread(_write_atomic, target, data)
+    try:
+        stored = await store_artifact(settings.artifact_storage, settings.artifacts_dir, params.filename, data)
+    except ArtifactStorageError as exc:
+        raise ActionError(str(exc)) from None
     digest = hashlib.sha256(data).hexdigest()
-    relative = target.relative_to(root.resolve()).as_posix()
-    prefect_key = await _prefect_artifact(ctx, params, relative, data)
+    prefect_key = await _prefect_artifact(ctx, params, stored, data)
     if params.register_in_registry:
         from flows.registry import RegistryStore
 
         store = RegistryStore.from_settings()
-        await asyncio.to_thread(store.add_artifact, ctx.automation, params.artifact_type, relative, digest, len(data))
+        # The location, not the name: with shared storage every machine can open it.
+        await asyncio.to_thread(store.add_artifact, ctx.automation, params.artifact_type, stored.location, digest, len(data))
     result = {
         "artifact_type": params.artifact_type,
-        "path": str(target),
-        "relative_path": relative,
+        "path": stored.location,
+        "relative_path": stored.relative,
         "sha256": digest,
         "size_bytes": len(data),
         "prefect_artifact_key": prefect_key,
@@ -107,7 +76,7 @@ async def execute(params: CreateArtifactParameters, ctx: ActionContext) -> dict[
     return result
 
 
-async def _prefect_artifact(ctx: ActionContext, params: CreateArtifactParameters, relative: str, data: bytes) -> str:
+async def _prefect_artifact(ctx: ActionContext, params: CreateArtifactParameters, stored: StoredArtifact, data: bytes) -> str:
     """A markdown artifact in the Prefect UI, keyed per automation and artifact type so versions line up."""
     from prefect.artifacts import acreate_markdown_artifact
 
@@ -115,8 +84,8 @@ async def _prefect_artifact(ctx: ActionContext, params: CreateArtifactParameters
     text = data.decode(errors="replace")
     preview = text[:_MAX_PREVIEW] + ("\n… (truncated)" if len(text) > _MAX_PREVIEW else "")
     fence = "```"
-    markdown = f"**{params.artifact_type}** — `{relative}` ({len(data)} bytes)\n\n{fence}\n{preview}\n{fence}\n"
-    await acreate_markdown_artifact(markdown=markdown, key=key, description=params.description or relative)
+    markdown = f"**{params.artifact_type}** — `{stored.location}` ({len(data)} bytes)\n\n{fence}\n{preview}\n{fence}\n"
+    await acreate_markdown_artifact(markdown=markdown, key=key, description=params.description or stored.relative)
     return key
 
 

@@ -147,7 +147,7 @@ def test_prefect_yaml_content(tmp_path: Path) -> None:
     event = _deployment(data, "chain_completion_notification")
     assert event["tags"] == ["notifications", "platform-god"]
     assert event["version"] == "1.0"
-    assert event["work_pool"] == {"name": "automations", "job_variables": {}}
+    assert event["work_pool"] == {"name": "automations", "job_variables": {"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}}}
     assert event["schedules"] == [] and "concurrency_limit" not in event
     (trigger,) = event["triggers"]
     assert trigger["type"] == "event" and trigger["posture"] == "Reactive" and trigger["enabled"] is True
