@@ -236,7 +236,63 @@ def _semantic_checks(doc: SourceDocument, automation: Automation, chains: dict[s
             if problem:
                 # A warning, not an error: agents are plug-ins that may be installed only on the workers.
                 report(("actions", index, "parameters", "agent_name"), problem, "warning")
+        custom = getattr(params, "action_name", None) if action.type == "custom" else None  # type: ignore[attr-defined]
+        if custom is not None:
+            problem = _unknown_custom_action(custom)
+            if problem:
+                # A warning like an uninstalled agent: the plug-in may be installed only on the workers.
+                report(("actions", index, "parameters", "action_name"), problem, "warning")
+        for where, url in getattr(params, "urls", lambda: [])():
+            _check_address(("actions", index, "parameters", *where), url, report)
+    trigger = automation.trigger
+    if trigger.type == "condition" and trigger.condition.source.url is not None:
+        _check_address(("trigger", "condition", "source", "url"), trigger.condition.source.url, report)
     return found
+
+
+def _check_address(loc: tuple[str | int, ...], url: str, report: Any) -> None:
+    """A literal internal address is refused at run time: metadata always (an error), others unless allowed."""
+    from compiler.urls import HTTP_ALLOW_PRIVATE_SETTING, internal_address, is_metadata
+
+    found = internal_address(url)
+    if found is None:
+        return
+    host, reason = found
+    article = "an" if reason[0] in "aeiou" else "a"
+    if is_metadata(reason):
+        report(loc, f"{host} is {article} {reason} address: always refused at run time")
+    elif not _private_addresses_allowed():
+        report(
+            loc,
+            f"{host} is {article} {reason} address: refused at run time unless {HTTP_ALLOW_PRIVATE_SETTING}=true "
+            "is set where the automation runs",
+            "warning",
+        )
+
+
+def _private_addresses_allowed() -> bool:
+    """The setting as this process sees it: a machine that allows private addresses gets no warning."""
+    from flows.settings import get_settings
+
+    try:
+        return bool(get_settings().http_allow_private)
+    except ValueError:  # an invalid setting is reported where the runtime reads it
+        return False
+
+
+def _unknown_custom_action(name: str) -> str | None:
+    from flows.actions.custom import registered_custom_actions
+
+    known = sorted(registered_custom_actions())
+    if name in known:
+        return None
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    listed = ", ".join(known) if known else "none"
+    return (
+        f"custom action '{name}' is not registered here{hint} (registered: {listed}; register one with "
+        "register_custom_action() or the entry point group platform_god.actions)"
+    )
 
 
 @lru_cache(maxsize=1)

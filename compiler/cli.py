@@ -53,9 +53,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from compiler.webhook_catalog import validate_with_webhooks
 
     catalog, webhooks = validate_with_webhooks(args.config_dir, files)  # diagnostics of configs/webhooks/ included
+    # --strict (for CI): warnings (uninstalled agents, unregistered custom actions, internal addresses) fail too.
+    failed = bool(catalog.errors or (args.strict and catalog.warnings))
     if args.json:
         _out(json.dumps({
-            "valid": not catalog.errors,
+            "valid": not failed,
+            "strict": args.strict,
             "files": catalog.files,
             "automations": sorted(catalog.automations),
             "webhooks": sorted(webhooks.webhooks),
@@ -70,8 +73,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             + (f"{len(webhooks.webhooks)} webhook(s) valid, " if webhooks.files else "")
             + f"{len(catalog.errors)} error(s) in {bad_files} file(s), "
             f"{len(catalog.warnings)} warning(s)"
+            + (" (--strict: warnings count as errors)" if args.strict and catalog.warnings else "")
         )
-    return EXIT_INVALID if catalog.errors else EXIT_OK
+    return EXIT_INVALID if failed else EXIT_OK
 
 
 def _trigger_summary(automation: Any) -> str:
@@ -177,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check files; exit 0 valid, 1 invalid, 2 usage")
     p.add_argument("paths", nargs="*", help="files or folders (default: the config dir)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--strict", action="store_true", help="warnings count as errors (exit 1): for CI")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("list", help="list valid automations")

@@ -16,6 +16,7 @@ from jsonpath_ng.ext import parse as parse_jsonpath
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from compiler.model.base import JsonValue, StrictModel
+from compiler.urls import url_problem
 
 __all__ = [
     "EventType",
@@ -198,6 +199,14 @@ class MetricsSource(StrictModel):
     type: Literal["registry", "file", "http"] = "registry"
     path: str | None = Field(default=None, description="file: path of a JSON document.")
     url: str | None = Field(default=None, description="http: URL answering a JSON document.")
+
+    @field_validator("url")
+    @classmethod
+    def _requestable_url(cls, value: str | None) -> str | None:
+        problem = url_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _location_fits_type(self) -> MetricsSource:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from compiler.model.base import StrictModel
+from compiler.urls import url_problem
 from flows.actions.base import LOG_LEVELS, ActionContext, ActionError, ActionParameters, ActionType, LogLevel
 
 __all__ = ["SendNotificationParameters", "BlockChannel", "WebhookChannel", "ACTION"]
@@ -24,6 +25,14 @@ class WebhookChannel(StrictModel):
 
     webhook: str = Field(min_length=1, description="URL; may use {secret:NAME}.")
 
+    @field_validator("webhook")
+    @classmethod
+    def _requestable_url(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
 
 Channel = Literal["log", "registry"] | BlockChannel | WebhookChannel
 
@@ -37,6 +46,10 @@ class SendNotificationParameters(ActionParameters):
         min_length=1,
         description="log, registry, {block: NAME} or {webhook: URL}; every channel must deliver.",
     )
+
+    def urls(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Webhook URLs, by location in the parameters (for the address checks of validate)."""
+        return [(("channels", i, "webhook"), c.webhook) for i, c in enumerate(self.channels) if isinstance(c, WebhookChannel)]
 
 
 async def execute(params: SendNotificationParameters, ctx: ActionContext) -> dict[str, Any]:

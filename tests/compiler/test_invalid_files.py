@@ -359,6 +359,97 @@ CASES = [
         actions:
           - {type: log_message, name: say, parameters: {message: hi}}
     """), ["4:58: trigger.condition.threshold: NaN and infinity are not allowed; give a finite number"]),
+    # --- what an action will certainly refuse at run time ------------------------------------------
+    Case("url-file-scheme", doc("""
+        name: demo
+        trigger: {type: event, event: {event_type: chain_complete}}
+        actions:
+          - {type: http_request, name: call, parameters: {url: "file:///etc/passwd"}}
+    """), [
+        "4:56: actions[0].parameters.url: scheme 'file' is not allowed; only http and https URLs can be requested"
+    ]),
+    Case("url-gopher-scheme-after-a-template", doc("""
+        name: demo
+        trigger: {type: event, event: {event_type: chain_complete}}
+        actions:
+          - {type: http_request, name: call, parameters: {url: "gopher://{event.payload.host}/x"}}
+    """), [
+        "4:56: actions[0].parameters.url: scheme 'gopher' is not allowed; only http and https URLs can be requested"
+    ]),
+    Case("url-without-scheme", doc("""
+        name: demo
+        trigger: {type: event, event: {event_type: chain_complete}}
+        actions:
+          - {type: http_request, name: call, parameters: {url: "api.example.com/v1/items"}}
+    """), [
+        "4:56: actions[0].parameters.url: 'api.example.com/v1/items' has no scheme; write http:// or https:// in front"
+    ]),
+    Case("header-value-with-crlf", doc("""
+        name: demo
+        trigger: {type: event, event: {event_type: chain_complete}}
+        actions:
+          - type: http_request
+            name: call
+            parameters:
+              url: https://example.com/hook
+              headers: {X-Trace: "a\\r\\nSet-Cookie: admin=1"}
+    """), [
+        "8:26: actions[0].parameters.headers.X-Trace: a header value cannot hold a line break or control"
+        " character; it is sent as one line"
+    ]),
+    Case("header-name-with-a-space", doc("""
+        name: demo
+        trigger: {type: event, event: {event_type: chain_complete}}
+        actions:
+          - type: http_request
+            name: call
+            parameters:
+              url: https://example.com/hook
+              headers: {"X Trace": "a"}
+    """), [
+        "8:28: actions[0].parameters.headers.X Trace: header name 'X Trace' is not allowed: letters, digits and"
+        " !#$%&'*+-.^_`|~ only"
+    ]),
+    Case("status-out-of-range", doc("""
+        name: demo
+        trigger: {type: event, event: {event_type: chain_complete}}
+        actions:
+          - type: http_request
+            name: call
+            parameters: {url: "https://example.com", expected_status: [200, 999]}
+    """), ["6:69: actions[0].parameters.expected_status[1]: HTTP status 999 does not exist; statuses are 100 to 599"]),
+    Case("webhook-channel-scheme", doc("""
+        name: demo
+        trigger: {type: event, event: {event_type: chain_complete}}
+        actions:
+          - type: send_notification
+            name: tell
+            parameters: {message: hi, channels: [log, {webhook: "ftp://hooks.example.com/x"}]}
+    """), [
+        "6:57: actions[0].parameters.channels[1].webhook: scheme 'ftp' is not allowed; only http and https URLs"
+        " can be requested"
+    ]),
+    Case("metrics-source-url-scheme", doc("""
+        name: demo
+        trigger:
+          type: condition
+          condition:
+            metric_path: $.a
+            operator: exists
+            source: {type: http, url: "file:///var/metrics.json"}
+        actions:
+          - {type: log_message, name: say, parameters: {message: hi}}
+    """), [
+        "7:31: trigger.condition.source.url: scheme 'file' is not allowed; only http and https URLs can be requested"
+    ]),
+    Case("cloud-metadata-address", doc("""
+        name: demo
+        trigger: {type: event, event: {event_type: chain_complete}}
+        actions:
+          - {type: http_request, name: call, parameters: {url: "http://169.254.169.254/latest/meta-data/"}}
+    """), [
+        "4:56: actions[0].parameters.url: 169.254.169.254 is a cloud metadata address: always refused at run time"
+    ]),
     # --- bounds ----------------------------------------------------------------------------------
     Case("negative-retries", doc("""
         name: demo
