@@ -14,7 +14,7 @@ from flows.local_server import start_server, stop_local_server
 __all__ = ["PREFECT_BIN", "prefect_env", "prefect_server"]
 
 PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
-_HEALTH_TIMEOUT_SECONDS = 120.0  # a fresh database migrates first (~11 s measured; slow CI gets headroom)
+_HEALTH_TIMEOUT_SECONDS = 300.0  # a fresh database migrates first (~11 s measured; a loaded 2-core machine took >120 s)
 
 
 def prefect_env(api_url: str, home: Path, base: dict[str, str] | None = None) -> dict[str, str]:
