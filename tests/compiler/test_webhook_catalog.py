@@ -194,6 +194,12 @@ def test_a_bad_webhook_file_never_hides_the_good_one(tmp_path: Path) -> None:
 def test_validate_reports_webhooks_with_the_automations(tmp_path: Path) -> None:
     """``validate`` checks configs/webhooks/ in the same pass and counts its errors; exit 1 on any."""
     automations = make_config_dir(tmp_path / "configs")
+    (automations / "demo.yaml").write_text(doc("""
+        name: demo
+        trigger: {type: event, event: {event_type: custom, custom_type: github.push}}
+        actions:
+          - {type: log_message, name: say, parameters: {message: hi}}
+    """), encoding="utf-8")
     hooks = tmp_path / "configs" / "webhooks"
     hooks.mkdir()
     (hooks / "a.yaml").write_text(VALID, encoding="utf-8")
@@ -202,4 +208,4 @@ def test_validate_reports_webhooks_with_the_automations(tmp_path: Path) -> None:
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.startswith(f"{hooks / 'b.yaml'}:2:30: auth.secret: expected a secret reference")
-    assert result.stdout == "0 automation(s) valid, 1 webhook(s) valid, 1 error(s) in 1 file(s), 0 warning(s)\n"
+    assert result.stdout == "1 automation(s) valid, 1 webhook(s) valid, 1 error(s) in 1 file(s), 0 warning(s)\n"
