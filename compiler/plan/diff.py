@@ -100,6 +100,9 @@ def field_changes(before: Any, after: Any, path: str = "") -> list[FieldChange]:
         for key in [*after, *(k for k in before if k not in after)]:
             found.extend(field_changes(before.get(key, _MISSING), after.get(key, _MISSING), key_path(path, key)))
         return found
+    if isinstance(before, list) and isinstance(after, list) and not any(isinstance(v, dict | list) for v in (*before, *after)):
+        # Tags, expected event names: one line with both lists reads better than a change per position.
+        return [] if len(before) == len(after) and all(map(_same, before, after)) else [FieldChange("~", path, before, after)]
     if isinstance(before, list) and isinstance(after, list):
         found = []
         for index in range(max(len(before), len(after))):

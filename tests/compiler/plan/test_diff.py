@@ -24,8 +24,11 @@ from compiler.plan.report import plan_json, plan_lines
         ({"a": 1}, {}, [FieldChange("-", "a", before=1)]),
         ({"m": {"x.y": 1}}, {"m": {"x.y": 2}}, [FieldChange("~", 'm["x.y"]', 1, 2)]),
         ({"s": [{"tz": "UTC"}]}, {"s": [{"tz": "Europe/Berlin"}]}, [FieldChange("~", "s[0].tz", "UTC", "Europe/Berlin")]),
-        ({"s": []}, {"s": [1]}, [FieldChange("+", "s[0]", after=1)]),
-        ({"s": [1, 2]}, {"s": [1]}, [FieldChange("-", "s[1]", before=2)]),
+        ({"s": [{"a": 1}]}, {"s": [{"a": 1}, {"b": 2}]}, [FieldChange("+", "s[1]", after={"b": 2})]),
+        ({"s": [{"a": 1}, {"b": 2}]}, {"s": [{"a": 1}]}, [FieldChange("-", "s[1]", before={"b": 2})]),
+        ({"t": ["a", "b"]}, {"t": ["a", "c"]}, [FieldChange("~", "t", ["a", "b"], ["a", "c"])]),
+        ({"t": []}, {"t": ["x"]}, [FieldChange("~", "t", [], ["x"])]),
+        ({"t": [1, 2]}, {"t": [1.0, 2.0]}, []),
     ],
 )
 def test_field_changes(before: Any, after: Any, expected: list[FieldChange]) -> None:
