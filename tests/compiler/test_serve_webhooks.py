@@ -136,7 +136,7 @@ def run_sentinel(served: Served) -> None:
 
 
 def test_serve_prints_where_the_receiver_listens(served: Served) -> None:
-    assert any(f"webhooks: listening on {served.url.removeprefix('http://')}: {served.name} (POST /hooks/{served.name}, github)"
+    assert any(f"webhooks: listening on {served.url}: {served.name} (POST /hooks/{served.name}, github)"
                in line for line in served.lines), "\n".join(served.lines)
 
 
