@@ -22,6 +22,7 @@ __all__ = [
     "Catalog",
     "LoadedAutomation",
     "LoadedChain",
+    "load_automation_data",
     "load_catalog",
     "load_chains",
     "chains_dir_for",
@@ -84,9 +85,9 @@ def _files_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in AUTOMATION_SUFFIXES)
 
 
-def _load(path: Path, diagnostics: list[Diagnostic]) -> SourceDocument | None:
+def _load(path: Path, diagnostics: list[Diagnostic], text: bytes | None = None) -> SourceDocument | None:
     try:
-        return load_source(path)
+        return load_source(path, text=text)
     except SourceError as exc:
         diagnostics.extend(Diagnostic(str(path), p.line, p.col, "<file>", p.message) for p in exc.problems)
         return None
@@ -176,14 +177,34 @@ def load_catalog(config_dir: Path, paths: list[Path] | None = None) -> Catalog:
     return catalog
 
 
+def load_automation_data(data: Any, config_dir: Path, label: str = "<data>.json") -> Catalog:
+    """Validate an automation given as data (one registered from code) exactly like a file named ``label``
+    (a ``.json`` name: the data is checked as its JSON text); chains come from ``config_dir``'s chains folder."""
+    import json
+
+    catalog = Catalog()
+    chains, catalog.diagnostics = load_chains(chains_dir_for(config_dir))
+    catalog.chains = chains
+    text = json.dumps(data, ensure_ascii=False, indent=1, default=str).encode()
+    file_diagnostics: list[Diagnostic] = []
+    loaded = _load_automation(Path(label), automation_model(), chains, {}, file_diagnostics, text)
+    catalog.files.append(label)
+    catalog.diagnostics.extend(file_diagnostics)
+    if loaded is not None and not any(d.severity == "error" for d in file_diagnostics):
+        catalog.automations[loaded.automation.name] = loaded
+    catalog.diagnostics.sort()
+    return catalog
+
+
 def _load_automation(
     path: Path,
     model: type[BaseModel],
     chains: dict[str, LoadedChain],
     first_seen: dict[str, str],
     diagnostics: list[Diagnostic],
+    text: bytes | None = None,
 ) -> LoadedAutomation | None:
-    doc = _load(path, diagnostics)
+    doc = _load(path, diagnostics, text)
     if doc is None or not _root_is_mapping(doc, "name, trigger and actions", diagnostics):
         return None
     automation = _validate(doc, model, diagnostics)

@@ -13,7 +13,15 @@ from compiler.normalize import normalized, to_json, to_yaml
 from flows.events import EventListener
 from flows.history import RunHistory, read_run, read_runs
 
-__all__ = ["AutomationRegistry", "AutomationRun", "execute_automation", "get_automation_registry", "get_event_listener"]
+__all__ = [
+    "AutomationError",
+    "AutomationRegistry",
+    "AutomationRun",
+    "aexecute_automation",
+    "execute_automation",
+    "get_automation_registry",
+    "get_event_listener",
+]
 
 
 @dataclass
@@ -25,18 +33,33 @@ class AutomationRun:
     message: str
     completed: bool
     actions: list[dict[str, Any]] = field(default_factory=list)
+    history: RunHistory | None = None
 
     @classmethod
     def from_history(cls, history: RunHistory, completed: bool) -> AutomationRun:
-        return cls(history.id, history.status, history.message, completed, [vars(a) for a in history.actions])
+        return cls(history.id, history.status, history.message, completed, [vars(a) for a in history.actions], history)
+
+
+class AutomationError(ValueError):
+    """An automation could not be loaded or registered; ``diagnostics`` says where and why."""
+
+    def __init__(self, message: str, diagnostics: list[Diagnostic]) -> None:
+        super().__init__("\n".join([message, *(str(d) for d in diagnostics)]))
+        self.diagnostics = diagnostics
 
 
 class AutomationRegistry:
-    """The automations of a config folder (``configs/automations`` by default)."""
+    """The automations of a config folder (``$AUTOMATIONS_CONFIG_DIR/automations``, default
+    ``configs/automations``), plus any loaded from other files or registered in code."""
 
-    def __init__(self, config_dir: Path | str = Path("configs/automations")) -> None:
+    def __init__(self, config_dir: Path | str | None = None) -> None:
+        if config_dir is None:
+            from flows.settings import get_settings
+
+            config_dir = get_settings().config_dir / "automations"
         self.config_dir = Path(config_dir)
         self._catalog = Catalog()
+        self._registered: dict[str, LoadedAutomation] = {}  # load_file()/register(): kept across load_all()
 
     def load_all(self) -> int:
         """(Re)load every file; returns how many automations are valid. Problems are in ``diagnostics``."""
@@ -47,18 +70,43 @@ class AutomationRegistry:
     def diagnostics(self) -> list[Diagnostic]:
         return list(self._catalog.diagnostics)
 
+    @property
+    def automations(self) -> dict[str, LoadedAutomation]:
+        """Every valid automation by name; one registered in code or loaded from a file wins over the folder's."""
+        return {**self._catalog.automations, **self._registered}
+
+    @property
+    def catalog(self) -> Catalog:
+        """The folder's catalog with ``automations`` as above (what ``serve`` would deploy)."""
+        return Catalog(self.automations, self._catalog.chains, self.diagnostics, list(self._catalog.files))
+
     def names(self) -> list[str]:
-        return sorted(self._catalog.automations)
+        return sorted(self.automations)
 
     def get_by_name(self, name: str) -> LoadedAutomation | None:
-        return self._catalog.automations.get(name)
+        return self.automations.get(name)
+
+    def load_file(self, path: Path | str) -> LoadedAutomation:
+        """Validate one automation file (YAML or JSON, chains from this registry's folder) and register it."""
+        catalog = load_catalog(self.config_dir, paths=[Path(path)])
+        if catalog.errors or not catalog.automations:
+            raise AutomationError(f"{path}: not a valid automation", catalog.errors or catalog.diagnostics)
+        (loaded,) = catalog.automations.values()
+        return self.register(loaded)
+
+    def register(self, loaded: LoadedAutomation) -> LoadedAutomation:
+        """Make ``loaded`` available by name (replacing one of the same name) until the process ends."""
+        self._registered[loaded.automation.name] = loaded
+        return loaded
 
     def export_automation(self, name: str, fmt: str = "yaml") -> str:
-        data = normalized(self._catalog.get(name).automation)
+        loaded = self.get_by_name(name) or self._catalog.get(name)  # KeyError with a did-you-mean hint
+        data = normalized(loaded.automation)
         return to_json(data) if fmt == "json" else to_yaml(data)
 
     def export_all(self, fmt: str = "yaml") -> str:
-        data = [normalized(self._catalog.automations[n].automation) for n in self.names()]
+        automations = self.automations
+        data = [normalized(automations[n].automation) for n in self.names()]
         return to_json(data) if fmt == "json" else to_yaml(data)
 
     def get_runs(self, automation_name: str | None = None, limit: int = 10) -> list[RunHistory]:
@@ -66,7 +114,7 @@ class AutomationRegistry:
         return asyncio.run(read_runs(automation_name, limit))
 
 
-def get_automation_registry(config_dir: Path | str = Path("configs/automations")) -> AutomationRegistry:
+def get_automation_registry(config_dir: Path | str | None = None) -> AutomationRegistry:
     registry = AutomationRegistry(config_dir)
     registry.load_all()
     return registry

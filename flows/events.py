@@ -20,7 +20,7 @@ completed_steps, total_steps, execution_time_ms).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ __all__ = [
     "FILTER_LABELS",
     "EventListener",
     "PublishedEvent",
+    "agent_payload",
     "event_name",
     "build_event",
     "publish",
@@ -116,51 +117,84 @@ def publish(kind: str, labels: Mapping[str, str], payload: Mapping[str, Any], au
 
 
 class EventListener:
-    """The spec's publishing API: one method per event kind."""
+    """The spec's publishing API: one method per event kind.
 
-    def __init__(self, automation: str | None = None) -> None:
+    ``on_publish`` (optional) is called with every event this listener sent; the Python API's trigger
+    engine uses it to wait, when it stops, for the runs its own events started.
+    """
+
+    def __init__(self, automation: str | None = None, on_publish: Callable[[PublishedEvent], None] | None = None) -> None:
         self.automation = automation
+        self.on_publish = on_publish
+
+    def _publish(self, kind: str, labels: Mapping[str, str], payload: Mapping[str, Any]) -> PublishedEvent:
+        event = publish(kind, labels, payload, self.automation)
+        if self.on_publish is not None:
+            self.on_publish(event)
+        return event
 
     def publish_agent_complete(self, agent_result: Any) -> PublishedEvent:
-        data = _as_dict(agent_result)
-        return publish("agent_complete", {"agent_name": data["agent_name"]}, data, self.automation)
+        data = agent_payload(agent_result)
+        return self._publish("agent_complete", {"agent_name": data["agent_name"]}, data)
 
     def publish_agent_failed(self, agent_result: Any) -> PublishedEvent:
-        data = _as_dict(agent_result)
-        return publish("agent_failed", {"agent_name": data["agent_name"]}, data, self.automation)
+        data = agent_payload(agent_result)
+        return self._publish("agent_failed", {"agent_name": data["agent_name"]}, data)
 
     def publish_chain_complete(
         self, chain_name: str, status: str, completed_steps: int, total_steps: int, execution_time_ms: int, **extra: Any
     ) -> PublishedEvent:
         payload = dict(chain_name=chain_name, status=status, completed_steps=completed_steps,
                        total_steps=total_steps, execution_time_ms=execution_time_ms, **extra)
-        return publish("chain_complete", {"chain_name": chain_name}, payload, self.automation)
+        return self._publish("chain_complete", {"chain_name": chain_name}, payload)
 
     def publish_chain_failed(
         self, chain_name: str, status: str, completed_steps: int, total_steps: int, execution_time_ms: int, **extra: Any
     ) -> PublishedEvent:
         payload = dict(chain_name=chain_name, status=status, completed_steps=completed_steps,
                        total_steps=total_steps, execution_time_ms=execution_time_ms, **extra)
-        return publish("chain_failed", {"chain_name": chain_name}, payload, self.automation)
+        return self._publish("chain_failed", {"chain_name": chain_name}, payload)
 
     def publish_registry_update(self, entity_type: str, entity_id: str, operation: str, **extra: Any) -> PublishedEvent:
         payload = dict(entity_type=entity_type, entity_id=entity_id, operation=operation, **extra)
-        return publish("registry_update", {"entity_type": entity_type, "entity_id": entity_id}, payload, self.automation)
+        return self._publish("registry_update", {"entity_type": entity_type, "entity_id": entity_id}, payload)
 
     def publish_artifact_created(self, artifact_type: str, path: str, **extra: Any) -> PublishedEvent:
         payload = dict(artifact_type=artifact_type, path=path, **extra)
-        return publish("artifact_created", {"artifact_type": artifact_type}, payload, self.automation)
+        return self._publish("artifact_created", {"artifact_type": artifact_type}, payload)
 
     def publish_custom(self, custom_type: str, metadata: Mapping[str, Any] | None = None) -> PublishedEvent:
         payload = {"custom_type": custom_type, **(metadata or {})}
-        return publish("custom", {"custom_type": custom_type}, payload, self.automation)
+        return self._publish("custom", {"custom_type": custom_type}, payload)
 
 
-def _as_dict(agent_result: Any) -> dict[str, Any]:
+_AGENT_FIELDS = ("agent_name", "status", "summary", "data", "duration_ms", "metrics", "error")
+
+
+def agent_payload(agent_result: Any) -> dict[str, Any]:
+    """The payload of an agent event: from an ``AgentResult``, any object with its fields, or a mapping.
+
+    Events carry the summary and metrics, not the agent's full data or findings: payloads stay small
+    (the same shape the ``execute_agent`` action publishes).
+    """
     if isinstance(agent_result, Mapping):
-        return dict(agent_result)
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(agent_result) and not isinstance(agent_result, type):
-        return asdict(agent_result)
-    raise TypeError("agent_result must be a mapping or an AgentResult")
+        fields = dict(agent_result)
+    else:
+        fields = {name: getattr(agent_result, name) for name in _AGENT_FIELDS if hasattr(agent_result, name)}
+    if not fields.get("agent_name"):
+        raise TypeError(
+            f"agent_result needs an agent_name (an AgentResult, or an object or mapping with its fields "
+            f"{', '.join(_AGENT_FIELDS)}); got {type(agent_result).__name__}"
+        )
+    data = fields.get("data")
+    metrics = fields.get("metrics", data.get("metrics", {}) if isinstance(data, Mapping) else {})
+    payload = {
+        "agent_name": str(fields["agent_name"]),
+        "status": fields.get("status", "completed"),
+        "summary": fields.get("summary", ""),
+        "duration_ms": fields.get("duration_ms", 0),
+        "metrics": metrics,
+    }
+    if fields.get("error"):
+        payload["error"] = str(fields["error"])
+    return payload

@@ -41,14 +41,9 @@ async def execute(params: ExecuteAgentParameters, ctx: ActionContext) -> dict[st
 
 
 def _event_payload(result: dict[str, Any]) -> dict[str, Any]:
-    # Events carry the summary and metrics, not full findings lists: payloads stay small.
-    return {
-        "agent_name": result["agent_name"],
-        "status": result["status"],
-        "summary": result.get("summary", ""),
-        "duration_ms": result.get("duration_ms", 0),
-        "metrics": result.get("data", {}).get("metrics", {}),
-    }
+    from flows.events import agent_payload
+
+    return agent_payload(result)
 
 
 ACTION = ActionType("execute_agent", "Run a single agent.", ExecuteAgentParameters, execute)

@@ -1,0 +1,120 @@
+"""Process plumbing of the Python API: which Prefect API it talks to, and what it stops when the process exits.
+
+This is the one module of the package that touches interpreter and Prefect internals (tested by
+tests/platform_god/test_runtime.py, which fails clearly when they change):
+
+- ``threading._register_atexit``: callbacks run when the main thread ends, *before* the interpreter
+  joins threads and before ``concurrent.futures`` refuses new work; Prefect's own event and log
+  workers drain from the same hook. Plain ``atexit`` runs too late to let in-flight flow runs finish.
+- ``EventsWorker.instance()`` / ``APILogWorker.instance()``: started before our exit hook is
+  registered, so their exit hooks run *after* ours (the hooks run last-registered first) and the
+  events and logs of runs that finish during our drain are still sent.
+- ``prefect.context.refresh_global_settings_context()``: Prefect reads its settings once, at import;
+  after starting the embedded server we point the already-imported Prefect at it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+
+__all__ = ["api_url", "on_exit", "prefect_services_started", "using_api"]
+
+log = logging.getLogger("platform_god.automations")
+
+_lock = threading.RLock()
+_embedded_url: str | None = None
+_exit_callbacks: list[Callable[[], None]] = []
+_exit_hook_registered = False
+
+
+def _prefect_api_url() -> str | None:
+    """The API URL Prefect uses here now (environment, profile or a ``temporary_settings`` block)."""
+    if "prefect" not in sys.modules:
+        from compiler.api_target import configured_api_url
+
+        return configured_api_url()
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value() or None
+
+
+def api_url() -> str:
+    """PREFECT_API_URL when one is configured; else the embedded local server (SQLite under ``var/prefect``,
+    127.0.0.1 only), reused when it runs, otherwise started here and stopped when this process exits."""
+    global _embedded_url
+    configured = _prefect_api_url()
+    if configured:
+        return configured
+    with _lock:
+        if _embedded_url is None:
+            from flows.local_server import SERVER_DIR, local_server_status, start_server, stop_local_server
+
+            server = local_server_status(SERVER_DIR)
+            if server is None:
+                server = start_server(SERVER_DIR)
+                home = SERVER_DIR.resolve()
+                # Plain atexit: it runs after the threading exit hooks, when runs and Prefect's workers are done.
+                import atexit
+
+                atexit.register(stop_local_server, home)
+                log.info("started the embedded Prefect server at %s (stopped when this process exits)", server.ui_url)
+            _embedded_url = server.api_url
+            os.environ["PREFECT_API_URL"] = _embedded_url  # child processes, and Prefect if imported later
+            if "prefect" in sys.modules:
+                from prefect.context import refresh_global_settings_context
+
+                refresh_global_settings_context()
+        return _embedded_url
+
+
+@contextlib.contextmanager
+def using_api() -> Iterator[str]:
+    """Run the block against ``api_url()``."""
+    url = api_url()
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value() == url:
+        yield url
+    else:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+
+
+def prefect_services_started() -> None:
+    """Start Prefect's event and log workers for the current settings (see the module docstring)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    EventsWorker.instance()
+    APILogWorker.instance()
+
+
+def on_exit(callback: Callable[[], None]) -> None:
+    """Call ``callback`` when the main thread ends, before threads are joined (last registered runs first).
+
+    Call it inside ``using_api()`` so the Prefect workers it starts first use the same API.
+    """
+    global _exit_hook_registered
+    with _lock:
+        if not _exit_hook_registered:
+            prefect_services_started()
+            threading._register_atexit(_run_exit_callbacks)  # type: ignore[attr-defined]
+            _exit_hook_registered = True
+        if callback not in _exit_callbacks:
+            _exit_callbacks.append(callback)
+
+
+def _run_exit_callbacks() -> None:
+    with _lock:
+        callbacks = list(reversed(_exit_callbacks))
+        _exit_callbacks.clear()
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - one failing stop must not keep the others from running
+            log.exception("stopping %r at exit failed", callback)
