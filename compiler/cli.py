@@ -11,7 +11,7 @@ from typing import Any
 
 __all__ = ["main", "build_parser"]
 
-DEFAULT_CONFIG_DIR = Path("configs/automations")
+DEFAULT_CONFIG_DIR = Path("configs/automations")  # under the project root, found from any subfolder
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
@@ -50,6 +50,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         missing = [p for p in args.paths if not Path(p).exists()]
         _err(f"validate: no such file or folder: {', '.join(missing)}")
         return EXIT_USAGE
+    if args.paths and not files:
+        # An explicit folder without automation files is a mistake, not "everything is valid".
+        _err(f"validate: {_no_files(Path(args.paths[0]), 'validate')}")
+        return EXIT_USAGE
     from compiler.webhook_catalog import validate_with_webhooks
 
     catalog, webhooks = validate_with_webhooks(args.config_dir, files)  # diagnostics of configs/webhooks/ included
@@ -71,7 +75,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _out(
             f"{len(catalog.automations)} automation(s) valid, "
             + (f"{len(webhooks.webhooks)} webhook(s) valid, " if webhooks.files else "")
-            + f"{len(catalog.errors)} error(s) in {bad_files} file(s), "
+            + f"{len(catalog.errors)} error(s)" + (f" in {bad_files} file(s)" if bad_files else "") + ", "
             f"{len(catalog.warnings)} warning(s)"
             + (" (--strict: warnings count as errors)" if args.strict and catalog.warnings else "")
         )
@@ -175,7 +179,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m compiler", description=__doc__)
-    parser.add_argument("--config-dir", type=Path, default=DEFAULT_CONFIG_DIR, help="folder of automation files")
+    parser.add_argument(
+        "--config-dir", type=Path, default=None,
+        help="folder of automation files (default: configs/automations of the project root, found from any subfolder)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check files; exit 0 valid, 1 invalid, 2 usage")
@@ -212,13 +219,39 @@ def build_parser() -> argparse.ArgumentParser:
 _READS_CONFIG_DIR = frozenset({"validate", "list", "show", "export"})
 
 
+def _automation_files(folder: Path) -> list[Path]:
+    from compiler.catalog import AUTOMATION_SUFFIXES
+
+    if not folder.is_dir():
+        return []
+    return [p for p in folder.iterdir() if p.is_file() and p.suffix in AUTOMATION_SUFFIXES]
+
+
+def _no_files(folder: Path, fix: str = "--config-dir") -> str:
+    """Why ``folder`` holds no automations, pointing at the folder that does when it is one level down."""
+    message = f"no automation files (.yaml, .yml, .json) in {folder}"
+    inner = folder / "automations"
+    if _automation_files(inner):
+        message += f"; the automations are in {inner}: use {fix} {inner}"
+    return message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in _READS_CONFIG_DIR and not getattr(args, "paths", None) and not args.config_dir.is_dir():
-        # A mistyped --config-dir would otherwise look like a valid, empty catalog (exit 0).
-        _err(f"{args.command}: no such config folder: {args.config_dir}")
-        return EXIT_USAGE
+    explicit = args.config_dir is not None
+    if not explicit:
+        from compiler.project import project_path, shown_path
+
+        args.config_dir = shown_path(project_path(str(DEFAULT_CONFIG_DIR)))
+    if args.command in _READS_CONFIG_DIR and not getattr(args, "paths", None):
+        if not args.config_dir.is_dir():
+            # A mistyped --config-dir would otherwise look like a valid, empty catalog (exit 0).
+            _err(f"{args.command}: no such config folder: {args.config_dir}")
+            return EXIT_USAGE
+        if explicit and not _automation_files(args.config_dir):
+            _err(f"{args.command}: {_no_files(args.config_dir)}")
+            return EXIT_USAGE
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import httpx
 
+from compiler.project import project_path
 from flows.processes import pid_alive
 
 __all__ = ["LocalServer", "StartingServer", "begin_local_server", "spawn_server", "ensure_local_server", "stop_local_server", "local_server_status", "start_server", "SERVER_DIR"]
 
-SERVER_DIR = Path("var/prefect")
+# Under the project root found from the working directory (as git does): `run` from a subfolder reuses the server.
+SERVER_DIR = project_path("var/prefect")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from compiler.project import project_path
+
 __all__ = ["RuntimeSettings", "get_settings"]
 
 
@@ -16,12 +18,14 @@ class RuntimeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AUTOMATIONS_", frozen=True)
 
+    # Defaults hang off the project root (found from any subfolder, as git does), so `run` from a
+    # subfolder uses the same state; explicit values are taken as given.
     state_dir: Path = Field(
-        default=Path("var/automations"),
+        default_factory=lambda: project_path("var/automations"),
         description="State folder: registry database, artifacts, cached action results, locks.",
     )
     config_dir: Path = Field(
-        default=Path("configs"),
+        default_factory=lambda: project_path("configs"),
         description="Folder holding `automations/` and `chains/`.",
     )
     registry_url: str | None = Field(

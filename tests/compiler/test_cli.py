@@ -83,7 +83,7 @@ def test_validate_examples_exits_0_with_a_clean_summary() -> None:
     result = run("validate")
     assert (result.returncode, result.stdout, result.stderr) == (
         0,
-        "3 automation(s) valid, 0 error(s) in 0 file(s), 0 warning(s)\n",
+        "3 automation(s) valid, 0 error(s), 0 warning(s)\n",
         "",
     )
 
@@ -168,7 +168,7 @@ def test_warnings_go_to_stdout_and_do_not_fail(tmp_path: Path) -> None:
             f"{path}:37:24: actions[0].parameters.repository_root: warning: input 'repository_root' has no default"
             " and a time trigger cannot supply it: scheduled runs will be refused;"
             " add 'repository_root' under context:",
-            "1 automation(s) valid, 0 error(s) in 0 file(s), 1 warning(s)",
+            "1 automation(s) valid, 0 error(s), 1 warning(s)",
         ],
     )
 

@@ -158,14 +158,14 @@ def warned(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_without_strict_a_warning_passes(warned: Path) -> None:
     result = _validate(warned)
     assert (result.returncode, result.stdout.splitlines()[-1]) == (
-        0, "1 automation(s) valid, 0 error(s) in 0 file(s), 1 warning(s)"
+        0, "1 automation(s) valid, 0 error(s), 1 warning(s)"
     )
 
 
 def test_strict_turns_the_warning_into_a_failure(warned: Path) -> None:
     result = _validate(warned, "--strict")
     assert (result.returncode, result.stdout.splitlines()[-1]) == (
-        1, "1 automation(s) valid, 0 error(s) in 0 file(s), 1 warning(s) (--strict: warnings count as errors)"
+        1, "1 automation(s) valid, 0 error(s), 1 warning(s) (--strict: warnings count as errors)"
     )
 
 
