@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -9,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,12 +60,8 @@ def _state_file(home: Path) -> Path:
 
 def local_server_status(home: Path = SERVER_DIR) -> LocalServer | None:
     """The recorded server if its process is alive and answers."""
-    try:
-        data = json.loads(_state_file(home).read_text())
-        server = LocalServer(int(data["pid"]), int(data["port"]), str(data["home"]))
-    except (OSError, ValueError, KeyError):
-        return None
-    if pid_alive(server.pid) and healthy(server.api_url):
+    server = _recorded(home)
+    if server is not None and pid_alive(server.pid) and healthy(server.api_url):
         return server
     return None
 
@@ -81,7 +80,7 @@ class StartingServer:
     ~10 s for the server's database migrations; the caller's own ~1 s of imports overlap them).
     """
 
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | None
     server: LocalServer
 
     @property
@@ -89,16 +88,22 @@ class StartingServer:
         return self.server.api_url
 
     def wait(self, timeout: float = 90.0) -> LocalServer:
+        """Until the server answers. ``proc`` is None for a server another process started (and recorded):
+        then only its PID is watched, and it is never terminated from here."""
         proc, server, home = self.proc, self.server, Path(self.server.home)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
+            if proc is not None and proc.poll() is not None:
                 raise RuntimeError(f"local Prefect server exited with code {proc.returncode}; see {home / 'server.log'}")
+            if proc is None and not pid_alive(server.pid):
+                raise RuntimeError(f"local Prefect server (pid {server.pid}) exited while starting; see {home / 'server.log'}")
             if healthy(server.api_url, timeout=0.5):
-                _state_file(home).write_text(json.dumps({"pid": proc.pid, "port": server.port, "home": str(home)}))
+                if proc is not None:
+                    _record(home, server)
                 return server
             time.sleep(0.1)
-        _terminate(proc.pid)
+        if proc is not None:
+            _terminate(proc.pid)
         raise RuntimeError(f"local Prefect server did not become healthy within {timeout:.0f}s; see {home / 'server.log'}")
 
 
@@ -131,12 +136,54 @@ def spawn_server(home: Path, port: int | None = None, ui: bool = True) -> Starti
 
 def ensure_local_server(home: Path = SERVER_DIR) -> LocalServer:
     """Reuse the running local server (later runs start in ~2 s) or start one (first run pays ~10 s)."""
-    return local_server_status(home) or start_server(home)
+    server = begin_local_server(home)
+    return server.wait() if isinstance(server, StartingServer) else server
 
 
 def begin_local_server(home: Path = SERVER_DIR) -> LocalServer | StartingServer:
-    """The running local server, or one just started (call ``wait()`` on it before using the API)."""
-    return local_server_status(home) or spawn_server(home)
+    """The running local server, or one starting (call ``wait()`` on it before using the API).
+
+    Race-free: the check and the start happen under an exclusive lock on ``home/server.lock``, and a
+    started server is recorded at once (before it answers), so two first runs at the same moment share
+    one server (and one SQLite file) instead of starting two.
+    """
+    home = home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    with _start_lock(home):
+        recorded = _recorded(home)
+        if recorded is not None and pid_alive(recorded.pid):
+            if healthy(recorded.api_url):
+                return recorded
+            return StartingServer(None, recorded)  # started by another process, still booting
+        starting = spawn_server(home)
+        _record(home, starting.server)
+        return starting
+
+
+@contextmanager
+def _start_lock(home: Path) -> Iterator[None]:
+    """An exclusive ``flock`` (released by the kernel if this process dies, so it can never go stale)."""
+    with open(home / "server.lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _recorded(home: Path) -> LocalServer | None:
+    try:
+        data = json.loads(_state_file(home).read_text())
+        return LocalServer(int(data["pid"]), int(data["port"]), str(data["home"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _record(home: Path, server: LocalServer) -> None:
+    # Written to a temporary file and renamed: a reader never sees half a record.
+    tmp = _state_file(home).with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"pid": server.pid, "port": server.port, "home": str(home)}))
+    os.replace(tmp, _state_file(home))
 
 
 def _terminate(pid: int, grace: float = 10.0) -> None:
