@@ -94,7 +94,7 @@ def _deployed_definition(deployment: Any) -> dict[str, Any] | None:
 
 def _deployment_shape(deployment: Any, triggers: list[dict[str, Any]]) -> dict[str, Any]:
     options = deployment.concurrency_options
-    limit = deployment.global_concurrency_limit.limit if deployment.global_concurrency_limit else deployment.concurrency_limit
+    limit = deployment.global_concurrency_limit.limit if deployment.global_concurrency_limit else None
     deployment_id = str(deployment.id)
     shape = {
         "entrypoint": deployment.entrypoint,
