@@ -55,6 +55,13 @@ class RuntimeSettings(BaseSettings):
         description="Allow http_request to reach loopback, private and link-local addresses (never metadata).",
     )
     http_max_body_bytes: int = Field(default=1_000_000, gt=0, description="Response body bytes kept.")
+    http_redact_headers: str = Field(
+        default="",
+        description=(
+            "More response header names whose values http_request never keeps (comma-separated, * wildcards), "
+            "added to Authorization, Cookie, Set-Cookie and the other credential headers always redacted."
+        ),
+    )
 
     @field_validator("lock_url")
     @classmethod

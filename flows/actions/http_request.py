@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json as jsonlib
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -11,8 +12,9 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from compiler.urls import header_problem, url_problem
 
 from flows.actions.base import ActionContext, ActionError, ActionParameters, ActionType
+from flows.secrets import REDACTED
 
-__all__ = ["HttpRequestParameters", "ACTION"]
+__all__ = ["HttpRequestParameters", "ACTION", "SENSITIVE_HEADERS", "redact_headers"]
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -118,7 +120,7 @@ async def execute(params: HttpRequestParameters, ctx: ActionContext) -> dict[str
         {
             "status_code": response.status_code,
             "url": str(response.url),
-            "headers": dict(response.headers),
+            "headers": redact_headers(response.headers, settings.http_redact_headers),
             "body": _maybe_json(text, response.headers.get("content-type", "")),
             "truncated": len(raw) >= settings.http_max_body_bytes,
         }
@@ -146,6 +148,23 @@ async def _read_bounded(response: Any, limit: int) -> bytes:
         if size >= limit:
             break
     return b"".join(chunks)[:limit]
+
+
+# Credentials a server may send back (session cookies, echoed tokens): never kept in outputs, persisted
+# results or logs. AUTOMATIONS_HTTP_REDACT_HEADERS adds names or * patterns.
+SENSITIVE_HEADERS = (
+    "authorization", "proxy-authorization", "cookie", "set-cookie", "set-cookie2", "x-api-key", "x-auth-token",
+    "x-amz-security-token", "*token*", "*secret*", "*password*", "*api-key*", "*apikey*", "*session*",
+)
+
+
+def redact_headers(headers: Any, extra: str = "") -> dict[str, str]:
+    """Headers as a plain mapping with the values of sensitive ones replaced by ``***``."""
+    patterns = [*SENSITIVE_HEADERS, *(p.strip().lower() for p in extra.split(",") if p.strip())]
+    return {
+        name: REDACTED if any(fnmatch.fnmatchcase(name.lower(), p) for p in patterns) else value
+        for name, value in dict(headers).items()
+    }
 
 
 def _maybe_json(text: str, content_type: str) -> Any:

@@ -47,7 +47,8 @@ class ScriptedServer:
 
     ``/script/<step>-<step>-…/<tag>``: the n-th request to that exact path performs step n (the last step
     repeats). A step is a status code (``503``) or ``s<seconds>`` (sleep, then 200). ``/echo/<tag>`` answers
-    200 with the request (method, headers, body, query) as JSON. Anything else answers 200 ``{"ok": true}``.
+    200 with the request (method, headers, body, query) as JSON. ``/headers/<tag>?Name=value`` answers 200 with
+    each query parameter as a response header. Anything else answers 200 ``{"ok": true}``.
     Every request is recorded before it is answered; tests use a unique ``<tag>`` per test.
     """
 
@@ -75,8 +76,12 @@ class ScriptedServer:
                     outer._records.append(record)
                 status, payload = outer._answer(split.path, index, record)
                 data = json.dumps(payload).encode()
+                extra = record.query if split.path.startswith("/headers/") else {}
                 try:
                     self.send_response(status)
+                    for name, values in extra.items():
+                        for value in values:
+                            self.send_header(name, value)
                     self.send_header("content-type", "application/json")
                     self.send_header("content-length", str(len(data)))
                     self.end_headers()
