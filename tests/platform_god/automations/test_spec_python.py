@@ -27,7 +27,7 @@ import pytest
 
 from tests.conftest import prefect_env
 from tests.flows.agents.repo_builders import write_tree
-from tests.platform_god.automations.support import SPEC, GateServer, read_events, spec_python_blocks, spec_script
+from tests.platform_god.automations.support import SPEC, GateServer, free_cooldown, read_events, spec_python_blocks, spec_script
 from tests.prefect_support import make_project, runs_of_deployment, using_api
 
 SCRIPT_TIMEOUT_SECONDS = 600.0  # ~1.5 min measured on a busy 2-core machine; slow CI gets headroom
@@ -74,21 +74,6 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
-async def _free_cooldown(name: str) -> None:
-    """A run of ``name`` earlier in this session may hold its cooldown slot: free it (if the limit exists)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
-    from prefect.exceptions import ObjectNotFound
-
-    from flows.gates import cooldown_limit_name
-
-    async with get_client() as client:
-        try:
-            await client.update_global_concurrency_limit(cooldown_limit_name(name), GlobalConcurrencyLimitUpdate(active_slots=0))
-        except ObjectNotFound:
-            pass
-
-
 async def _drive(proc: subprocess.Popen[str], gate: GateServer, run: ScriptRun) -> None:
     """While the script runs: start one run of the held automation as soon as the scheduler deployed it,
     and release its endpoint once the scheduler's ``stopping`` event arrived (or the script ended)."""
@@ -129,7 +114,7 @@ def script_run(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) ->
             }
         )
         with using_api(prefect_server):
-            asyncio.run(_free_cooldown("chain_completion_notification"))
+            asyncio.run(free_cooldown("chain_completion_notification"))
         run = ScriptRun()
         proc = subprocess.Popen(
             [sys.executable, "spec_script.py"],
