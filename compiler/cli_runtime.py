@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -60,18 +61,50 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _format_history(history: Any) -> list[str]:
+    """One line per action; a failed action's line carries its whole message (one line, escaped)."""
+    from flows.messages import plain_message
+
     lines = [f"{history.automation} run '{history.name}' ({history.id}): {history.status}"
-             + (f" — {history.message}" if history.message else "")]
+             + (f" — {plain_message(history.message)}" if history.message else "")]
     lines.append(f"  {'ACTION':<28} {'STATUS':<12} {'ATTEMPTS':>8} {'DURATION':>9}  SUMMARY")
     for action in history.actions:
-        detail = action.summary or action.message
-        lines.append(f"  {action.name:<28} {action.status:<12} {action.attempts:>8} {action.duration_s:>8.2f}s  {detail[:100]}")
+        detail = plain_message(action.summary or action.message)
+        if action.status in ("Completed", "Cached", "Skipped") and len(detail) > 100:
+            detail = detail[:99] + "…"  # a success's summary is a hint; a failure's message is the point
+        lines.append(f"  {action.name:<28} {action.status:<12} {action.attempts:>8} {action.duration_s:>8.2f}s  {detail}")
     return lines
+
+
+def _set_env(name: str, value: str) -> None:
+    import os
+
+    os.environ[name] = value
+
+
+def _quiet_prefect_failure_echoes() -> None:
+    """On the terminal, a failed action is our one line (``action X ended Failed: …`` and the table), not
+    Prefect's engine echoes of it (``Task run failed with …``, ``Finished in state Failed(…)``, tracebacks).
+    Only the console is filtered: the Prefect API still receives every log line. ``--verbose`` skips this."""
+    import logging
+
+    import prefect
+
+    prefect_dir = str(Path(prefect.__file__).parent)
+
+    def keep(record: logging.LogRecord) -> bool:
+        engine_echo = record.pathname.startswith(prefect_dir) and record.levelno >= logging.ERROR
+        return not (engine_echo and record.name in ("prefect.task_runs", "prefect.flow_runs"))
+
+    for handler in logging.getLogger("prefect").handlers:
+        if type(handler).__name__ == "PrefectConsoleHandler":
+            handler.addFilter(keep)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from compiler.api_target import begin_api
 
+    if args.verbose:
+        _set_env("AUTOMATIONS_VERBOSE_ERRORS", "true")  # read by the engine's failure handling
     loaded = _load(args)
     if loaded is None:
         return 1
@@ -84,19 +117,38 @@ def cmd_run(args: argparse.Namespace) -> int:
         params["event"] = normalize_event(_read_json(args.event, "event"))
     if args.idempotency_key:
         params["idempotency_key"] = args.idempotency_key
+    # Heartbeats let the zombie-run automation end this run Crashed if the process is killed (read by
+    # Prefect when it is imported, so set before that; async flows do not wait for the heartbeat thread).
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
     # A local server this starts boots while Prefect is imported and the flow is built (~1 s saved).
     api_url, embedded, api_ready = begin_api()
     if not args.json:
         _out(f"Prefect API: {api_url}" + (" (embedded local server; stop it with `python -m compiler server stop`)" if embedded else ""))
-    from flows.flow_factory import build_flow
+    from flows.flow_factory import build_flow, run_tags
     from flows.history import read_run
 
     flow = build_flow(loaded)
+    if not args.verbose:
+        _quiet_prefect_failure_echoes()
     api_ready()
+
+    async def run_once() -> Any:
+        from prefect.client.orchestration import get_client
+
+        from compiler.build import zombie_automation
+        from compiler.deploy_config import ensure_prefect_automations
+
+        async with get_client() as client:
+            await ensure_prefect_automations(client, [zombie_automation()])
+        with run_tags(loaded.automation):
+            return await flow(return_state=True, **params)
+
     try:
-        state = asyncio.run(flow(return_state=True, **params))
+        state = asyncio.run(run_once())
     except Exception as exc:  # noqa: BLE001 - parameter errors and the like: say it, exit non-zero
-        _err(f"run refused: {exc}")
+        from flows.messages import describe_exception
+
+        _err(f"run refused: {describe_exception(exc)}")
         return 1
     flow_run_id = state.state_details.flow_run_id
     history = asyncio.run(read_run(flow_run_id))
@@ -186,6 +238,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--event", type=Path, help="JSON file of the triggering event")
     p.add_argument("--idempotency-key", help="occurrence key: the same key never repeats completed actions")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="also log each failed action's traceback")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("runs", help="run history from the Prefect API")

@@ -31,6 +31,7 @@ __all__ = [
     "apply_server_objects",
     "deploy_config_path",
     "deploy_environment",
+    "ensure_prefect_automations",
     "load_deploy_config",
     "pull_steps_for_directory",
     "resolve_build_options",
@@ -260,6 +261,22 @@ async def apply_prefect_automations(client: PrefectClient, specs: list[dict[str,
             await client.create_automation(automation)
         applied.append(f"automation {automation.name}")
     return applied
+
+
+async def ensure_prefect_automations(client: PrefectClient, specs: list[dict[str, Any]]) -> list[str]:
+    """Create the Prefect automations that do not exist yet (by name); existing ones are left as they are.
+
+    For `run`: one read per automation, so a later run pays a few milliseconds, not an update.
+    """
+    from prefect.events.schemas.automations import AutomationCore
+
+    created: list[str] = []
+    for spec in specs:
+        automation = AutomationCore.model_validate(spec)
+        if not await client.read_automations_by_name(automation.name):
+            await client.create_automation(automation)
+            created.append(f"automation {automation.name}")
+    return created
 
 
 async def apply_server_objects(client: PrefectClient, project_root: Path) -> list[str]:

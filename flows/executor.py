@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,12 +35,18 @@ from prefect.flow_engine import run_flow_async
 from prefect.states import Crashed, Pending
 
 from flows import api_retry
+from flows.processes import pid_alive
 
 api_retry.install()  # quick retries of SQLite 503s (see flows/api_retry.py)
 
-__all__ = ["InProcessExecutor", "crash_orphaned_runs", "serve_owns_sigterm"]
+__all__ = ["InProcessExecutor", "crash_orphaned_runs", "owner", "serve_owns_sigterm"]
 
 log = logging.getLogger("platform_god.serve")
+
+
+def owner() -> str:
+    """What this process writes as the infrastructure_pid of the runs it executes (Prefect's worker format)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @contextlib.contextmanager
@@ -75,7 +83,7 @@ class InProcessExecutor:
     def in_flight(self) -> int:
         return len(self._running)
 
-    async def _due_runs(self, client: Any) -> list[FlowRun]:
+    async def _due_runs(self, client: Any, room: int) -> list[FlowRun]:
         return await client.read_flow_runs(
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=list(self.flows))),
             flow_run_filter=FlowRunFilter(
@@ -83,13 +91,20 @@ class InProcessExecutor:
                 next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=datetime.now(timezone.utc)),
             ),
             sort=FlowRunSort.NEXT_SCHEDULED_START_TIME_ASC,
-            limit=self.max_concurrent,
+            limit=room,
         )
 
     async def _claim(self, client: Any, run: FlowRun) -> bool:
-        """Only one claimer wins; the server may also refuse (deployment concurrency limit)."""
+        """Only one claimer wins; the server may also refuse (deployment concurrency limit).
+
+        The winner records itself as the run's ``infrastructure_pid`` ("host:pid", as Prefect's process
+        worker does), so a later serve recovers only runs whose process it can see is gone.
+        """
         response = await client.set_flow_run_state(run.id, Pending(), force=False)
-        return response.status.value == "ACCEPT"
+        if response.status.value != "ACCEPT":
+            return False
+        await client.update_flow_run(run.id, infrastructure_pid=owner())
+        return True
 
     async def _execute(self, run: FlowRun) -> None:
         flow = self.flows[run.deployment_id]  # type: ignore[index]
@@ -106,10 +121,12 @@ class InProcessExecutor:
         """Take new runs until ``stop`` is set."""
         async with get_client() as client:
             while not stop.is_set():
-                if len(self._running) < self.max_concurrent:
+                room = self.max_concurrent - len(self._running)
+                if room > 0:
                     try:
-                        for run in await self._due_runs(client):
-                            if run.id in self._running or stop.is_set():
+                        for run in await self._due_runs(client, room):
+                            # The cap holds exactly: a run finishing meanwhile frees room only at the next poll.
+                            if run.id in self._running or stop.is_set() or len(self._running) >= self.max_concurrent:
                                 continue
                             if await self._claim(client, run):
                                 self._running[run.id] = asyncio.create_task(self._execute(run), name=str(run.id))
@@ -140,18 +157,40 @@ class InProcessExecutor:
         return unfinished
 
 
+def _owner_is_gone(infrastructure_pid: str | None) -> bool:
+    """True only for "host:pid" of this host whose process is dead; other hosts' runs are not ours to judge."""
+    host, _, pid = (infrastructure_pid or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return int(pid) != os.getpid() and not pid_alive(int(pid))
+
+
 async def crash_orphaned_runs(deployment_ids: list[UUID]) -> list[UUID]:
-    """Runs left RUNNING/PENDING by a killed serve of this project: nobody executes them any more."""
+    """Runs left RUNNING/PENDING by a killed serve on this machine: nobody executes them any more.
+
+    Ownership is the run's ``infrastructure_pid``. Runs that a worker, another machine's serve or a
+    living process here is executing are left alone; a run whose owner on another machine died is
+    marked Crashed by the zombie-run automation once its heartbeats stop.
+    """
+    found: list[FlowRun] = []
     async with get_client() as client:
-        runs = await client.read_flow_runs(
-            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=deployment_ids)),
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))
-            ),
-            limit=200,
-        )
-        for run in runs:
-            await client.set_flow_run_state(
-                run.id, Crashed(message="its serve process was killed; found orphaned at the next start"), force=True
+        while True:
+            page = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=deployment_ids)),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))
+                ),
+                limit=200,
+                offset=len(found),
             )
-    return [run.id for run in runs]
+            found.extend(page)
+            if len(page) < 200:
+                break
+        orphans = [run for run in found if _owner_is_gone(run.infrastructure_pid)]
+        for run in orphans:
+            await client.set_flow_run_state(
+                run.id,
+                Crashed(message=f"its serve process ({run.infrastructure_pid}) was killed; found orphaned at the next start"),
+                force=True,
+            )
+    return [run.id for run in orphans]

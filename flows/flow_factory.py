@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import inspect
+from contextlib import AbstractContextManager
 from typing import Any
 
-from prefect import Flow, flow
+from prefect import Flow, flow, tags
 
 from compiler.catalog import LoadedAutomation
+from compiler.model.automation import Automation
+from compiler.names import PLATFORM_TAG
 from flows import api_retry
 from flows.engine import run_automation
 from flows.run_context import RunInputs
 
-__all__ = ["build_flow", "RESERVED_PARAMETERS"]
+__all__ = ["build_flow", "run_tags", "RESERVED_PARAMETERS"]
 
 # Every process that runs automation flows imports this module: retry SQLite 503s quickly there.
 api_retry.install()
@@ -39,6 +42,12 @@ async def _scheduled_time() -> str | None:
     if run.auto_scheduled and run.expected_start_time is not None:
         return run.expected_start_time.isoformat()
     return None
+
+
+def run_tags(automation: Automation) -> AbstractContextManager[set[str]]:
+    """Tags for a run started here rather than by a deployment (which tags its runs itself): the
+    automation's tags and ours, so its heartbeats match the zombie-run automation and the UI can filter."""
+    return tags(*automation.tags, PLATFORM_TAG)
 
 
 def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> Flow[..., Any]:
