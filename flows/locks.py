@@ -208,7 +208,7 @@ def _redis_manager(url: str, hold_seconds: float) -> LockManager:
         from prefect_redis.locking import RedisLockManager
     except ImportError:
         raise LockSettingError(
-            f"AUTOMATIONS_LOCK_URL is a Redis URL but prefect-redis is not installed: pip install -e \".[redis]\""
+            f"AUTOMATIONS_LOCK_URL is a Redis URL but prefect-redis is not installed: pip install -e \".[cluster]\""
         ) from None
 
     class HoldingRedisLockManager(RedisLockManager):  # type: ignore[misc]
