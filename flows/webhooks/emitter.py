@@ -53,13 +53,37 @@ class EventBatcher:
                         done.set_exception(RuntimeError("the receiver is shutting down"))
                 raise
             except Exception as exc:  # noqa: BLE001 - every waiting request learns why
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
+                if len(batch) > 1 and _refused_by_the_api(exc):
+                    await self._one_by_one(batch)  # one event the API refuses must not fail its batchmates
+                else:
+                    _settle(batch, exc)
             else:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
+                _settle(batch, None)
+
+    async def _one_by_one(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+        for item in batch:
+            try:
+                await self._post([item[0]])
+            except Exception as exc:  # noqa: BLE001 - that request learns why
+                _settle([item], exc)
+            else:
+                _settle([item], None)
+
+
+def _settle(batch: list[tuple[dict[str, Any], asyncio.Future[None]]], exc: BaseException | None) -> None:
+    for _, done in batch:
+        if not done.done():  # a request that timed out has cancelled its future
+            if exc is None:
+                done.set_result(None)
+            else:
+                done.set_exception(exc)
+
+
+def _refused_by_the_api(exc: BaseException) -> bool:
+    """A 4xx answer: the content was refused (retrying the same batch would fail again)."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    return isinstance(status, int) and 400 <= status < 500
 
 
 def prefect_poster(client: Any) -> Post:

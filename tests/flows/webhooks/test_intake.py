@@ -137,3 +137,14 @@ def test_the_same_delivery_is_the_same_event(delivery: str, expected: str) -> No
 
 def test_without_a_delivery_id_every_request_is_new() -> None:
     assert event_id_for("gh", None) != event_id_for("gh", None)
+
+
+def test_an_event_over_prefects_size_limit_is_refused_not_dropped() -> None:
+    """Prefect's server answers 204 for an oversized event and drops it; the receiver refuses it instead."""
+    from prefect.settings import get_current_settings
+
+    limit = get_current_settings().server.events.maximum_size_bytes
+    hook = webhook(max_body_bytes=limit + 100_000, event={"event_type": "custom", "custom_type": "x"})  # payload: the body
+    verdict = inspect(hook, *request({"blob": "x" * limit}), key=KEY, now=NOW)
+    assert (verdict.status, verdict.event) == (413, None)
+    assert verdict.reason.endswith(f"Prefect takes at most {limit} (map fewer fields into event.payload)")
