@@ -126,7 +126,7 @@ async def aexecute_automation(
     event: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
 ) -> AutomationRun:
-    from flows.flow_factory import build_flow
+    from flows.flow_factory import build_flow, run_tags
 
     parameters: dict[str, Any] = dict(context or {})
     if event is not None:
@@ -135,7 +135,8 @@ async def aexecute_automation(
         parameters["event"] = normalize_event(event)
     if idempotency_key:
         parameters["idempotency_key"] = idempotency_key
-    state = await build_flow(automation)(return_state=True, **parameters)
+    with run_tags(automation.automation):  # tagged like deployment runs: the UI and the zombie-run automation see it
+        state = await build_flow(automation)(return_state=True, **parameters)
     history = await read_run(state.state_details.flow_run_id)
     return AutomationRun.from_history(history, state.is_completed())
 

@@ -61,10 +61,9 @@ def _emit(component: str, what: str, payload: Mapping[str, Any]) -> None:
 class BackgroundServing:
     """Deployments of the enabled automations with the given trigger types, served on a daemon thread."""
 
-    def __init__(self, component: str, trigger_types: frozenset[str], *, crash_orphans: bool, poll_seconds: float = 0.25) -> None:
+    def __init__(self, component: str, trigger_types: frozenset[str], *, poll_seconds: float = 0.25) -> None:
         self.component = component
         self.trigger_types = trigger_types
-        self.crash_orphans = crash_orphans
         self.poll_seconds = poll_seconds
         self.deployments: dict[UUID, str] = {}  # deployment id → flow (automation or condition-watcher) name
         self._thread: threading.Thread | None = None
@@ -133,10 +132,12 @@ class BackgroundServing:
         from flows.executor import InProcessExecutor, crash_orphaned_runs
 
         flows = await deploy_for_serving(catalog, self.trigger_types)
-        if self.crash_orphans and flows:
+        if flows:
+            # Only runs whose owning process (infrastructure_pid) on this host is gone: a serve or another
+            # process serving the same deployments now is left alone.
             orphans = await crash_orphaned_runs(list(flows))
             if orphans:
-                log.warning("%s: marked %d orphaned run(s) of a previous serve Crashed", self.component, len(orphans))
+                log.warning("%s: marked %d run(s) left running by a killed process Crashed", self.component, len(orphans))
         self.deployments = {deployment_id: flow.name for deployment_id, flow in flows.items()}
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()

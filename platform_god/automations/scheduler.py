@@ -37,7 +37,7 @@ class AutomationScheduler:
     def __init__(self, registry: AutomationRegistry | None = None, lock_path: Path | str = SERVE_LOCK) -> None:
         self._registry = registry
         self.lock_path = Path(lock_path)
-        self._serving = BackgroundServing("scheduler", TRIGGER_TYPES, crash_orphans=True)
+        self._serving = BackgroundServing("scheduler", TRIGGER_TYPES)
         self._lock: ProjectLock | None = None
         self._automations: list[AutomationDefinition] = []
         self._mutex = threading.RLock()

@@ -62,13 +62,13 @@ class TriggerEngine:
     takes no new runs, lets in-flight ones finish within ``timeout`` and ends the rest Crashed. The
     deployments and their triggers stay on the server (as after ``serve``): runs they create while no
     engine, ``serve`` or worker runs wait for the next one. A started engine is stopped when the
-    process exits.
+    process exits; runs that a killed process on this machine left running are marked Crashed at start.
     """
 
     def __init__(self, registry: AutomationRegistry | None = None, dispatch_timeout: float = 30.0) -> None:
         self._registry = registry
         self.dispatch_timeout = dispatch_timeout
-        self._serving = BackgroundServing("trigger-engine", TRIGGER_TYPES, crash_orphans=False)
+        self._serving = BackgroundServing("trigger-engine", TRIGGER_TYPES)
         self._listener = EventListener(on_publish=self._published)
         self._published_events: list[PublishedEvent] = []
         self._automations: dict[str, AutomationDefinition] = {}
