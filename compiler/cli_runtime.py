@@ -95,7 +95,7 @@ def _quiet_prefect_failure_echoes() -> None:
         engine_echo = record.pathname.startswith(prefect_dir) and record.levelno >= logging.ERROR
         return not (engine_echo and record.name in ("prefect.task_runs", "prefect.flow_runs"))
 
-    for handler in logging.getLogger("prefect").handlers:
+    for handler in (*logging.getLogger().handlers, *logging.getLogger("prefect").handlers):
         if type(handler).__name__ == "PrefectConsoleHandler":
             handler.addFilter(keep)
 

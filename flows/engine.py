@@ -12,11 +12,13 @@ from typing import Any
 from prefect import Task, get_run_logger, task
 from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
+from pydantic import ValidationError
 
 from compiler.catalog import LoadedAutomation
 from compiler.model.actions import ActionBase
 from compiler.templates import MissingVariable, TemplateSyntaxError, iter_placeholders, render_value
 from flows.actions import ACTION_TYPES, ActionContext, ActionError
+from flows.messages import clean_failure, plain_message, validation_message
 from flows.run_context import (
     Occurrence,
     RunInputs,
@@ -80,7 +82,20 @@ async def _execute_action(
     cache_key: str | None,
     render_error: str | None,
 ) -> Any:
-    """The body of every action task: render with secrets, validate, execute, redact."""
+    """The body of every action task. A failure is re-raised as a clean exception carrying our one-line message
+    (flows/messages.py: causes and files named, control characters escaped) with its retry class kept.
+    Raised, not returned as a Failed state: Prefect 3.9 releases a SERIALIZABLE idempotency lock twice for a
+    returned Failed state after retries ("No lock held by …"). Readers drop Prefect's message prefix."""
+    try:
+        return await _run_action(action, automation_name, run_id, variables, render_error)
+    except Exception as exc:  # noqa: BLE001 - every failure leaves with our message
+        raise clean_failure(exc, action.name) from None
+
+
+async def _run_action(
+    action: ActionBase, automation_name: str, run_id: str, variables: dict[str, Any], render_error: str | None
+) -> Any:
+    """Render with secrets, validate, execute, redact."""
     from flows.secrets import SecretBox, SecretNotFound, resolve_secret
 
     if render_error:
@@ -103,7 +118,8 @@ async def _execute_action(
     except MissingVariable as exc:
         raise NotRetryable(f"{exc}; nothing was executed") from None
     except ValueError as exc:
-        raise NotRetryable(box.redact_text(f"parameters invalid after rendering templates: {exc}")) from None
+        detail = validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
+        raise NotRetryable(box.redact_text(f"parameters invalid after rendering templates: {detail}")) from None
     context = ActionContext(
         automation=automation_name,
         action_name=action.name,
@@ -246,7 +262,7 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
             state.outputs[action.name] = output
             record.summary = _summarise(output)
         else:
-            record.summary = task_state.message or "failed"
+            record.summary = plain_message(task_state.message or "") or "failed"
             logger.error("action %s ended %s: %s", action.name, record.status, record.summary)
             if not action.continue_on_failure:
                 state.stopped_by = action.name

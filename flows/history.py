@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from uuid import UUID
 
+from flows.messages import plain_message
+
 __all__ = ["ActionHistory", "RunHistory", "read_runs", "read_run"]
 
 
@@ -68,9 +70,9 @@ async def _actions_of(client: Any, flow_run_id: UUID, settle_seconds: float = 0.
                 name=name,
                 status=state.name if state else "Unknown",
                 attempts=run.run_count,
-                duration_s=round(run.total_run_time.total_seconds(), 3),
-                message=(state.message or "") if state else "",
-                summary=summaries.get(name, ""),
+                duration_s=_duration(run),
+                message=plain_message(state.message or "") if state else "",
+                summary=plain_message(summaries.get(name, "")),
             )
         )
     return actions
@@ -97,6 +99,14 @@ async def _summaries(client: Any, flow_run_id: UUID) -> dict[str, str]:
     return {}
 
 
+def _duration(run: Any) -> float:
+    """From the first start to the end: every try and every retry delay (``total_run_time`` counts only time
+    spent Running, so 3 tries with 1 s delays read as 0.37 s)."""
+    if run.start_time is not None and run.end_time is not None:
+        return round(max((run.end_time - run.start_time).total_seconds(), 0.0), 3)
+    return round(run.total_run_time.total_seconds(), 3)
+
+
 def _history(run: Any, automation: str, actions: list[ActionHistory]) -> RunHistory:
     state = run.state
     return RunHistory(
@@ -104,9 +114,9 @@ def _history(run: Any, automation: str, actions: list[ActionHistory]) -> RunHist
         automation=automation,
         name=run.name,
         status=state.name if state else "Unknown",
-        message=(state.message or "") if state else "",
+        message=plain_message(state.message or "") if state else "",
         start_time=run.start_time.isoformat() if run.start_time else None,
-        duration_s=round(run.total_run_time.total_seconds(), 3),
+        duration_s=_duration(run),
         actions=actions,
     )
 

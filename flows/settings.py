@@ -55,6 +55,10 @@ class RuntimeSettings(BaseSettings):
         description="Allow http_request to reach loopback, private and link-local addresses (never metadata).",
     )
     http_max_body_bytes: int = Field(default=1_000_000, gt=0, description="Response body bytes kept.")
+    verbose_errors: bool = Field(
+        default=False,
+        description="Log the traceback of every failed action (the CLI's --verbose sets it); messages stay one line.",
+    )
     http_redact_headers: str = Field(
         default="",
         description=(

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from compiler.urls import header_problem, url_problem
 
 from flows.actions.base import ActionContext, ActionError, ActionParameters, ActionType
+from flows.messages import connection_failure
 from flows.secrets import REDACTED
 
 __all__ = ["HttpRequestParameters", "ACTION", "SENSITIVE_HEADERS", "redact_headers"]
@@ -112,9 +113,16 @@ async def execute(params: HttpRequestParameters, ctx: ActionContext) -> dict[str
     except BlockedAddress as exc:
         raise ActionError(box.redact_text(str(exc))) from None
     except httpx.TimeoutException as exc:
-        raise ActionError(box.redact_text(f"HTTP request timed out: {exc!r}"), retryable=True) from None
+        what = _TIMEOUT_STEPS.get(type(exc).__name__, "")
+        raise ActionError(
+            box.redact_text(f"HTTP {params.method} {_shown(url)} timed out{what} after {ctx.deadline_seconds:g} s"),
+            retryable=True,
+        ) from None
     except httpx.TransportError as exc:
-        raise ActionError(box.redact_text(f"HTTP connection failed: {exc!r}"), retryable=True) from None
+        raise ActionError(
+            box.redact_text(f"HTTP {params.method} {_shown(url)} failed: {connection_failure(exc, _target(url))}"),
+            retryable=True,
+        ) from None
     text = raw.decode(response.encoding or "utf-8", errors="replace")
     output = box.redact(
         {
@@ -137,6 +145,25 @@ async def execute(params: HttpRequestParameters, ctx: ActionContext) -> dict[str
             f"HTTP {params.method} {output['url']} answered {response.status_code}", retryable=retryable
         )
     return output
+
+
+_TIMEOUT_STEPS = {"ConnectTimeout": " connecting", "ReadTimeout": " waiting for the answer", "WriteTimeout": " sending",
+                  "PoolTimeout": " waiting for a connection"}
+
+
+def _shown(url: Any) -> str:
+    """The URL without query or fragment (they may carry credentials)."""
+    import httpx
+
+    parsed = httpx.URL(str(url))
+    return str(parsed.copy_with(query=None, fragment=None))
+
+
+def _target(url: Any) -> str:
+    import httpx
+
+    parsed = httpx.URL(str(url))
+    return f"{parsed.host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
 
 
 async def _read_bounded(response: Any, limit: int) -> bytes:
