@@ -42,10 +42,16 @@ def using_api(api_url: str) -> Iterator[None]:
             EventsWorker.drain_all(timeout=10)
 
 
-def make_project(base: Path, extra_automations: dict[str, str] | None = None) -> Path:
-    """A project folder: a copy of configs/ (+ extra automation files), and flows/ linked to the real runtime."""
+def make_project(base: Path, extra_automations: dict[str, str] | None = None, *, examples: bool = True) -> Path:
+    """A project folder: a copy of configs/ (+ extra automation files), and flows/ linked to the real runtime.
+
+    ``examples=False`` leaves out the example automations (only ``extra_automations`` are deployed).
+    """
     project = base / "project"
-    shutil.copytree(ROOT / "configs" / "automations", project / "configs" / "automations")
+    if examples:
+        shutil.copytree(ROOT / "configs" / "automations", project / "configs" / "automations")
+    else:
+        (project / "configs" / "automations").mkdir(parents=True)
     shutil.copytree(ROOT / "configs" / "chains", project / "configs" / "chains")
     for name, body in (extra_automations or {}).items():
         (project / "configs" / "automations" / f"{name}.yaml").write_text(f"name: {name}\n{body}", encoding="utf-8")

@@ -1,0 +1,749 @@
+"""A production-shaped cluster on 127.0.0.1 for tests and benchmark P7: PostgreSQL, Redis, a Prefect server on
+PostgreSQL, the project deployed with ``python -m compiler deploy``, and N ``prefect worker start`` processes.
+
+Everything is a real process this module starts (default signal handling, own session) and stops by PID,
+SIGKILL after a grace period. No pytest here: ``tests/cluster/conftest.py`` and ``benchmarks/p7_cluster.py``
+both drive it. The API is read over plain HTTP (``httpx``) so a caller need not import Prefect.
+
+PostgreSQL refuses to run as root: as root the server runs as the ``postgres`` user the Debian package
+creates, in a data folder under /tmp that user owns (pytest's temp folders are private to root).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.prefect_support import ROOT, make_project
+
+__all__ = [
+    "INSTALL_SCRIPT",
+    "Cluster",
+    "ClusterError",
+    "Postgres",
+    "PrefectServer",
+    "Redis",
+    "Service",
+    "Worker",
+    "custom_event",
+    "descendants",
+    "event_parameter",
+    "free_port",
+    "install_services",
+    "missing_services",
+    "new_id",
+    "post_events",
+    "postgres_bin_dir",
+    "start_postgres",
+    "start_prefect_server",
+    "start_redis",
+    "state_name",
+    "state_type",
+]
+
+INSTALL_SCRIPT = ROOT / ".ci" / "install-services"
+PYTHON = sys.executable
+PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
+WORK_POOL = "automations"
+STOP_GRACE_SECONDS = 15.0
+READY_TIMEOUT_SECONDS = 120.0  # a fresh PostgreSQL database migrates first (~6 s measured); CI gets headroom
+DEPLOY_TIMEOUT_SECONDS = 600.0
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
+# The worker poll interval (Prefect's default is 10 s, which alone makes event -> action take ~10 s).
+# 1 s: event -> first action ~3 s (benchmark P7) for 2 small API queries a second per worker.
+DEFAULT_WORKER_QUERY_SECONDS = 1.0
+# Flow-run processes per worker. On 2 cores more only adds contention, and a starved flow process misses
+# its heartbeats (seen at --limit 4 with a busy machine: the zombie automation fired for live runs).
+DEFAULT_WORKER_LIMIT = 2
+
+
+class ClusterError(RuntimeError):
+    """A cluster part did not start or a command failed; the message carries the log tail."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Installation
+
+
+def postgres_bin_dir() -> Path | None:
+    """The newest Debian PostgreSQL bin folder (``/usr/lib/postgresql/<major>/bin``) with initdb and postgres."""
+    candidates = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists() and (p / "postgres").exists()]
+    candidates.sort(key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    return candidates[-1] if candidates else None
+
+
+def missing_services() -> list[str]:
+    """Debian packages the cluster needs that are not installed."""
+    missing = []
+    if postgres_bin_dir() is None:
+        missing.append("postgresql")
+    if shutil.which("redis-server") is None:
+        missing.append("redis-server")
+    return missing
+
+
+def install_services() -> str:
+    """Run the project's install step (``.ci/install-services``, apt-get as root); its output."""
+    completed = subprocess.run(
+        ["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900
+    )
+    output = completed.stdout + completed.stderr
+    if completed.returncode != 0:
+        raise ClusterError(f"{INSTALL_SCRIPT} failed (exit {completed.returncode}):\n{output[-3000:]}")
+    return output
+
+
+# --------------------------------------------------------------------------------------------------
+# Processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _parent_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    return children
+
+
+def descendants(pid: int) -> list[int]:
+    """Every living process below ``pid`` (children first). Flow-run processes of a worker are in their own
+    session, so a process-group signal would miss them; the parent links do not."""
+    children = _parent_map()
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _kill(pids: Iterable[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+@dataclass
+class Service:
+    """One started process with its log file."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    stop_signal: int = signal.SIGTERM
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """``stop_signal`` to the process by PID; SIGKILL to it and every process it left behind after ``grace``."""
+        tree = descendants(self.pid)
+        if self.proc.poll() is None:
+            _kill([self.pid], self.stop_signal)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                _kill([self.pid], signal.SIGKILL)
+                self.proc.wait(timeout=grace)
+        _kill([pid for pid in tree if _alive(pid)], signal.SIGKILL)
+
+    def kill(self) -> list[int]:
+        """SIGKILL the process and everything below it at once (a machine dying); the PIDs killed."""
+        tree = [self.pid, *descendants(self.pid)]
+        _kill(tree, signal.SIGKILL)
+        self.proc.wait(timeout=STOP_GRACE_SECONDS)
+        return tree
+
+
+def _spawn(name: str, command: list[str], log: Path, *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
+           user: str | None = None, stop_signal: int = signal.SIGTERM) -> Service:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # Own session: default signal handling (a worker started from a non-interactive shell would
+            # otherwise ignore SIGINT and SIGTERM) and no signal from the test runner's terminal.
+            start_new_session=True,
+            user=user,
+            group=user,
+        )
+    return Service(name, proc, log, stop_signal)
+
+
+def _wait_until(service: Service, ready: Any, what: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if not service.running():
+            raise ClusterError(f"{service.name} exited with code {service.proc.returncode} before {what}:\n{service.log_tail()}")
+        if ready():
+            return
+        if time.monotonic() > deadline:
+            service.stop()
+            raise ClusterError(f"{service.name}: not {what} within {timeout:.0f} s:\n{service.log_tail()}")
+        time.sleep(0.2)
+
+
+# --------------------------------------------------------------------------------------------------
+# PostgreSQL, Redis, Prefect server
+
+
+@dataclass
+class Postgres:
+    service: Service
+    port: int
+    data_root: Path  # under /tmp, owned by the server's user; removed at stop
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop(self) -> None:
+        self.service.stop()
+        shutil.rmtree(self.data_root, ignore_errors=True)
+
+
+def start_postgres(log_dir: Path) -> Postgres:
+    """A throwaway PostgreSQL server on a free 127.0.0.1 port (trust auth, user ``postgres``, no fsync)."""
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        raise ClusterError(f"PostgreSQL is not installed; run {INSTALL_SCRIPT} as root")
+    user = "postgres" if os.geteuid() == 0 else None
+    root = Path(tempfile.mkdtemp(prefix="automations-pg-"))
+    data = root / "data"
+    data.mkdir()
+    if user:
+        entry = pwd.getpwnam(user)
+        for path in (root, data):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    init = subprocess.run(
+        [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, user=user, group=user, timeout=300, cwd=root,
+    )
+    if init.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        raise ClusterError(f"initdb failed (exit {init.returncode}):\n{init.stdout}{init.stderr}")
+    port = free_port()
+    service = _spawn(
+        "postgres",
+        [
+            str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", f"unix_socket_directories={data}",
+            # A database that lives for one test session: durability buys nothing, fsync costs time.
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+            "-c", "max_connections=200",
+        ],
+        log_dir / "postgres.log",
+        cwd=root,
+        user=user,
+        stop_signal=signal.SIGINT,  # "fast" shutdown; SIGTERM would wait for every client to disconnect
+    )
+    postgres = Postgres(service, port, root)
+    isready = [str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+    try:
+        _wait_until(service, lambda: subprocess.run(isready, stdin=subprocess.DEVNULL).returncode == 0, "accepting connections")
+    except BaseException:
+        postgres.stop()
+        raise
+    return postgres
+
+
+@dataclass
+class Redis:
+    service: Service
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
+def start_redis(folder: Path) -> Redis:
+    """``redis-server`` on a free 127.0.0.1 port, nothing persisted."""
+    import redis
+
+    server = shutil.which("redis-server")
+    if server is None:
+        raise ClusterError(f"redis-server is not installed; run {INSTALL_SCRIPT} as root")
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    service = _spawn(
+        "redis",
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
+        folder / "redis.log",
+    )
+
+    def pong() -> bool:
+        try:
+            return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+    _wait_until(service, pong, "answering PING")
+    return Redis(service, port)
+
+
+def healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@dataclass
+class PrefectServer:
+    service: Service
+    port: int
+    home: Path
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
+def start_prefect_server(home: Path, database_url: str, extra_env: Mapping[str, str] | None = None) -> PrefectServer:
+    """``prefect server start`` on 127.0.0.1 with its database on ``database_url``; returns when /health answers."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": database_url,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        **(extra_env or {}),
+    }
+    service = _spawn(
+        "prefect-server",
+        [PREFECT_BIN, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        home / "server.log",
+        env=env,
+    )
+    server = PrefectServer(service, port, home)
+    _wait_until(service, lambda: healthy(server.api_url), "healthy")
+    return server
+
+
+# --------------------------------------------------------------------------------------------------
+# Events and runs over the REST API
+
+
+def custom_event(custom_type: str, payload: Mapping[str, Any], event_id: str | None = None) -> dict[str, Any]:
+    """A Platform God custom event, in the form ``POST /api/events`` takes (names and labels from flows.events)."""
+    from flows.events import build_event
+
+    built = build_event("custom", {"custom_type": custom_type}, payload)
+    return {
+        "id": event_id or built.id,
+        "occurred": datetime.now(timezone.utc).isoformat(),
+        "event": built.event,
+        "resource": built.resource,
+        "payload": built.payload,
+    }
+
+
+def event_parameter(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``event`` flow parameter a deployment trigger passes for ``event`` (compiler.build's template)."""
+    return {key: event[key] for key in ("id", "event", "occurred", "resource", "payload")}
+
+
+def post_events(api_url: str, events: list[dict[str, Any]]) -> None:
+    for start in range(0, len(events), 50):
+        response = httpx.post(f"{api_url}/events", json=events[start : start + 50], timeout=60)
+        if response.status_code != 204:
+            raise ClusterError(f"POST /events answered {response.status_code}: {response.text}")
+
+
+# --------------------------------------------------------------------------------------------------
+# The cluster
+
+
+@dataclass
+class Worker:
+    index: int
+    name: str
+    state_dir: Path
+    home: Path
+    service: Service | None = None
+
+    @property
+    def registry_url(self) -> str:
+        return f"sqlite:///{self.state_dir / 'registry' / 'registry.db'}"
+
+
+@dataclass
+class Cluster:
+    """PostgreSQL + Redis + Prefect server + the project (``automations``: name → YAML body without ``name:``)
+    deployed with ``python -m compiler deploy`` + ``workers`` process workers with separate state folders.
+
+    ``worker_env`` is added to every worker's environment (its flow-run processes inherit it).
+    ``shared_results``: a LocalFileSystem block (``local-file-system/cluster-results``) every worker uses as
+    AUTOMATIONS_RESULT_STORAGE, as workers on several machines would share a bucket.
+    """
+
+    base: Path
+    automations: dict[str, str]
+    workers: int = 2
+    worker_env: dict[str, str] = field(default_factory=dict)
+    worker_limit: int = DEFAULT_WORKER_LIMIT
+    query_seconds: float = DEFAULT_WORKER_QUERY_SECONDS
+    redis: bool = True
+    shared_results: bool = True
+    redis_locks: bool = True  # AUTOMATIONS_LOCK_URL = this cluster's Redis (exactly-once across workers)
+
+    postgres: Postgres | None = field(default=None, init=False)
+    redis_server: Redis | None = field(default=None, init=False)
+    server: PrefectServer | None = field(default=None, init=False)
+    project: Path = field(default=Path(), init=False)
+    nodes: list[Worker] = field(default_factory=list, init=False)
+    timings: dict[str, float] = field(default_factory=dict, init=False)
+
+    RESULT_BLOCK = "local-file-system/cluster-results"
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> Cluster:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _timed(self, step: str, started: float) -> None:
+        self.timings[step] = round(time.monotonic() - started, 1)
+
+    def start(self) -> Cluster:
+        self.base.mkdir(parents=True, exist_ok=True)
+        logs = self.base / "logs"
+        started = time.monotonic()
+        self.postgres = start_postgres(logs)
+        self._timed("postgres", started)
+        if self.redis:
+            started = time.monotonic()
+            self.redis_server = start_redis(self.base / "redis")
+            self._timed("redis", started)
+        started = time.monotonic()
+        self.server = start_prefect_server(self.base / "server-home", self.postgres.sqlalchemy_url)
+        self._timed("prefect server", started)
+        self.project = make_project(self.base, self.automations, examples=False)
+        if self.shared_results:
+            self._save_result_block(self.base / "shared-results")
+        started = time.monotonic()
+        self.deploy()
+        self._timed("deploy", started)
+        started = time.monotonic()
+        self.nodes = [
+            Worker(i, f"cluster-worker-{i}", self.base / f"worker-{i}" / "state", self.base / f"worker-{i}" / "prefect-home")
+            for i in range(self.workers)
+        ]
+        for worker in self.nodes:
+            self._spawn_worker(worker)
+        for worker in self.nodes:
+            self._wait_for_worker(worker)
+        self._timed("workers", started)
+        return self
+
+    def stop(self) -> None:
+        """Everything, by PID, in reverse order of dependence; never raises for a part that is gone."""
+        for worker in self.nodes:
+            if worker.service is not None:
+                worker.service.stop()
+        for part in (self.server, self.redis_server, self.postgres):
+            if part is not None:
+                part.stop()
+
+    # ---------------------------------------------------------------- properties
+
+    @property
+    def api_url(self) -> str:
+        assert self.server is not None, "cluster not started"
+        return self.server.api_url
+
+    @property
+    def redis_url(self) -> str:
+        assert self.redis_server is not None, "cluster started without Redis"
+        return self.redis_server.url
+
+    def client_env(self, **extra: str) -> dict[str, str]:
+        """Environment of a CLI process (deployer, operator) talking to this cluster's server."""
+        env = dict(os.environ)
+        env.update(
+            {
+                "PREFECT_API_URL": self.api_url,
+                "PREFECT_HOME": str(self.base / "client-home"),
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "NO_COLOR": "1",
+                "COLUMNS": "200",
+            }
+        )
+        env.update(extra)
+        return env
+
+    def worker_environment(self, worker: Worker) -> dict[str, str]:
+        env = self.client_env()
+        env.update(
+            {
+                "PREFECT_HOME": str(worker.home),
+                "PREFECT_WORKER_QUERY_SECONDS": str(self.query_seconds),
+                "AUTOMATIONS_STATE_DIR": str(worker.state_dir),
+                "AUTOMATIONS_HTTP_ALLOW_PRIVATE": "true",
+            }
+        )
+        if self.shared_results:
+            env["AUTOMATIONS_RESULT_STORAGE"] = self.RESULT_BLOCK
+        if self.redis and self.redis_locks:
+            env["AUTOMATIONS_LOCK_URL"] = self.redis_url
+        env.update(self.worker_env)
+        return env
+
+    # ---------------------------------------------------------------- steps
+
+    def _save_result_block(self, folder: Path) -> None:
+        from prefect.filesystems import LocalFileSystem
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        folder.mkdir(parents=True, exist_ok=True)
+        with temporary_settings(updates={PREFECT_API_URL: self.api_url}):
+            LocalFileSystem(basepath=str(folder)).save(self.RESULT_BLOCK.split("/", 1)[1], overwrite=True)
+
+    def run(self, *command: str, env: Mapping[str, str] | None = None, timeout: float = DEPLOY_TIMEOUT_SECONDS) -> str:
+        """A command in the project folder (cluster client environment); its output, ClusterError when it fails."""
+        # A shell sets PWD to the folder it runs in; prefect.yaml's pull step is `{{ $PWD }}`.
+        run_env = {**(env if env is not None else self.client_env()), "PWD": str(self.project)}
+        completed = subprocess.run(
+            list(command), cwd=self.project, env=run_env,
+            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout,
+        )
+        output = completed.stdout + completed.stderr
+        if completed.returncode != 0:
+            raise ClusterError(f"{' '.join(command)} failed (exit {completed.returncode}):\n{output[-5000:]}")
+        return output
+
+    def compiler(self, *args: str) -> str:
+        return self.run(PYTHON, "-m", "compiler", "--config-dir", "configs/automations", *args)
+
+    def deploy(self) -> str:
+        """``python -m compiler deploy`` (build, work pool, prefect deploy --all, limits, Prefect automations)."""
+        return self.compiler("deploy", "--project-root", ".")
+
+    def plain_deploy(self) -> str:
+        """What a CI job that only knows Prefect does: ``compiler build``, then ``prefect deploy --all --no-prompt``."""
+        return self.compiler("build") + self.run(PREFECT_BIN, "deploy", "--all", "--no-prompt")
+
+    def add_automation(self, name: str, body: str) -> None:
+        (self.project / "configs" / "automations" / f"{name}.yaml").write_text(f"name: {name}\n{body}", encoding="utf-8")
+
+    def _spawn_worker(self, worker: Worker) -> None:
+        worker.state_dir.mkdir(parents=True, exist_ok=True)
+        worker.home.mkdir(parents=True, exist_ok=True)
+        worker.service = _spawn(
+            worker.name,
+            [PREFECT_BIN, "worker", "start", "--pool", WORK_POOL, "--type", "process", "--name", worker.name,
+             "--limit", str(self.worker_limit)],
+            self.base / "logs" / f"{worker.name}.log",
+            env=self.worker_environment(worker),
+            cwd=self.project,
+        )
+
+    def _wait_for_worker(self, worker: Worker) -> None:
+        assert worker.service is not None
+
+        def registered() -> bool:
+            try:
+                response = httpx.post(f"{self.api_url}/work_pools/{WORK_POOL}/workers/filter", json={}, timeout=5)
+            except httpx.HTTPError:
+                return False
+            return response.status_code == 200 and any(w["name"] == worker.name for w in response.json())
+
+        _wait_until(worker.service, registered, "registered with the work pool")
+
+    def kill_worker(self, index: int) -> list[int]:
+        """SIGKILL worker ``index`` and its flow-run processes at once, as if its machine died; the PIDs killed."""
+        service = self.nodes[index].service
+        assert service is not None
+        return service.kill()
+
+    def restart_worker(self, index: int) -> None:
+        worker = self.nodes[index]
+        if worker.service is not None and worker.service.running():
+            worker.service.stop()
+        self._spawn_worker(worker)
+        self._wait_for_worker(worker)
+
+    def worker_of_pid(self, pid: int) -> int | None:
+        """Index of the worker whose process tree holds ``pid``."""
+        for worker in self.nodes:
+            if worker.service is not None and (pid == worker.service.pid or pid in descendants(worker.service.pid)):
+                return worker.index
+        return None
+
+    def logs(self, chars: int = 2000) -> str:
+        """Tails of every log, for a failure message."""
+        parts = []
+        for path in sorted((self.base / "logs").glob("*.log")):
+            parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-chars:]}")
+        if self.server is not None:
+            parts.append(f"--- prefect server\n{self.server.service.log_tail(chars)}")
+        return "\n".join(parts)
+
+    # ---------------------------------------------------------------- API reads
+
+    def deployment_id(self, name: str) -> str:
+        """Id of the deployment ``flow/deployment`` (ours are named after the automation on both sides)."""
+        flow, _, deployment = name.partition("/")
+        response = httpx.get(f"{self.api_url}/deployments/name/{flow}/{deployment or flow}", timeout=30)
+        response.raise_for_status()
+        return str(response.json()["id"])
+
+    def create_run(self, deployment: str, parameters: Mapping[str, Any]) -> str:
+        """A flow run of ``deployment`` (as a trigger or an operator creates it); its id."""
+        response = httpx.post(
+            f"{self.api_url}/deployments/{self.deployment_id(deployment)}/create_flow_run",
+            json={"parameters": dict(parameters)}, timeout=60,
+        )
+        response.raise_for_status()
+        return str(response.json()["id"])
+
+    def runs(self, deployment: str) -> list[dict[str, Any]]:
+        """Every flow run of ``deployment`` (JSON as the API returns it), oldest first."""
+        deployment_id = self.deployment_id(deployment)
+        runs: list[dict[str, Any]] = []
+        while True:
+            response = httpx.post(
+                f"{self.api_url}/flow_runs/filter",
+                json={"deployments": {"id": {"any_": [deployment_id]}}, "sort": "EXPECTED_START_TIME_ASC",
+                      "limit": 200, "offset": len(runs)},
+                timeout=60,
+            )
+            response.raise_for_status()
+            page = response.json()
+            runs.extend(page)
+            if len(page) < 200:
+                return runs
+
+    def flow_run(self, run_id: str) -> dict[str, Any]:
+        response = httpx.get(f"{self.api_url}/flow_runs/{run_id}", timeout=30)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def task_runs(self, run_id: str) -> list[dict[str, Any]]:
+        response = httpx.post(
+            f"{self.api_url}/task_runs/filter", json={"flow_runs": {"id": {"any_": [run_id]}}, "limit": 200}, timeout=30
+        )
+        response.raise_for_status()
+        return list(response.json())
+
+    def executed_by(self) -> dict[str, str]:
+        """flow-run id → name of the worker that executed it, from the workers' own
+        ``prefect.worker.executed-flow-run`` events (what the Prefect UI shows; a run a worker tried to
+        submit but another worker had already taken has none)."""
+        response = httpx.post(
+            f"{self.api_url}/events/filter",
+            json={"filter": {"event": {"name": ["prefect.worker.executed-flow-run"]}}, "limit": 50},
+            timeout=60,
+        )
+        found: dict[str, str] = {}
+        while True:
+            response.raise_for_status()
+            page = response.json()
+            for event in page["events"]:
+                for related in event.get("related") or []:
+                    if related.get("prefect.resource.role") == "flow-run":
+                        run_id = related["prefect.resource.id"].removeprefix("prefect.flow-run.")
+                        found[run_id] = event["resource"]["prefect.resource.name"]
+            if not page.get("next_page"):
+                return found
+            response = httpx.get(page["next_page"], timeout=60)
+
+    def wait_for_runs(self, deployment: str, count: int, timeout: float, *, terminal: bool = True) -> list[dict[str, Any]]:
+        """The runs of ``deployment`` once ``count`` exist (and are all final with ``terminal``), or at the timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = self.runs(deployment)
+            done = len(runs) >= count and (not terminal or all(state_type(r) in TERMINAL_STATES for r in runs))
+            if done or time.monotonic() > deadline:
+                return runs
+            time.sleep(1.0)
+
+    def wait_for_state(self, run_id: str, states: Iterable[str], timeout: float) -> dict[str, Any]:
+        """The flow run once its state type is one of ``states``, or as it is at the timeout."""
+        wanted = set(states)
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.flow_run(run_id)
+            if state_type(run) in wanted or time.monotonic() > deadline:
+                return run
+            time.sleep(0.5)
+
+
+def state_type(run: Mapping[str, Any]) -> str:
+    return str((run.get("state") or {}).get("type") or "")
+
+
+def state_name(run: Mapping[str, Any]) -> str:
+    return str((run.get("state") or {}).get("name") or "")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
