@@ -84,10 +84,19 @@ async def _deliver(channel: Channel, params: SendNotificationParameters, ctx: Ac
     elif channel == "registry":
         from flows.registry import RegistryStore
 
+        from flows.registry.store import Deadline, RegistryBusy, RegistryError
+
         store = RegistryStore.from_settings()
-        await asyncio.to_thread(
-            store.add_notification, ctx.automation, params.level, params.message, {"title": params.title}
-        )
+        deadline = Deadline.after(max(ctx.deadline_seconds - 1.0, 0.1))  # see update_registry
+        try:
+            await asyncio.to_thread(
+                store.add_notification, ctx.automation, params.level, params.message, {"title": params.title}, deadline
+            )
+        except asyncio.CancelledError:
+            deadline.cancel()
+            raise
+        except RegistryError as exc:
+            raise ActionError(str(exc), retryable=isinstance(exc, RegistryBusy)) from None
     elif isinstance(channel, BlockChannel):
         await _deliver_block(channel.block, params)
     elif isinstance(channel, WebhookChannel):

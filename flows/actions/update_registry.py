@@ -31,17 +31,30 @@ class UpdateRegistryParameters(ActionParameters):
         return self
 
 
+# ctx.deadline_seconds is the engine's safety net, 0.5 s after Prefect's timeout of the try; the write must be
+# committed (or given up) before Prefect's timeout, with room for the rendering that preceded this call.
+_BEFORE_PREFECT_TIMEOUT_S = 1.0
+
+
 async def execute(params: UpdateRegistryParameters, ctx: ActionContext) -> dict[str, Any]:
     from flows.registry import RegistryError, RegistryStore
+    from flows.registry.store import Deadline, RegistryBusy
 
     if params.data is not None and not isinstance(params.data, dict):
         raise ActionError(f"data must render to a mapping, got {type(params.data).__name__}")
     store = RegistryStore.from_settings()
+    deadline = Deadline.after(max(ctx.deadline_seconds - _BEFORE_PREFECT_TIMEOUT_S, 0.1))
     try:
-        # SQLite calls block: run them off the event loop so the action's deadline still applies.
+        # The call blocks (SQLite), so it runs in a thread; the thread cannot be killed, so the store bounds
+        # its waits by the deadline and checks it before committing: the work ends with the try.
         record = await asyncio.to_thread(
-            store.apply, params.entity_type, params.entity_id, params.operation, params.data
+            store.apply, params.entity_type, params.entity_id, params.operation, params.data, deadline
         )
+    except asyncio.CancelledError:
+        deadline.cancel()  # the try timed out: the thread gives up and never commits
+        raise
+    except RegistryBusy as exc:
+        raise ActionError(str(exc), retryable=True) from None
     except RegistryError as exc:
         raise ActionError(str(exc)) from None
     result = {

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import math
 import os
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
@@ -29,6 +31,7 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     select,
     update,
 )
@@ -45,12 +48,15 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from flows.settings import get_settings
 
 __all__ = [
+    "Deadline",
     "EntityExists",
     "EntityNotFound",
     "EntityRecord",
     "Operation",
+    "RegistryBusy",
     "RegistryError",
     "RegistryStore",
+    "registry_engine_url",
 ]
 
 Operation = Literal["create", "update", "upsert", "delete", "merge"]
@@ -79,6 +85,38 @@ class EntityExists(RegistryError):
 
 class EntityNotFound(RegistryError):
     """``update``, ``merge`` or ``delete`` was asked for an entity that is not stored."""
+
+
+class RegistryBusy(RegistryError):
+    """The database stayed locked by another writer until the deadline, or the deadline passed before the
+    commit: nothing was written, and trying again later may succeed."""
+
+
+@dataclass
+class Deadline:
+    """When a blocking registry call must have committed or given up (``time.monotonic()`` seconds).
+
+    A call with a deadline waits for a locked database at most until then, and checks it again just
+    before committing: a try that its caller already reported failed (timed out) never commits later.
+    ``cancel()`` (from the caller's thread, when its wait was cancelled) ends it at once.
+    """
+
+    at: float
+    _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + max(seconds, 0.0))
+
+    def remaining(self) -> float:
+        return 0.0 if self._cancelled.is_set() else max(self.at - time.monotonic(), 0.0)
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining() <= 0.0
 
 
 @dataclass(frozen=True)
@@ -189,12 +227,15 @@ class RegistryStore:
         entity_id: str,
         operation: Operation,
         data: dict[str, Any] | None,
+        deadline: Deadline | None = None,
     ) -> EntityRecord:
         """Apply one operation in its own transaction and return the new record (the removed one for ``delete``).
 
         ``create`` fails if the entity exists; ``update`` replaces data and ``merge`` deep-merges dicts into it,
         both failing if it is missing; ``upsert`` creates or replaces; ``delete`` fails if missing and ignores
         ``data``. ``data=None`` means ``{}``. Every successful write increments ``version`` (create starts at 1).
+        With a ``deadline`` the call waits for a locked database only until then and never commits after it
+        (``RegistryBusy``: nothing written).
         """
         _check_name("entity_type", entity_type)
         _check_name("entity_id", entity_id)
@@ -207,10 +248,10 @@ class RegistryStore:
         if operation in _WRITING_OPERATIONS:
             payload = _check_document(data, f"data for {operation} of {label}")
 
-        with _database_errors(f"applying {operation} to {label}"):
+        with self._database_errors(f"applying {operation} to {label}", deadline):
             for attempt in range(1, _UPSERT_ATTEMPTS + 1):
                 try:
-                    with self._transaction(write=True) as conn:
+                    with self._transaction(write=True, deadline=deadline) as conn:
                         return self._apply_in(conn, entity_type, entity_id, operation, payload, label)
                 except IntegrityError as exc:
                     # Insert + catch is the race-free "create" on every backend (no check-then-insert window).
@@ -274,7 +315,7 @@ class RegistryStore:
         """The stored entity, or None."""
         _check_name("entity_type", entity_type)
         _check_name("entity_id", entity_id)
-        with _database_errors(f"reading {entity_type}/{entity_id}"), self._transaction(write=False) as conn:
+        with self._database_errors(f"reading {entity_type}/{entity_id}"), self._transaction(write=False) as conn:
             row = conn.execute(select(_entities).where(*_entity_key(entity_type, entity_id))).one_or_none()
         return None if row is None else _entity_record(row)
 
@@ -286,14 +327,19 @@ class RegistryStore:
         query = select(_entities).order_by(_entities.c.entity_type, _entities.c.entity_id).limit(limit)
         if entity_type is not None:
             query = query.where(_entities.c.entity_type == entity_type)
-        with _database_errors("listing entities"), self._transaction(write=False) as conn:
+        with self._database_errors("listing entities"), self._transaction(write=False) as conn:
             rows = conn.execute(query).all()
         return [_entity_record(row) for row in rows]
 
     # ------------------------------------------------------------- notifications
 
     def add_notification(
-        self, automation: str, level: str, message: str, data: dict[str, Any] | None = None
+        self,
+        automation: str,
+        level: str,
+        message: str,
+        data: dict[str, Any] | None = None,
+        deadline: Deadline | None = None,
     ) -> int:
         """Store a notification and return its id."""
         _check_name("automation", automation)
@@ -302,7 +348,7 @@ class RegistryStore:
             raise RegistryError(f"registry: notification message must be a string, got {type(message).__name__}")
         stored = None if data is None else _check_document(data, f"notification data for {automation}")
         values = {"automation": automation, "level": level, "message": message, "data": stored, "created_at": _now()}
-        return self._insert_row(_notifications, values, f"storing a notification for {automation}")
+        return self._insert_row(_notifications, values, f"storing a notification for {automation}", deadline)
 
     def notifications(self, automation: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Notifications newest first, as dicts with id, automation, level, message, data, created_at."""
@@ -310,7 +356,15 @@ class RegistryStore:
 
     # ----------------------------------------------------------------- artifacts
 
-    def add_artifact(self, automation: str, artifact_type: str, path: str, sha256: str, size_bytes: int) -> int:
+    def add_artifact(
+        self,
+        automation: str,
+        artifact_type: str,
+        path: str,
+        sha256: str,
+        size_bytes: int,
+        deadline: Deadline | None = None,
+    ) -> int:
         """Record a produced artifact and return its id; ``sha256`` is stored lower-case."""
         _check_name("automation", automation)
         _check_name("artifact_type", artifact_type)
@@ -328,7 +382,7 @@ class RegistryStore:
             "size_bytes": size_bytes,
             "created_at": _now(),
         }
-        return self._insert_row(_artifacts, values, f"storing an artifact for {automation}")
+        return self._insert_row(_artifacts, values, f"storing an artifact for {automation}", deadline)
 
     def artifacts(self, automation: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Artifacts newest first, as dicts with id, automation, artifact_type, path, sha256, size_bytes, created_at."""
@@ -336,19 +390,22 @@ class RegistryStore:
 
     # ------------------------------------------------------------------- metrics
 
-    def put_metrics(self, document: dict[str, Any], source: str) -> int:
+    def put_metrics(self, document: dict[str, Any], source: str, deadline: Deadline | None = None) -> int:
         """Store a metrics document (it becomes the latest) and return its id."""
         _check_name("source", source)
         if document is None:
             raise RegistryError(f"registry: metrics document from {source} must be a JSON object (dict), got NoneType")
         checked = _check_document(document, f"metrics document from {source}")
         values = {"source": source, "document": checked, "created_at": _now()}
-        return self._insert_row(_metrics, values, f"storing metrics from {source}")
+        return self._insert_row(_metrics, values, f"storing metrics from {source}", deadline)
 
-    def latest_metrics(self) -> dict[str, Any] | None:
+    def latest_metrics(self, deadline: Deadline | None = None) -> dict[str, Any] | None:
         """The most recently stored metrics document (highest id), or None when there is none."""
         query = select(_metrics.c.document).order_by(_metrics.c.id.desc()).limit(1)
-        with _database_errors("reading the latest metrics"), self._transaction(write=False) as conn:
+        with (
+            self._database_errors("reading the latest metrics", deadline),
+            self._transaction(write=False, deadline=deadline) as conn,
+        ):
             document: dict[str, Any] | None = conn.execute(query).scalar_one_or_none()
         return document
 
@@ -364,8 +421,8 @@ class RegistryStore:
                 del RegistryStore._shared[key]
         self._engine.dispose()
 
-    def _insert_row(self, table: Table, values: dict[str, Any], action: str) -> int:
-        with _database_errors(action), self._transaction(write=True) as conn:
+    def _insert_row(self, table: Table, values: dict[str, Any], action: str, deadline: Deadline | None = None) -> int:
+        with self._database_errors(action, deadline), self._transaction(write=True, deadline=deadline) as conn:
             result = conn.execute(insert(table).values(**values))
             new_id: int = result.inserted_primary_key[0]
         return new_id
@@ -377,17 +434,67 @@ class RegistryStore:
         query = select(table).order_by(table.c.id.desc()).limit(limit)
         if automation is not None:
             query = query.where(table.c.automation == automation)
-        with _database_errors(action), self._transaction(write=False) as conn:
+        with self._database_errors(action), self._transaction(write=False) as conn:
             rows = conn.execute(query).all()
         return [row._asdict() for row in rows]
 
     @contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[Connection]:
+    def _transaction(self, *, write: bool, deadline: Deadline | None = None) -> Iterator[Connection]:
         if self._closed:
             raise RegistryError("registry: the store is closed")
-        self._ensure_schema()
-        with self._connect(write=write) as conn, conn.begin():
-            yield conn
+        self._ensure_schema(deadline)
+        with self._connect(write=write) as conn:
+            self._bound_lock_wait(conn, deadline)
+            with conn.begin():
+                if deadline is not None and self._engine.dialect.name == "postgresql":
+                    # SET LOCAL: for this transaction only (the pooled connection keeps no short timeout).
+                    wait_ms = max(int(deadline.remaining() * 1000), 1)
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
+                    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {wait_ms}")
+                yield conn
+                if deadline is not None and deadline.expired:
+                    # The caller's try has ended (timed out or cancelled): leaving by exception rolls back,
+                    # so a try reported failed never commits afterwards.
+                    raise RegistryBusy(
+                        f"registry: gave up on {self._where}: the try's deadline passed before the write was "
+                        "committed; nothing was written"
+                    )
+
+    def _bound_lock_wait(self, conn: Connection, deadline: Deadline | None) -> None:
+        """SQLite: wait for another writer's lock at most until ``deadline`` (30 s without one). PostgreSQL's
+        waits are bounded inside the transaction (``SET LOCAL``)."""
+        seconds = _SQLITE_BUSY_TIMEOUT_S if deadline is None else min(_SQLITE_BUSY_TIMEOUT_S, deadline.remaining())
+        if deadline is not None and seconds <= 0:
+            raise RegistryBusy(f"registry: gave up on {self._where}: the try's deadline had passed; nothing was written")
+        if self._engine.dialect.name == "sqlite":
+            # On the driver connection, outside any transaction (isolation_level is None: no implicit BEGIN).
+            conn.connection.driver_connection.execute(f"PRAGMA busy_timeout = {max(int(seconds * 1000), 1)}")
+
+    @property
+    def _where(self) -> str:
+        """The database as messages name it: the SQLite file's path, else the URL without its password."""
+        url = self._engine.url
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return str(Path(url.database).expanduser().resolve()) if not url.database.startswith("file:") else url.database
+        return url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def _database_errors(self, action: str, deadline: Deadline | None = None) -> Iterator[None]:
+        """Give callers one exception type to catch, naming the cause and the database; the driver error stays
+        chained for debugging."""
+        started = time.monotonic()
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            detail = str(getattr(exc, "orig", None) or exc)
+            where = self._where
+            if "database is locked" in detail or "lock timeout" in detail or "canceling statement" in detail:
+                waited = time.monotonic() - started
+                raise RegistryBusy(
+                    f"registry: {where} is locked by another process (waited {waited:.1f} s) while {action}; "
+                    "nothing was written"
+                ) from exc
+            raise RegistryError(f"registry: {_cause(detail, where)} while {action}") from exc
 
     def _connect(self, *, write: bool) -> Connection:
         conn = self._engine.connect()
@@ -395,24 +502,38 @@ class RegistryStore:
             conn.execution_options(**{_WRITE_OPTION: True})
         return conn
 
-    def _ensure_schema(self) -> None:
+    def _ensure_schema(self, deadline: Deadline | None = None) -> None:
         if self._schema_ready:
             return
         with self._schema_lock:
             if self._schema_ready:
                 return
+            if self._tables_exist(deadline):
+                # Read-only check first: a process holding the write lock must not make every new
+                # store wait for it just to learn that the tables are there.
+                self._schema_ready = True
+                return
             for attempt in range(1, _SCHEMA_ATTEMPTS + 1):
                 try:
                     # On SQLite the write transaction serialises concurrent creators; elsewhere a loser retries.
-                    with self._connect(write=True) as conn, conn.begin():
-                        _metadata.create_all(conn)
+                    with self._connect(write=True) as conn:
+                        self._bound_lock_wait(conn, deadline)
+                        with conn.begin():
+                            _metadata.create_all(conn)
                     break
-                except (OperationalError, ProgrammingError, IntegrityError):
+                except (OperationalError, ProgrammingError, IntegrityError) as exc:
                     # Another process created a table between our existence check and CREATE TABLE;
-                    # the next attempt's check sees it and skips it.
-                    if attempt == _SCHEMA_ATTEMPTS:
+                    # the next attempt's check sees it and skips it. A locked database is not that race.
+                    if attempt == _SCHEMA_ATTEMPTS or "database is locked" in str(exc):
                         raise
             self._schema_ready = True
+
+    def _tables_exist(self, deadline: Deadline | None) -> bool:
+        with self._connect(write=False) as conn:
+            self._bound_lock_wait(conn, deadline)
+            with conn.begin():
+                existing = set(inspect(conn).get_table_names())
+        return set(_metadata.tables) <= existing
 
 
 # ---------------------------------------------------------------------- engines
@@ -430,10 +551,44 @@ def _build_engine(url: str) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             return _build_sqlite_engine(parsed)
         # pre_ping recovers transparently from server-side disconnects between flow runs.
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(registry_engine_url(parsed), pool_pre_ping=True)
     except (ArgumentError, ImportError) as exc:
         shown = parsed.render_as_string(hide_password=True)
         raise RegistryError(f"registry: cannot open {shown}: {exc}") from exc
+
+
+_POSTGRES_FIX = 'pip install -e ".[postgres]"'
+
+
+def _module_available(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def registry_engine_url(url: URL, available: Callable[[str], bool] = _module_available) -> URL:
+    """The URL the registry's (synchronous) engine uses for a PostgreSQL URL in any form users copy.
+
+    ``postgresql+asyncpg://`` is Prefect's async driver (PREFECT_API_DATABASE_CONNECTION_URL); synchronous
+    SQLAlchemy cannot use it ("greenlet_spawn has not been called"), so it is translated to psycopg (3) or
+    psycopg2, whichever is installed; ``postgresql://`` (no driver named) gets the same choice. Without
+    either, the message names the extra that installs one.
+    """
+    if url.get_backend_name() != "postgresql":
+        return url
+    shown = url.render_as_string(hide_password=True)
+    driver = url.get_driver_name()
+    if "+" in url.drivername and driver != "asyncpg":
+        if driver in ("psycopg", "psycopg2") and not available(driver):
+            raise RegistryError(f"registry: {driver} is not installed for {shown}: {_POSTGRES_FIX} installs psycopg")
+        return url  # a synchronous driver named explicitly: as given
+    for name in ("psycopg", "psycopg2"):  # no driver named, or Prefect's asyncpg: an installed sync one
+        if available(name):
+            return url.set(drivername=f"postgresql+{name}")
+    if driver == "asyncpg":
+        raise RegistryError(
+            f"registry: {shown} names Prefect's async driver (asyncpg); the registry needs a synchronous "
+            f"PostgreSQL driver: {_POSTGRES_FIX} installs psycopg, then this URL works as it is"
+        )
+    raise RegistryError(f"registry: no PostgreSQL driver for {shown}: {_POSTGRES_FIX} installs psycopg")
 
 
 def _build_sqlite_engine(url: URL) -> Engine:
@@ -476,14 +631,26 @@ def _sqlite_on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-@contextmanager
-def _database_errors(action: str) -> Iterator[None]:
-    """Give callers one exception type to catch; the driver error stays chained for debugging."""
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        detail = getattr(exc, "orig", None) or exc
-        raise RegistryError(f"registry: database error while {action}: {detail}") from exc
+# SQLite's words for what is wrong with the file, and ours (naming the file).
+_SQLITE_CAUSES = (
+    ("file is not a database", "{where} is not a SQLite database (file is not a database)"),
+    ("database disk image is malformed", "{where} is a damaged SQLite database (database disk image is malformed)"),
+    ("database or disk is full", "disk full at {where}"),
+    ("attempt to write a readonly database", "{where} is read-only"),
+    ("unable to open database file", "cannot open {where} (missing folder or no permission)"),
+    ("disk i/o error", "disk I/O error at {where}"),
+)
+
+
+def _cause(detail: str, where: str) -> str:
+    lowered = detail.lower()
+    for words, ours in _SQLITE_CAUSES:
+        if words in lowered:
+            return ours.format(where=where)
+    if "connection refused" in lowered:
+        return f"cannot connect to {where}: connection refused"
+    first = detail.strip().splitlines()[0] if detail.strip() else "database error"
+    return f"database error at {where}: {first}"
 
 
 # --------------------------------------------------------------------- helpers
