@@ -28,11 +28,12 @@ from flows.run_context import (
     template_variables,
 )
 from flows.settings import get_settings
-from flows.task_options import NotRetryable, task_options
+from flows.task_options import NotRetryable, exactly_once, task_options
 
 __all__ = ["ActionRecord", "run_automation", "SKIPPED"]
 
 SKIPPED = "Skipped"
+CACHED = "Cached"
 _INNER_DEADLINE_MARGIN = 0.5
 
 
@@ -211,12 +212,21 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
 
     from flows.gates import check_gates
     from flows.idempotency import action_key
-    from flows.summary import publish_summary
+    from flows.occurrences import read_completed, record_completed
+    from flows.summary import remember_summary, summary_rows
 
     automation = loaded.automation
     logger = get_run_logger()
     run_id = str(flow_run.get_id() or "local")
     occurrence = resolve_occurrence(run, run_id)
+    completed = await read_completed(loaded, occurrence, run)
+    if completed is not None:
+        # Every action of this occurrence already completed: answer before any task starts.
+        rows = [row | {"status": CACHED, "from_record": True} for row in completed.actions]
+        remember_summary(run_id, automation.name, occurrence, rows)
+        message = f"occurrence already completed by run {completed.flow_run_id}; nothing executed ({completed.message})"
+        logger.info(message)
+        return Completed(name=CACHED, message=message, data={"occurrence": occurrence.key, "actions": rows})
     gate = await check_gates(automation, occurrence, run)
     if gate is not None:
         logger.info("skipped: %s", gate)
@@ -238,7 +248,7 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
         variables = template_variables(automation, loaded.inputs, run, builtins, state.outputs)
         display, render_error = _render_for_key(action, variables)
         key = None
-        if render_error is None and action.idempotency.enabled:
+        if render_error is None and exactly_once(action):
             key = action_key(
                 automation.name, action.name, action.type, display, _occurrence_part(action, variables, occurrence)  # type: ignore[attr-defined]
             )
@@ -254,7 +264,7 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
             type=action.type,  # type: ignore[attr-defined]
             status=task_state.name or task_state.type.value,
             duration_ms=int((time.monotonic() - started) * 1000),
-            cached=task_state.name == "Cached",
+            cached=task_state.name == CACHED,
             continue_on_failure=action.continue_on_failure,
         )
         if task_state.is_completed():
@@ -268,12 +278,15 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
                 state.stopped_by = action.name
         state.records.append(record)
 
-    await publish_summary(automation.name, occurrence, state.records)
-    failed = [r for r in state.records if r.status not in ("Completed", "Cached", SKIPPED)]
+    rows = summary_rows(state.records)
+    remember_summary(run_id, automation.name, occurrence, rows)
+    failed = [r for r in state.records if r.status not in ("Completed", CACHED, SKIPPED)]
     summary = {"occurrence": occurrence.key, "actions": [asdict(r) for r in state.records]}
     if state.stopped_by is not None:
         return Failed(message=f"action '{state.stopped_by}' failed: {next(r.summary for r in state.records if r.name == state.stopped_by)}", data=summary)
     message = f"{len(state.records) - len(failed)}/{len(state.records)} actions succeeded"
     if failed:
         message += f"; failed with continue_on_failure: {', '.join(r.name for r in failed)}"
+    elif all(r.status in ("Completed", CACHED) for r in state.records):
+        await record_completed(loaded, occurrence, run, run_id, message, rows)
     return Completed(message=message, data=summary)

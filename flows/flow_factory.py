@@ -14,6 +14,7 @@ from compiler.names import PLATFORM_TAG
 from flows import api_retry
 from flows.engine import run_automation
 from flows.run_context import RunInputs
+from flows.summary import publish_summary_hook
 
 __all__ = ["build_flow", "run_tags", "RESERVED_PARAMETERS"]
 
@@ -89,6 +90,9 @@ def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> F
         version=automation.version,
         validate_parameters=True,
         persist_result=False,
+        # The run's summary artifact, published once the final state is on the server.
+        on_completion=[publish_summary_hook],
+        on_failure=[publish_summary_hook],
         # Named explicitly: otherwise Prefect looks the default storage up from the API on every run.
         result_storage=_flow_result_storage(),
     )

@@ -56,7 +56,11 @@ async def _actions_of(client: Any, flow_run_id: UUID, settle_seconds: float = 0.
         runs = await client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200
         )
-        summaries = await _summaries(client, flow_run_id)
+        rows = await _summary_rows(client, flow_run_id)
+        if not runs and rows and all(row.get("from_record") for row in rows):
+            # A re-run answered from its completed occurrence: no task runs, the stored outcome is the record.
+            return [_from_row(row) for row in rows]
+        summaries = {row.get("action", ""): row.get("summary", "") for row in rows}
         final = {run.name for run in runs if run.state is not None and run.state.is_final()}
         if set(summaries) <= final or time.monotonic() >= deadline:
             break
@@ -78,7 +82,17 @@ async def _actions_of(client: Any, flow_run_id: UUID, settle_seconds: float = 0.
     return actions
 
 
-async def _summaries(client: Any, flow_run_id: UUID) -> dict[str, str]:
+def _from_row(row: dict[str, Any]) -> ActionHistory:
+    return ActionHistory(
+        name=str(row.get("action", "")),
+        status=str(row.get("status", "")),
+        attempts=0,
+        duration_s=0.0,
+        summary=plain_message(str(row.get("summary", ""))),
+    )
+
+
+async def _summary_rows(client: Any, flow_run_id: UUID) -> list[dict[str, Any]]:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterType
 
     artifacts = await client.read_artifacts(
@@ -95,8 +109,8 @@ async def _summaries(client: Any, flow_run_id: UUID) -> dict[str, str]:
             except ValueError:
                 continue
         if isinstance(data, list):
-            return {row.get("action", ""): row.get("summary", "") for row in data if isinstance(row, dict)}
-    return {}
+            return [row for row in data if isinstance(row, dict)]
+    return []
 
 
 def _duration(run: Any) -> float:

@@ -14,7 +14,7 @@ from flows.actions.base import ActionError
 from flows.idempotency import policy_for
 from flows.settings import get_settings
 
-__all__ = ["task_options", "is_retryable", "retry_delays", "NotRetryable"]
+__all__ = ["exactly_once", "task_options", "is_retryable", "retry_delays", "NotRetryable"]
 
 
 class NotRetryable(Exception):
@@ -62,6 +62,14 @@ def _hold_seconds(action: ActionBase) -> float:
     return action.timeout_seconds * (action.retry_count + 1) + total_delay * (1 + action.retry_jitter) + 60
 
 
+def exactly_once(action: ActionBase) -> bool:
+    """Whether the action's result is persisted and keyed per occurrence: it has side effects and
+    idempotency is not switched off for it (the per-type rule is ``ActionType.side_effects``)."""
+    from flows.actions import ACTION_TYPES
+
+    return ACTION_TYPES[action.type].side_effects and action.idempotency.enabled  # type: ignore[attr-defined]
+
+
 def task_options(action: ActionBase, results_dir: Path) -> dict[str, Any]:
     """Keyword arguments for ``Task.with_options`` of this action."""
     options: dict[str, Any] = {
@@ -71,27 +79,24 @@ def task_options(action: ActionBase, results_dir: Path) -> dict[str, Any]:
         "retry_delay_seconds": retry_delays(action),
         "timeout_seconds": action.timeout_seconds,
         "retry_condition_fn": _retry_condition,
-        "persist_result": True,
-        # Data and cache records need separate folders: both are files named by the key.
-        "result_storage": results_dir / "data",
     }
     if action.retry_jitter:
         options["retry_jitter_factor"] = action.retry_jitter
-    settings = get_settings()
-    shared_storage = settings.result_storage
-    if shared_storage:
-        # A storage block shared by every worker (e.g. "s3-bucket/automations"): each record then holds
-        # metadata and data in one object, so no separate key storage. For exactly-once across machines
-        # the lock must be shared too (AUTOMATIONS_LOCK_URL).
-        options["result_storage"] = shared_storage
-    if action.idempotency.enabled:
-        options["cache_policy"] = policy_for(
-            None if shared_storage else results_dir / "keys", results_dir / "locks", _hold_seconds(action), settings.lock_url
-        )
-        if action.idempotency.expire_seconds:
-            options["cache_expiration"] = timedelta(seconds=action.idempotency.expire_seconds)
-    else:
+    if not exactly_once(action):
         from prefect.cache_policies import NO_CACHE
 
-        options["cache_policy"] = NO_CACHE
+        # Nothing stored, no key, no lock: measured 65-78 ms per run of persistence alone (issue 11, P2).
+        return options | {"persist_result": False, "cache_policy": NO_CACHE}
+    settings = get_settings()
+    shared_storage = settings.result_storage
+    # Data and cache records need separate folders: both are files named by the key. A storage block
+    # shared by every worker (e.g. "s3-bucket/automations") holds metadata and data in one object, so no
+    # separate key storage; for exactly-once across machines the lock must be shared too (AUTOMATIONS_LOCK_URL).
+    options["persist_result"] = True
+    options["result_storage"] = shared_storage or results_dir / "data"
+    options["cache_policy"] = policy_for(
+        None if shared_storage else results_dir / "keys", results_dir / "locks", _hold_seconds(action), settings.lock_url
+    )
+    if action.idempotency.expire_seconds:
+        options["cache_expiration"] = timedelta(seconds=action.idempotency.expire_seconds)
     return options

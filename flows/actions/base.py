@@ -65,9 +65,16 @@ class ActionContext:
 
 @dataclass(frozen=True)
 class ActionType(Generic[P]):
-    """One row of the action table: name, parameters model and the coroutine that executes it."""
+    """One row of the action table: name, parameters model and the coroutine that executes it.
+
+    ``side_effects``: whether executing it changes anything outside the run (a request sent, a file or a
+    registry row written, an event published that may trigger other automations). Only such actions are
+    made exactly-once per occurrence (persisted result, idempotency key, lock); an action without side
+    effects simply runs again when its occurrence is re-run, which costs less than storing its result.
+    """
 
     name: str
     description: str
     parameters: type[P]
     execute: Callable[[P, ActionContext], Awaitable[Any]]
+    side_effects: bool = True

@@ -21,4 +21,5 @@ async def execute(params: LogMessageParameters, ctx: ActionContext) -> dict[str,
     return {"message": params.message, "level": params.level}
 
 
-ACTION = ActionType("log_message", "Log a message.", LogMessageParameters, execute)
+# Writing to the run's own log changes nothing outside the run: no persisted result, no idempotency lock.
+ACTION = ActionType("log_message", "Log a message.", LogMessageParameters, execute, side_effects=False)
