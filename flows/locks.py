@@ -233,10 +233,24 @@ def _redis_manager(url: str, hold_seconds: float) -> LockManager:
             return bool(await super().aacquire_lock(key, holder, acquire_timeout, hold_timeout or self.hold_seconds))
 
         def release_lock(self, key: str, holder: str) -> None:
+            from redis.asyncio.lock import Lock as AsyncLock
             from redis.exceptions import LockError
+            from redis.lock import Lock
 
+            name = self._lock_name_for_key(key)
+            held = self._locks.get(name)
             try:
-                super().release_lock(key, holder)
+                if isinstance(held, AsyncLock) and getattr(held.local, "token", None) == holder.encode():
+                    # Prefect's async engine acquires with aacquire_lock but releases with the sync
+                    # release_lock; prefect-redis 0.3 then calls the async lock's release() without awaiting
+                    # it and the key stays locked until its TTL (every waiting run timed out). Release the
+                    # same token through the sync client instead.
+                    sync = Lock(self.client, name, thread_local=False)
+                    sync.local.token = held.local.token
+                    self._locks.pop(name, None)
+                    sync.release()
+                else:
+                    super().release_lock(key, holder)
             except (LockError, ValueError) as exc:
                 # Held past its hold time and taken over: the action's result is stored all the same.
                 log.warning("idempotency lock %s expired before it was released: %s", key, exc)

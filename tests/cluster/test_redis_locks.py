@@ -111,3 +111,15 @@ def test_releasing_an_expired_lock_does_not_fail(redis_url: str, tmp_path: Path)
     lock_manager(redis_url, tmp_path, 60).acquire_lock(key, "taker", acquire_timeout=1)
 
     manager.release_lock(key, "slow-run")  # logged, not raised: the slow run's result is stored all the same
+
+
+def test_an_async_acquire_is_released_by_the_sync_release(redis_url: str, tmp_path: Path) -> None:
+    """Prefect's async engine pairs aacquire_lock with the sync release_lock (prefect-redis left the key locked)."""
+    import asyncio
+
+    key = _key("async-acquire")
+    manager = lock_manager(redis_url, tmp_path, 60)
+    assert asyncio.run(manager.aacquire_lock(key, "run-1"))
+    manager.release_lock(key, "run-1")
+
+    assert not lock_manager(redis_url, tmp_path, 60).is_locked(key)
