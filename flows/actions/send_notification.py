@@ -104,37 +104,105 @@ async def _deliver(channel: Channel, params: SendNotificationParameters, ctx: Ac
 
 
 async def _deliver_block(name: str, params: SendNotificationParameters) -> None:
-    from prefect.blocks.notifications import NotificationBlock
-
-    try:
-        if "/" in name:
-            block = await NotificationBlock.aload(name)
-        else:
-            block = await _load_by_name(name)
-    except (ValueError, LookupError) as exc:
-        raise ActionError(f"notification block '{name}' not found: {exc}") from None
+    block = await _load_block(name)
+    await _check_block_address(block, name)
     try:
         # notify() swallows delivery errors unless raise_on_failure() is active.
         with block.raise_on_failure():
             await block.notify(params.message, subject=params.title)
-    except Exception as exc:  # noqa: BLE001 - any delivery failure is reported with its type
-        raise ActionError(f"delivery failed: {type(exc).__name__}: {exc}", retryable=True) from None
+    except Exception as exc:  # noqa: BLE001 - any delivery failure is reported with its cause
+        raise ActionError(f"delivery failed: {_delivery_cause(exc, block)}", retryable=True) from None
 
 
-async def _load_by_name(name: str) -> Any:
-    """Find a notification block by document name whatever its block type."""
+async def _load_block(name: str) -> Any:
+    """A notification block by ``type-slug/name`` (exact) or by document name alone (any notification type)."""
+    import prefect.blocks.notifications  # noqa: F401 - registers the notification block classes
     from prefect.blocks.core import Block
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import BlockDocumentFilter, BlockDocumentFilterName
 
+    if "/" in name:
+        slug = name
+    else:
+        slug = await _slug_for_name(name)
+    try:
+        block = await Block.aload(slug)
+    except (ValueError, LookupError) as exc:
+        raise ActionError(f"notification block '{name}' not found: {exc}") from None
+    if not hasattr(block, "notify") or not hasattr(block, "raise_on_failure"):
+        raise ActionError(f"block '{slug}' is a {type(block).__name__}, not a notification block")
+    return block
+
+
+async def _slug_for_name(name: str) -> str:
+    """``type-slug/name`` of the one notification block document called ``name`` (read page by page)."""
+    from prefect.client.orchestration import get_client
+
+    found: list[str] = []
     async with get_client() as client:
-        documents = await client.read_block_documents(
-            block_document_filter=BlockDocumentFilter(name=BlockDocumentFilterName(any_=[name])),
-            include_secrets=True,
+        offset = 0
+        while True:
+            page = await client.read_block_documents(offset=offset, limit=200, include_secrets=False)
+            for document in page:
+                capabilities = document.block_schema.capabilities if document.block_schema else []
+                if document.name == name and not document.is_anonymous and "notify" in capabilities:
+                    found.append(f"{document.block_type.slug if document.block_type else '?'}/{document.name}")
+            if len(page) < 200:
+                break
+            offset += 200
+    if not found:
+        raise ActionError(
+            f"notification block '{name}' not found: no notification block document has that name "
+            "(create one in the Prefect UI or with Block.save(); or write type-slug/name)"
         )
-    if not documents:
-        raise LookupError("no block document has that name")
-    return Block._from_block_document(documents[0])
+    if len(found) > 1:
+        raise ActionError(f"notification block name '{name}' is ambiguous ({', '.join(sorted(found))}): write type-slug/name")
+    return found[0]
+
+
+async def _check_block_address(block: Any, name: str) -> None:
+    """The webhook policy for blocks whose URL is known (custom webhooks, Slack, Teams …): no internal
+    address unless AUTOMATIONS_HTTP_ALLOW_PRIVATE, never cloud metadata."""
+    import httpx
+
+    from flows.net_guard import BlockedAddress, check_url
+
+    for field_name in ("url", "webhook_url"):
+        raw = getattr(block, field_name, None)
+        url = raw.get_secret_value() if hasattr(raw, "get_secret_value") else raw
+        if not isinstance(url, str) or not url:
+            continue
+        try:
+            await check_url(url, allow_private=_allow_private())
+        except BlockedAddress as exc:
+            raise ActionError(f"block '{name}': {exc}") from None
+        except (httpx.InvalidURL, httpx.TransportError, ValueError):
+            continue  # a templated or unresolvable URL: the block's own request decides
+
+
+def _allow_private() -> bool:
+    from flows.settings import get_settings
+
+    return get_settings().http_allow_private
+
+
+def _delivery_cause(exc: BaseException, block: Any) -> str:
+    import httpx
+
+    from flows.messages import connection_failure, describe_exception
+
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"{type(block).__name__} answered {exc.response.status_code}"
+    if isinstance(exc, httpx.TransportError):
+        url = exc.request.url if _has_request(exc) else None
+        target = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}" if url else "its endpoint"
+        return connection_failure(exc, target)
+    return describe_exception(exc)
+
+
+def _has_request(exc: Any) -> bool:
+    try:
+        return exc.request is not None
+    except RuntimeError:  # httpx raises when no request is attached
+        return False
 
 
 async def _deliver_webhook(url: str, params: SendNotificationParameters, ctx: ActionContext) -> None:
@@ -152,7 +220,11 @@ async def _deliver_webhook(url: str, params: SendNotificationParameters, ctx: Ac
     except BlockedAddress as exc:
         raise ActionError(box.redact_text(str(exc))) from None
     except httpx.TransportError as exc:
-        raise ActionError(box.redact_text(f"webhook connection failed: {exc!r}"), retryable=True) from None
+        from flows.messages import connection_failure
+
+        parsed = httpx.URL(target)
+        where = f"{parsed.host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
+        raise ActionError(box.redact_text(f"webhook failed: {connection_failure(exc, where)}"), retryable=True) from None
     if response.status_code >= 400:
         raise ActionError(f"webhook answered {response.status_code}", retryable=response.status_code >= 500)
 
