@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -434,9 +435,13 @@ class Cluster:
     """PostgreSQL + Redis + Prefect server + the project (``automations``: name → YAML body without ``name:``)
     deployed with ``python -m compiler deploy`` + ``workers`` process workers with separate state folders.
 
-    ``worker_env`` is added to every worker's environment (its flow-run processes inherit it).
-    ``shared_results``: a LocalFileSystem block (``local-file-system/cluster-results``) every worker uses as
+    As the README's "Running at scale" says, the settings every flow-run process needs travel with the
+    deployments (``configs/deploy.yaml`` → ``job_variables.env``, see ``job_env``); a worker's own
+    environment holds only what belongs to its machine (API URL, poll interval, state folder) plus
+    ``worker_env``.
+    ``shared_results``: a LocalFileSystem block (``local-file-system/cluster-results``) used as
     AUTOMATIONS_RESULT_STORAGE, as workers on several machines would share a bucket.
+    ``redis_locks``: AUTOMATIONS_LOCK_URL is this cluster's Redis (exactly-once across workers).
     """
 
     base: Path
@@ -447,7 +452,7 @@ class Cluster:
     query_seconds: float = DEFAULT_WORKER_QUERY_SECONDS
     redis: bool = True
     shared_results: bool = True
-    redis_locks: bool = True  # AUTOMATIONS_LOCK_URL = this cluster's Redis (exactly-once across workers)
+    redis_locks: bool = True
 
     postgres: Postgres | None = field(default=None, init=False)
     redis_server: Redis | None = field(default=None, init=False)
@@ -455,6 +460,7 @@ class Cluster:
     project: Path = field(default=Path(), init=False)
     nodes: list[Worker] = field(default_factory=list, init=False)
     timings: dict[str, float] = field(default_factory=dict, init=False)
+    _previous_sigterm: Any = field(default=None, init=False, repr=False)
 
     RESULT_BLOCK = "local-file-system/cluster-results"
 
@@ -474,6 +480,7 @@ class Cluster:
         self.timings[step] = round(time.monotonic() - started, 1)
 
     def start(self) -> Cluster:
+        self._catch_sigterm()
         self.base.mkdir(parents=True, exist_ok=True)
         logs = self.base / "logs"
         started = time.monotonic()
@@ -489,6 +496,7 @@ class Cluster:
         self.project = make_project(self.base, self.automations, examples=False)
         if self.shared_results:
             self._save_result_block(self.base / "shared-results")
+        self._write_deploy_config()
         started = time.monotonic()
         self.deploy()
         self._timed("deploy", started)
@@ -512,6 +520,21 @@ class Cluster:
         for part in (self.server, self.redis_server, self.postgres):
             if part is not None:
                 part.stop()
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
+    def _catch_sigterm(self) -> None:
+        """Python's default SIGTERM ends the process without running ``finally`` blocks, so a test run or
+        benchmark stopped with SIGTERM (``timeout``, CI) would leave all these servers running: while the
+        cluster is up, SIGTERM raises KeyboardInterrupt instead (pytest and ``with`` then stop everything)."""
+        if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt(f"signal {signum}: stopping the cluster")
+
+        self._previous_sigterm = signal.signal(signal.SIGTERM, interrupt)
 
     # ---------------------------------------------------------------- properties
 
@@ -540,6 +563,15 @@ class Cluster:
         env.update(extra)
         return env
 
+    def job_env(self) -> dict[str, str]:
+        """The settings every flow-run process gets through the deployments' job variables."""
+        env = {"AUTOMATIONS_HTTP_ALLOW_PRIVATE": "true"}  # the tests' HTTP server is on 127.0.0.1
+        if self.shared_results:
+            env["AUTOMATIONS_RESULT_STORAGE"] = self.RESULT_BLOCK
+        if self.redis and self.redis_locks:
+            env["AUTOMATIONS_LOCK_URL"] = self.redis_url
+        return env
+
     def worker_environment(self, worker: Worker) -> dict[str, str]:
         env = self.client_env()
         env.update(
@@ -547,13 +579,8 @@ class Cluster:
                 "PREFECT_HOME": str(worker.home),
                 "PREFECT_WORKER_QUERY_SECONDS": str(self.query_seconds),
                 "AUTOMATIONS_STATE_DIR": str(worker.state_dir),
-                "AUTOMATIONS_HTTP_ALLOW_PRIVATE": "true",
             }
         )
-        if self.shared_results:
-            env["AUTOMATIONS_RESULT_STORAGE"] = self.RESULT_BLOCK
-        if self.redis and self.redis_locks:
-            env["AUTOMATIONS_LOCK_URL"] = self.redis_url
         env.update(self.worker_env)
         return env
 
@@ -566,6 +593,12 @@ class Cluster:
         folder.mkdir(parents=True, exist_ok=True)
         with temporary_settings(updates={PREFECT_API_URL: self.api_url}):
             LocalFileSystem(basepath=str(folder)).save(self.RESULT_BLOCK.split("/", 1)[1], overwrite=True)
+
+    def _write_deploy_config(self) -> None:
+        import yaml
+
+        config = {"work_pool": WORK_POOL, "job_variables": {"env": self.job_env()}}
+        (self.project / "configs" / "deploy.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
     def run(self, *command: str, env: Mapping[str, str] | None = None, timeout: float = DEPLOY_TIMEOUT_SECONDS) -> str:
         """A command in the project folder (cluster client environment); its output, ClusterError when it fails."""

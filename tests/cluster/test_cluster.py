@@ -1,6 +1,7 @@
 """Issue 8, the production path end to end: a Prefect server on PostgreSQL, the project deployed with
 ``python -m compiler deploy``, two ``prefect worker start`` processes with separate state folders, a shared
 result-storage block and Redis idempotency locks (AUTOMATIONS_LOCK_URL), all real processes on 127.0.0.1.
+The shared settings reach the flow-run processes the documented way: configs/deploy.yaml job variables.
 
 The side effect every scenario counts is a request to a local HTTP server; which worker executed a run is
 read from the workers' own ``prefect.worker.executed-flow-run`` events.
@@ -37,10 +38,10 @@ DISTINCT_EVENTS = 100
 OVERLAPPING_RUNS = 20
 # Generous bounds for 2 busy cores: every run is a new Python process (~2-5 s of CPU each).
 ALL_RUNS_TIMEOUT = 900.0
-# Zombie detection: heartbeats every 30 s (Prefect's minimum), a run whose heartbeats stop for 90 s is
-# marked Crashed by the automation `compiler deploy` creates; the bound leaves room for a busy machine.
+# Zombie detection: heartbeats every 30 s (Prefect's minimum; deploy puts the setting in every deployment's
+# job variables), a run whose heartbeats stop for 90 s is marked Crashed by the automation `compiler deploy`
+# creates; the bound leaves room for a busy machine.
 CRASH_DETECTION_TIMEOUT = 240.0
-WORKER_ENV = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
 
 
 def _event_automation(custom_type: str, actions: str, cooldown: int = 0) -> str:
@@ -87,7 +88,7 @@ def _automations(http: str) -> dict[str, str]:
 def cluster(cluster_services: None, cluster_http: ScriptedServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """The cluster, started once for this module and stopped (every process, by PID) at its end."""
     base = tmp_path_factory.mktemp("cluster")
-    running = Cluster(base, _automations(cluster_http.url), workers=len(WORKERS), worker_env=dict(WORKER_ENV))
+    running = Cluster(base, _automations(cluster_http.url), workers=len(WORKERS))
     try:
         running.start()
     except ClusterError as exc:
