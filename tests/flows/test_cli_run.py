@@ -74,7 +74,8 @@ def test_daily_security_scan_example_scans_stores_and_notifies(runtime: Runtime,
     ]
     assert "aws_access_key_id" in report and "deploy/settings.py" in report
     assert aws_key not in report  # the report holds redacted excerpts only
-    assert [tuple(r) for r in artifacts] == [("daily_security_scan", "security_report", f"security/scan_{today}.json")]
+    # Registered by location (the absolute path here), so any machine given the same storage can open it.
+    assert [tuple(r) for r in artifacts] == [("daily_security_scan", "security_report", str(report_path.resolve()))]
     assert len(notifications) == 1
     assert notifications[0]["automation"] == "daily_security_scan"
     assert notifications[0]["message"].startswith(f"Security scan of {repo}: ")
