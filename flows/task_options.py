@@ -55,11 +55,15 @@ def retry_delays(action: ActionBase) -> float | list[float]:
     return action.retry_delay_seconds
 
 
+# Margin over the try's timeout for a Redis lock's TTL: network round trips and clock differences.
+_HOLD_MARGIN_SECONDS = 10.0
+
+
 def _hold_seconds(action: ActionBase) -> float:
-    """Longest a healthy run can hold the idempotency lock: every try, every delay, plus a margin."""
-    delays = retry_delays(action)
-    total_delay = sum(delays) if isinstance(delays, list) else delays * action.retry_count
-    return action.timeout_seconds * (action.retry_count + 1) + total_delay * (1 + action.retry_jitter) + 60
+    """Longest a living holder keeps an idempotency lock: one try. Prefect takes the lock when a try's
+    transaction begins and releases it when it ends, both inside the try's timeout (retry delays are
+    outside), so a lock still held after timeout + margin belongs to a dead process."""
+    return action.timeout_seconds + _HOLD_MARGIN_SECONDS
 
 
 def exactly_once(action: ActionBase) -> bool:
