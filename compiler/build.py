@@ -26,6 +26,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.model.automation import Automation
 from compiler.names import PLATFORM_TAG
 from compiler.normalize import normalized
+from compiler.prefect_check import automation_problems, deployment_problems
 from flows.events import EVENT_NAMES, FILTER_LABELS, event_name
 from flows.gates import cooldown_limit_name  # one name for the limit, shared with the runtime gate
 
@@ -406,7 +407,28 @@ def _plan(config_dir: Path, options: BuildOptions | None) -> tuple[dict[Path, st
     errors.extend(_reserved_names(catalog.automations.values()))
     if errors or options is None:
         return {}, sorted(errors), catalog.warnings
+    errors.extend(_prefect_rejections(catalog.automations.values(), options))
+    if errors:
+        return {}, sorted(errors), catalog.warnings
     return render(list(catalog.automations.values()), options), [], catalog.warnings
+
+
+def _prefect_rejections(automations: Iterable[LoadedAutomation], options: BuildOptions) -> list[Diagnostic]:
+    """What `prefect deploy` would refuse in the generated deployments, checked with Prefect's own models.
+
+    The language rejects these inputs first; an error here means the two disagree (a cron expression
+    croniter accepts and Prefect's schedule model does not, say), and names the automation it came from.
+    """
+    diagnostics = []
+    for loaded in automations:
+        if loaded.automation.status != "enabled":
+            continue
+        for deployment in deployments_for(loaded.automation, options):
+            for field, message in deployment_problems(deployment):
+                diagnostics.append(Diagnostic(loaded.path, 1, 1, f"<deployment {deployment['name']}>.{field}", message))
+    for message in automation_problems(zombie_automation()):
+        diagnostics.append(Diagnostic(str(PREFECT_AUTOMATIONS_PATH), 1, 1, ZOMBIE_AUTOMATION_NAME, message))
+    return diagnostics
 
 
 def _reserved_names(automations: Iterable[LoadedAutomation]) -> list[Diagnostic]:
