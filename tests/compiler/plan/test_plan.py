@@ -163,6 +163,22 @@ def test_a_changed_cooldown_changes_the_limit(deployed: dict[str, Any]) -> None:
     assert limit["fields"][0]["path"] == "slot_decay_per_second" and limit["fields"][0]["after"] == pytest.approx(1 / 60)
 
 
+def test_changed_job_variables_show_on_every_deployment(deployed: dict[str, Any]) -> None:
+    settings = deployed["project"] / "configs" / "deploy.yaml"
+    settings.write_text("job_variables:\n  env:\n    AUTOMATIONS_LOCK_URL: redis://redis.internal:6379/0\n", encoding="utf-8")
+    try:
+        code, data = plan_json(deployed["project"], deployed["pool"])
+    finally:
+        settings.unlink()
+    changed = {c["name"]: c["fields"] for c in data["changes"]}
+    tag = deployed["tag"]
+    assert code == 2 and sorted(changed) == sorted(
+        [f"{tag}_event/{tag}_event", f"{tag}_cron/{tag}_cron", f"{tag}_cond/{tag}_cond", f"condition-watcher/{tag}_cond"]
+    )
+    expected = {"op": "+", "path": "job_variables.env.AUTOMATIONS_LOCK_URL", "after": "redis://redis.internal:6379/0"}
+    assert all(fields == [expected] for fields in changed.values())
+
+
 def test_an_added_automation_adds_its_deployment_and_limit(deployed: dict[str, Any]) -> None:
     name = f"{deployed['tag']}_new"
     body = "trigger:\n  type: event\n  event: {event_type: custom, custom_type: hello}\n  cooldown_seconds: 60\n" + SAY
