@@ -31,7 +31,7 @@ import httpx
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
-HEALTH_TIMEOUT_SECONDS = 120.0
+HEALTH_TIMEOUT_SECONDS = 300.0  # a loaded 2-core machine took over 120 s
 STOP_GRACE_SECONDS = 15.0
 
 if str(PROJECT_ROOT) not in sys.path:

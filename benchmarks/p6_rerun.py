@@ -69,10 +69,12 @@ actions:
 
 
 async def cached_actions(state: Any) -> int:
-    """How many actions the run's summary (the flow's final state data) records as Cached; -1 if unreadable."""
+    """How many actions the run's summary (the flow's final state data) records as Cached; -1 if unreadable.
+
+    A re-run answered from its completed occurrence lists the stored actions with status Cached."""
     try:
         summary = await state.aresult(raise_on_failure=False)
-        return sum(1 for action in summary["actions"] if action.get("cached"))
+        return sum(1 for action in summary["actions"] if action.get("cached") or action.get("status") == "Cached")
     except Exception:  # noqa: BLE001 - informational only
         return -1
 
