@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import PROJECT_ROOT, PYTHON, median, result_line, say, temp_dir  # noqa: E402
 
-from flows.processes import pid_alive  # noqa: E402
+from compiler.processes import pid_alive  # noqa: E402
 
 LATER_RUNS = 7
 GOAL_FIRST = 15.0

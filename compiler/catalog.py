@@ -293,7 +293,7 @@ def _check_address(loc: tuple[str | int, ...], url: str, report: Any) -> None:
 
 def _private_addresses_allowed() -> bool:
     """The setting as this process sees it: a machine that allows private addresses gets no warning."""
-    from flows.settings import get_settings
+    from compiler.settings import get_settings
 
     try:
         return bool(get_settings().http_allow_private)
@@ -302,7 +302,7 @@ def _private_addresses_allowed() -> bool:
 
 
 def _unknown_custom_action(name: str) -> str | None:
-    from flows.actions.custom import registered_custom_actions
+    from compiler.plugins import registered_custom_actions
 
     known = sorted(registered_custom_actions())
     if name in known:
@@ -319,9 +319,9 @@ def _unknown_custom_action(name: str) -> str | None:
 @lru_cache(maxsize=1)
 def _installed_agents() -> tuple[str, ...]:
     """Read entry points once per process: validating 1,000 files must not scan them 1,000 times."""
-    from flows.agents import available_agents
+    from compiler.plugins import agent_names
 
-    return tuple(sorted(available_agents()))
+    return agent_names()
 
 
 def _unknown_agent(name: str) -> str | None:

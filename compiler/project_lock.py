@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.processes import pid_alive
+from compiler.processes import pid_alive
 
 __all__ = ["ProjectLock", "LockHeld"]
 

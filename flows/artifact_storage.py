@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from compiler.model.actions.create_artifact import relative_artifact_path
+
 __all__ = ["ArtifactStorageError", "StoredArtifact", "check_relative", "confine_artifact_path", "store_artifact"]
 
 
@@ -39,12 +41,10 @@ class StoredArtifact:
 
 def check_relative(filename: str) -> PurePosixPath:
     """The name as a relative POSIX path; absolute paths, ``..``, NUL and backslashes are refused."""
-    if "\x00" in filename or "\\" in filename:
-        raise ArtifactStorageError(f"artifact filename '{filename}' may not contain NUL or backslashes")
-    pure = PurePosixPath(filename)
-    if pure.is_absolute() or ".." in pure.parts or filename.strip() in ("", "."):
-        raise ArtifactStorageError(f"artifact filename '{filename}' must be a relative path inside the artifacts folder (no '..')")
-    return pure
+    try:
+        return relative_artifact_path(filename)
+    except ValueError as exc:
+        raise ArtifactStorageError(str(exc)) from None
 
 
 def confine_artifact_path(root: Path, filename: str) -> Path:

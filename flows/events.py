@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.names import EVENT_NAMES, FILTER_LABELS, LABEL_PREFIX, event_name
+
 __all__ = [
     "EVENT_NAMES",
     "LABEL_PREFIX",
@@ -36,25 +38,6 @@ __all__ = [
     "publish",
 ]
 
-LABEL_PREFIX = "platform-god"
-EVENT_NAMES: dict[str, str] = {
-    "agent_complete": "platform-god.agent.completed",
-    "agent_failed": "platform-god.agent.failed",
-    "chain_complete": "platform-god.chain.completed",
-    "chain_failed": "platform-god.chain.failed",
-    "registry_update": "platform-god.registry.updated",
-    "artifact_created": "platform-god.artifact.created",
-    "custom": "platform-god.custom.",
-}
-# Trigger filter field (YAML) → resource label it matches.
-FILTER_LABELS: dict[str, str] = {
-    "agent_name": "platform-god.agent-name",
-    "chain_name": "platform-god.chain-name",
-    "custom_type": "platform-god.custom-type",
-    "entity_type": "platform-god.entity-type",
-    "artifact_type": "platform-god.artifact-type",
-    "status": "platform-god.status",
-}
 _RESOURCE_KEY = {
     "agent_complete": ("agent", "agent_name"),
     "agent_failed": ("agent", "agent_name"),
@@ -63,15 +46,6 @@ _RESOURCE_KEY = {
     "artifact_created": ("artifact", "artifact_type"),
     "custom": ("custom", "custom_type"),
 }
-
-
-def event_name(kind: str, custom_type: str | None = None) -> str:
-    """The Prefect event name of an event kind (custom events are named after their custom type)."""
-    if kind == "custom":
-        if not custom_type:
-            raise ValueError("custom events need a custom_type")
-        return EVENT_NAMES["custom"] + custom_type
-    return EVENT_NAMES[kind]
 
 
 @dataclass(frozen=True)

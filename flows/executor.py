@@ -35,7 +35,7 @@ from prefect.flow_engine import run_flow_async
 from prefect.states import Crashed, Pending
 
 from flows import api_retry
-from flows.processes import pid_alive
+from compiler.processes import pid_alive
 
 api_retry.install()  # quick retries of SQLite 503s (see flows/api_retry.py)
 

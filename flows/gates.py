@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from compiler.model.automation import Automation
+from compiler.names import cooldown_limit_name
 from flows.run_context import Occurrence, RunInputs
 
 __all__ = ["check_gates", "cooldown_limit_name", "missed_run_reason", "CooldownUnavailable"]
@@ -13,10 +14,6 @@ __all__ = ["check_gates", "cooldown_limit_name", "missed_run_reason", "CooldownU
 
 class CooldownUnavailable(RuntimeError):
     """The cooldown limit could not be checked; the run fails rather than risk breaking the cooldown."""
-
-
-def cooldown_limit_name(automation_name: str) -> str:
-    return f"automation-cooldown-{automation_name}"
 
 
 def missed_run_reason(

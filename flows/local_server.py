@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from compiler.project import project_path
-from flows.processes import pid_alive
+from compiler.processes import pid_alive
 
 __all__ = ["LocalServer", "StartingServer", "begin_local_server", "spawn_server", "ensure_local_server", "stop_local_server", "local_server_status", "start_server", "SERVER_DIR"]
 

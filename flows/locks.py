@@ -34,11 +34,12 @@ from typing import Any
 
 from prefect.locking.protocol import LockManager
 
+from compiler.settings import REDIS_SCHEMES
+
 __all__ = ["FileLockManager", "LockSettingError", "lock_manager", "REDIS_SCHEMES"]
 
 log = logging.getLogger("platform_god.locks")
 
-REDIS_SCHEMES = ("redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://", "unix://")
 _POLL_SECONDS = 0.05
 # A waiter says once which file it waits on and who holds it, so a stuck key is easy to find.
 _REPORT_WAIT_AFTER_SECONDS = 5.0

@@ -14,13 +14,13 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
+from compiler.names import WATCHER_FLOW_NAME
 from flows import api_retry
 
 api_retry.install()  # quick retries of SQLite 503s (see flows/api_retry.py)
 
 __all__ = ["condition_watcher", "WATCHER_FLOW_NAME", "SKIPPED"]
 
-WATCHER_FLOW_NAME = "condition-watcher"
 SKIPPED = "Skipped"
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator
 
-from compiler.model.actions import ActionBase, action_model
+from compiler.model.actions import ACTION_SPECS, ActionBase, action_model
 from compiler.model.base import JsonValue, StrictModel
 from compiler.model.triggers import Trigger
 
@@ -23,9 +23,7 @@ _CONTEXT_KEY = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 @lru_cache(maxsize=1)
 def action_union() -> Any:
     """A discriminated union (on ``type``) of one model per row of the action table."""
-    from flows.actions import ACTION_TYPES
-
-    models = tuple(action_model(t.name, t.parameters, t.description) for t in ACTION_TYPES.values())
+    models = tuple(action_model(s.name, s.parameters, s.description) for s in ACTION_SPECS.values())
     return Annotated[Union[models], Field(discriminator="type")]  # type: ignore[valid-type]
 
 
@@ -59,7 +57,7 @@ class _AutomationFields(StrictModel):
 
 @lru_cache(maxsize=1)
 def automation_model() -> type[_AutomationFields]:
-    """The full model; built once, after the action table is importable."""
+    """The full model, built once (on first use: creating it costs a few milliseconds)."""
     from pydantic import create_model
 
     model: type[_AutomationFields] = create_model(  # type: ignore[call-overload]

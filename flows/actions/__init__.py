@@ -1,4 +1,4 @@
-"""The action table: every action type, by the ``type`` name used in YAML."""
+"""The runtime's action table: the executor of every action type, by the ``type`` name used in YAML."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from flows.actions.base import ActionContext, ActionError, ActionParameters, Act
 
 __all__ = ["ACTION_TYPES", "ActionContext", "ActionError", "ActionParameters", "ActionType"]
 
-# Adding an action type: write flows/actions/<type>.py defining ACTION, and list it here.
+# Adding an action type: its parameters model and SPEC in compiler/model/actions/<type>.py (listed in the
+# language's ACTION_SPECS), its execute and ACTION = ActionType.of(SPEC, execute) in flows/actions/<type>.py,
+# listed here. tests/flows/actions/test_action_table.py checks that both tables name the same types.
 ACTION_TYPES: dict[str, ActionType] = {
     module.ACTION.name: module.ACTION
     for module in (

@@ -1,13 +1,13 @@
-"""What every action type provides (parameters model + executor) and what the runtime gives it (context)."""
+"""The runtime side of an action type (its executor) and what the runtime gives it (context); parameters are the language's."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
-from compiler.model.base import StrictModel
+from compiler.model.actions import ActionParameters, ActionSpec, LogLevel
 
 __all__ = [
     "ActionContext",
@@ -19,7 +19,6 @@ __all__ = [
     "LOG_LEVELS",
 ]
 
-LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 LOG_LEVELS: dict[str, int] = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -27,10 +26,6 @@ LOG_LEVELS: dict[str, int] = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
-
-
-class ActionParameters(StrictModel):
-    """Base of every action's parameters; strings may hold templates, rendered before execution."""
 
 
 P = TypeVar("P", bound=ActionParameters)
@@ -65,7 +60,8 @@ class ActionContext:
 
 @dataclass(frozen=True)
 class ActionType(Generic[P]):
-    """One row of the action table: name, parameters model and the coroutine that executes it.
+    """One row of the runtime's action table: the language's spec (name, description, parameters) and the
+    coroutine that executes it. Build rows with ``ActionType.of(SPEC, execute)``.
 
     ``side_effects``: whether executing it changes anything outside the run (a request sent, a file or a
     registry row written, an event published that may trigger other automations). Only such actions are
@@ -78,3 +74,8 @@ class ActionType(Generic[P]):
     parameters: type[P]
     execute: Callable[[P, ActionContext], Awaitable[Any]]
     side_effects: bool = True
+
+    @classmethod
+    def of(cls, spec: ActionSpec[P], execute: Callable[[P, ActionContext], Awaitable[Any]], *, side_effects: bool = True) -> ActionType[P]:
+        """The runtime row of the language's ``spec``."""
+        return cls(spec.name, spec.description, spec.parameters, execute, side_effects)

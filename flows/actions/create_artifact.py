@@ -1,4 +1,4 @@
-"""Action ``create_artifact``: write a file to the artifact storage, mirror it as a Prefect artifact, register it."""
+"""Action ``create_artifact`` (parameters: ``compiler.model.actions.create_artifact``): write a file to the artifact storage, mirror it as a Prefect artifact, register it."""
 
 from __future__ import annotations
 
@@ -6,37 +6,15 @@ import asyncio
 import hashlib
 import json
 import re
-from functools import lru_cache
 from typing import Any
 
-from pydantic import Field, field_validator
+from compiler.model.actions.create_artifact import SPEC, CreateArtifactParameters
+from flows.actions.base import ActionContext, ActionError, ActionType
+from flows.artifact_storage import ArtifactStorageError, StoredArtifact, confine_artifact_path, store_artifact
 
-from flows.actions.base import ActionContext, ActionError, ActionParameters, ActionType
-from flows.artifact_storage import ArtifactStorageError, StoredArtifact, check_relative, confine_artifact_path, store_artifact
-
-__all__ = ["CreateArtifactParameters", "ACTION", "confine_artifact_path"]
+__all__ = ["ACTION", "confine_artifact_path"]
 
 _MAX_PREVIEW = 20_000
-
-
-class CreateArtifactParameters(ActionParameters):
-    artifact_type: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="Kind of artifact, e.g. discovery_report.")
-    filename: str = Field(min_length=1, max_length=255, description="Relative file name; may use templates; stays inside the artifacts folder.")
-    content: Any = Field(default=None, description="Content; default: the outputs of the earlier actions as JSON.")
-    description: str | None = Field(default=None, description="Shown with the Prefect artifact.")
-    register_in_registry: bool = Field(default=False, description="Record the artifact in the registry.")
-
-    @field_validator("filename")
-    @classmethod
-    def _relative_and_inside(cls, value: str) -> str:
-        _check_filename(value)  # a syntactic check now; templates are checked again after rendering
-        return value
-
-
-@lru_cache(maxsize=1024)
-def _check_filename(filename: str) -> None:
-    """Cached: many automations share one filename template."""
-    check_relative(filename)
 
 
 def _serialise(content: Any, filename: str) -> bytes:
@@ -89,4 +67,4 @@ async def _prefect_artifact(ctx: ActionContext, params: CreateArtifactParameters
     return key
 
 
-ACTION = ActionType("create_artifact", "Create an artifact file.", CreateArtifactParameters, execute)
+ACTION = ActionType.of(SPEC, execute)

@@ -1,4 +1,4 @@
-"""Action ``custom``: call an action registered in code or by entry point; YAML names it, never an import path."""
+"""Action ``custom`` (parameters: ``compiler.model.actions.custom``): call an action registered in code or by entry point; YAML names it, never an import path."""
 
 from __future__ import annotations
 
@@ -8,38 +8,14 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from pydantic import Field
+from compiler.model.actions.custom import SPEC, CustomParameters
+from compiler.plugins import ACTION_ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
+from compiler.plugins import CUSTOM_ACTIONS as _REGISTERED
+from compiler.plugins import register_custom_action, registered_custom_actions
+from flows.actions.base import ActionContext, ActionError, ActionType
 
-from flows.actions.base import ActionContext, ActionError, ActionParameters, ActionType
-
-__all__ = ["CustomParameters", "ACTION", "register_custom_action", "registered_custom_actions", "ENTRY_POINT_GROUP"]
-
-ENTRY_POINT_GROUP = "platform_god.actions"
-_REGISTERED: dict[str, Callable[..., Any]] = {}
-
-
-class CustomParameters(ActionParameters):
-    action_name: str = Field(
-        pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$", description="Name of a registered custom action."
-    )
-    arguments: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments; may use templates.")
-
-
-def register_custom_action(name: str, func: Callable[..., Any] | None = None) -> Any:
-    """Register ``func(arguments: dict, context: ActionContext)`` (sync or async); usable as a decorator."""
-
-    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
-        _REGISTERED[name] = f
-        return f
-
-    return decorate(func) if func is not None else decorate
-
-
-def registered_custom_actions() -> dict[str, Callable[..., Any] | None]:
-    """Names known now: in-code registrations, plus entry points (loaded on use, so None here)."""
-    names: dict[str, Callable[..., Any] | None] = {ep.name: None for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    names.update(_REGISTERED)
-    return names
+# The registry itself is the language's (validate checks the names); this module loads and calls them.
+__all__ = ["ACTION", "register_custom_action", "registered_custom_actions", "ENTRY_POINT_GROUP"]
 
 
 def _resolve(name: str) -> Callable[..., Any]:
@@ -62,4 +38,4 @@ async def execute(params: CustomParameters, ctx: ActionContext) -> Any:
     return await asyncio.to_thread(func, params.arguments, ctx)
 
 
-ACTION = ActionType("custom", "Execute a custom registered action.", CustomParameters, execute)
+ACTION = ActionType.of(SPEC, execute)

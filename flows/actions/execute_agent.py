@@ -1,22 +1,13 @@
-"""Action ``execute_agent``: run one registered agent on a repository, in a child process that the deadline can end."""
+"""Action ``execute_agent`` (parameters: ``compiler.model.actions.execute_agent``): run one registered agent on a repository, in a child process that the deadline can end."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from compiler.model.actions.execute_agent import SPEC, ExecuteAgentParameters
+from flows.actions.base import ActionContext, ActionError, ActionType
 
-from compiler.model.chains import AgentMode
-from flows.actions.base import ActionContext, ActionError, ActionParameters, ActionType
-
-__all__ = ["ExecuteAgentParameters", "ACTION"]
-
-
-class ExecuteAgentParameters(ActionParameters):
-    agent_name: str = Field(min_length=1, max_length=100, description="Registered agent, e.g. PG_DISCOVERY.")
-    repository_root: str = Field(min_length=1, description="Repository folder; may use templates.")
-    mode: AgentMode = Field(default="dry_run", description="dry_run changes nothing on disk; apply may write.")
-    options: dict[str, Any] = Field(default_factory=dict, description="Extra options passed to the agent.")
+__all__ = ["ACTION"]
 
 
 async def execute(params: ExecuteAgentParameters, ctx: ActionContext) -> dict[str, Any]:
@@ -46,4 +37,4 @@ def _event_payload(result: dict[str, Any]) -> dict[str, Any]:
     return agent_payload(result)
 
 
-ACTION = ActionType("execute_agent", "Run a single agent.", ExecuteAgentParameters, execute)
+ACTION = ActionType.of(SPEC, execute)

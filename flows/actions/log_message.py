@@ -1,19 +1,13 @@
-"""Action ``log_message``: write a message to the Prefect run log at a level."""
+"""Action ``log_message`` (parameters: ``compiler.model.actions.log_message``): write a message to the Prefect run log at a level."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from compiler.model.actions.log_message import SPEC, LogMessageParameters
+from flows.actions.base import LOG_LEVELS, ActionContext, ActionType
 
-from flows.actions.base import LOG_LEVELS, ActionContext, ActionParameters, ActionType, LogLevel
-
-__all__ = ["LogMessageParameters", "ACTION"]
-
-
-class LogMessageParameters(ActionParameters):
-    message: str = Field(min_length=1, description="Text to log; may use templates.")
-    level: LogLevel = Field(default="info", description="debug, info, warning, error or critical.")
+__all__ = ["ACTION"]
 
 
 async def execute(params: LogMessageParameters, ctx: ActionContext) -> dict[str, Any]:
@@ -22,4 +16,4 @@ async def execute(params: LogMessageParameters, ctx: ActionContext) -> dict[str,
 
 
 # Writing to the run's own log changes nothing outside the run: no persisted result, no idempotency lock.
-ACTION = ActionType("log_message", "Log a message.", LogMessageParameters, execute, side_effects=False)
+ACTION = ActionType.of(SPEC, execute, side_effects=False)

@@ -1,55 +1,14 @@
-"""Action ``send_notification``: deliver a message to the run log, the registry, Prefect notification blocks or a webhook."""
+"""Action ``send_notification`` (parameters: ``compiler.model.actions.send_notification``): deliver a message to the run log, the registry, Prefect notification blocks or a webhook."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field, field_validator
+from compiler.model.actions.send_notification import SPEC, BlockChannel, Channel, SendNotificationParameters, WebhookChannel
+from flows.actions.base import LOG_LEVELS, ActionContext, ActionError, ActionType
 
-from compiler.model.base import StrictModel
-from compiler.urls import url_problem
-from flows.actions.base import LOG_LEVELS, ActionContext, ActionError, ActionParameters, ActionType, LogLevel
-
-__all__ = ["SendNotificationParameters", "BlockChannel", "WebhookChannel", "ACTION"]
-
-
-class BlockChannel(StrictModel):
-    """A Prefect notification block (Slack, Teams, PagerDuty, custom webhook …) loaded by name."""
-
-    block: str = Field(min_length=1, description="Block document name, e.g. 'slack-alerts' or 'slack-webhook/alerts'.")
-
-
-class WebhookChannel(StrictModel):
-    """A plain webhook: the message is POSTed as JSON (guarded like http_request)."""
-
-    webhook: str = Field(min_length=1, description="URL; may use {secret:NAME}.")
-
-    @field_validator("webhook")
-    @classmethod
-    def _requestable_url(cls, value: str) -> str:
-        problem = url_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-
-Channel = Literal["log", "registry"] | BlockChannel | WebhookChannel
-
-
-class SendNotificationParameters(ActionParameters):
-    message: str = Field(min_length=1, description="Notification text; may use templates.")
-    level: LogLevel = Field(default="info", description="debug, info, warning, error or critical.")
-    title: str | None = Field(default=None, description="Subject for channels that have one.")
-    channels: list[Channel] = Field(
-        default_factory=lambda: ["log"],
-        min_length=1,
-        description="log, registry, {block: NAME} or {webhook: URL}; every channel must deliver.",
-    )
-
-    def urls(self) -> list[tuple[tuple[str | int, ...], str]]:
-        """Webhook URLs, by location in the parameters (for the address checks of validate)."""
-        return [(("channels", i, "webhook"), c.webhook) for i, c in enumerate(self.channels) if isinstance(c, WebhookChannel)]
+__all__ = ["ACTION"]
 
 
 async def execute(params: SendNotificationParameters, ctx: ActionContext) -> dict[str, Any]:
@@ -229,4 +188,4 @@ async def _deliver_webhook(url: str, params: SendNotificationParameters, ctx: Ac
         raise ActionError(f"webhook answered {response.status_code}", retryable=response.status_code >= 500)
 
 
-ACTION = ActionType("send_notification", "Send a notification.", SendNotificationParameters, execute)
+ACTION = ActionType.of(SPEC, execute)

@@ -1,34 +1,14 @@
-"""Action ``update_registry``: create, update, upsert, merge or delete an entity in the registry database."""
+"""Action ``update_registry`` (parameters: ``compiler.model.actions.update_registry``): create, update, upsert, merge or delete an entity in the registry database."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field, model_validator
+from compiler.model.actions.update_registry import SPEC, UpdateRegistryParameters
+from flows.actions.base import ActionContext, ActionError, ActionType
 
-from flows.actions.base import ActionContext, ActionError, ActionParameters, ActionType
-
-__all__ = ["UpdateRegistryParameters", "ACTION"]
-
-
-class UpdateRegistryParameters(ActionParameters):
-    entity_type: str = Field(min_length=1, max_length=200, description="Kind of entity, e.g. service.")
-    entity_id: str = Field(min_length=1, max_length=200, description="Id of the entity; may use templates.")
-    operation: Literal["create", "update", "upsert", "delete", "merge"] = Field(
-        default="upsert", description="create fails if it exists; update/merge/delete fail if it is missing."
-    )
-    data: dict[str, Any] | str | None = Field(
-        default=None, description="Entity data (a mapping, or one template such as '{event.payload}')."
-    )
-
-    @model_validator(mode="after")
-    def _data_fits_operation(self) -> UpdateRegistryParameters:
-        if self.operation == "delete" and self.data is not None:
-            raise ValueError("delete takes no data")
-        if self.operation != "delete" and self.data is None:
-            raise ValueError(f"{self.operation} needs data")
-        return self
+__all__ = ["ACTION"]
 
 
 # ctx.deadline_seconds is the engine's safety net, 0.5 s after Prefect's timeout of the try; the write must be
@@ -67,6 +47,4 @@ async def execute(params: UpdateRegistryParameters, ctx: ActionContext) -> dict[
     return result
 
 
-ACTION = ActionType(
-    "update_registry", "Create, update, upsert, merge or delete a registry entry.", UpdateRegistryParameters, execute
-)
+ACTION = ActionType.of(SPEC, execute)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import logging
 import re
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
@@ -13,6 +12,9 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, get_args, runtime_checkable
+
+from compiler.plugins import AGENT_ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
+from compiler.plugins import AGENT_FACTORIES, BUILTIN_AGENTS, LOCK
 
 __all__ = [
     "BUILTIN_AGENTS",
@@ -35,7 +37,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-ENTRY_POINT_GROUP = "platform_god.agents"
 
 # "dry_run" must not change anything on disk; "apply" may write (for example PG_DISCOVERY's inventory).
 AgentMode = Literal["dry_run", "apply"]
@@ -44,13 +45,6 @@ AgentStatus = Literal["completed", "failed"]
 # The YAML layer also says "live" for "may write"; accepting it here keeps the two vocabularies from drifting.
 _MODE_ALIASES: Mapping[str, str] = {"live": "apply"}
 
-# Built-ins are known by import path, not through entry points, so they work from a plain checkout
-# (the package is only installed editable later) and cannot be shadowed by a third-party distribution.
-BUILTIN_AGENTS: Mapping[str, str] = {
-    "PG_DISCOVERY": "flows.agents.discovery:DiscoveryAgent",
-    "PG_SECURITY_SCAN": "flows.agents.security_scan:SecurityScanAgent",
-    "PG_HEALTH": "flows.agents.health:HealthAgent",
-}
 
 # Agent names end up in YAML, events and logs: keep them to identifier-like tokens.
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
@@ -200,8 +194,9 @@ class RepositoryAgent(ABC):
 
 # --- registry -----------------------------------------------------------------------------------------
 
-_lock = threading.Lock()  # the runtime may resolve agents from several threads at once
-_registered: dict[str, Callable[[], Agent]] = {}
+# The registrations live in the language's table (validate checks agent names without loading them).
+_lock = LOCK
+_registered: dict[str, Callable[[], Agent]] = AGENT_FACTORIES
 _warned: set[tuple[str, str]] = set()  # warn about each shadowed entry point once per process, not per lookup
 
 

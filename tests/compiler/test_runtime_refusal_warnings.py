@@ -125,7 +125,7 @@ def test_no_address_warning_where_private_addresses_are_allowed(tmp_path: Path, 
 
 
 def test_a_custom_action_registered_in_code_is_known(tmp_path: Path, private_not_allowed: None) -> None:
-    from flows.actions.custom import _REGISTERED, register_custom_action
+    from compiler.plugins import CUSTOM_ACTIONS as _REGISTERED, register_custom_action
 
     register_custom_action("rotate_keys", lambda arguments, context: None)
     try:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from flows.local_server import LocalServer, StartingServer, begin_local_server, stop_local_server
-from flows.processes import pid_alive
+from compiler.processes import pid_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 # What `run` does on first use (begin, then wait), with a patient timeout: a fresh database migrates first and

@@ -1,16 +1,46 @@
-"""Actions: the fields every action shares, and one typed model per registered action type."""
+"""Actions: the fields every action shares, the base of every parameters model, and one row of the action table."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import Field, create_model
 
 from compiler.model.base import StrictModel
 
-__all__ = ["ActionBase", "IdempotencyOptions", "action_model", "ACTION_NAME_PATTERN"]
+__all__ = [
+    "ACTION_NAME_PATTERN",
+    "ActionBase",
+    "ActionParameters",
+    "ActionSpec",
+    "IdempotencyOptions",
+    "LogLevel",
+    "action_model",
+]
 
 ACTION_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+class ActionParameters(StrictModel):
+    """Base of every action's parameters; strings may hold templates, rendered before execution."""
+
+
+P = TypeVar("P", bound=ActionParameters)
+
+
+@dataclass(frozen=True)
+class ActionSpec(Generic[P]):
+    """One row of the language's action table: the ``type`` name used in YAML, what it does, its parameters.
+
+    The runtime's table (``flows.actions.ACTION_TYPES``) has one row per spec, keyed by the same name,
+    adding the coroutine that executes it.
+    """
+
+    name: str
+    description: str
+    parameters: type[P]
 
 
 class IdempotencyOptions(StrictModel):

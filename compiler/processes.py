@@ -1,4 +1,4 @@
-"""Process liveness for lock files: is the PID that holds a lock still running on this host?"""
+"""Process liveness for lock files (serve's project lock, the local server, idempotency locks): is a PID still running here?"""
 
 from __future__ import annotations
 
