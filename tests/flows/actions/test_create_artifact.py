@@ -24,7 +24,7 @@ _ACTION = """
   parameters:
     artifact_type: report
     filename: "reports/{tag}.json"
-    content: {{service: billing}}
+    content: {service: billing}
     register_in_registry: true
 """
 
@@ -81,15 +81,15 @@ def test_an_fsspec_url_writes_through_prefects_remote_file_system(runtime: Runti
 def test_a_storage_block_slug_writes_through_the_saved_block(
     runtime: Runtime, tag: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from prefect.filesystems import RemoteFileSystem
+    from prefect.filesystems import LocalFileSystem
 
     folder = tmp_path / "block-artifacts"
-    asyncio.run(RemoteFileSystem(basepath=f"file://{folder}").save(f"artifacts-{tag}", overwrite=True))
-    state, _ = _run(runtime, tag, monkeypatch, f"remote-file-system/artifacts-{tag}")
+    LocalFileSystem(basepath=str(folder)).save(f"artifacts-{tag}", overwrite=True)
+    state, _ = _run(runtime, tag, monkeypatch, f"local-file-system/artifacts-{tag}")
 
     assert state.is_completed(), state.message
     assert json.loads((folder / "reports" / f"{tag}.json").read_text()) == {"service": "billing"}
-    assert _registered(runtime) == [f"file://{folder}/reports/{tag}.json"]
+    assert _registered(runtime) == [str((folder / "reports" / f"{tag}.json").resolve())]
 
 
 @pytest.mark.parametrize("storage", [None, "memory://escape"], ids=["local", "fsspec"])
@@ -102,14 +102,14 @@ def test_a_rendered_name_leaving_the_storage_fails_the_action(
             """
             - type: create_artifact
               name: save
-              parameters: {artifact_type: report, filename: "{name}", content: x}
+              parameters: {artifact_type: report, filename: "{target}", content: x}
             """,
         )
     )
     if storage is not None:
         monkeypatch.setenv("AUTOMATIONS_ARTIFACT_STORAGE", storage)
     get_settings.cache_clear()
-    state = runtime.run("artifact_escape", name="../outside.json")
+    state = runtime.run("artifact_escape", target="../outside.json")
     action = runtime.actions(state)["save"]
 
     assert state.is_failed()
