@@ -33,7 +33,6 @@ __all__ = [
     "CONCURRENCY_LIMITS_PATH",
     "DEFINITIONS_DIR",
     "EVENT_PARAMETER",
-    "EVENT_PARAMETER_TEMPLATE",
     "GENERATED_HEADER",
     "PLATFORM_TAG",
     "PREFECT_AUTOMATIONS_PATH",
@@ -74,20 +73,9 @@ ZOMBIE_AUTOMATION_NAME = "platform-god-crash-zombie-runs"
 # Heartbeats every 30 s (the minimum Prefect allows); three missed ones mean the process is gone.
 ZOMBIE_AFTER_SECONDS = 90
 
-# Event triggers pass one flow parameter, `event`: a dict with id (str), event (str), occurred
-# (ISO 8601 str), resource (dict of labels) and payload (dict, values keep their JSON types).
+# Event triggers pass one flow parameter, `event`, templated from the event (flows/prefect_seam.py
+# EVENT_PARAMETER_TEMPLATE: how Prefect renders it is measured, not documented).
 EVENT_PARAMETER = "event"
-# Measured on Prefect 3.9.1: a value that is exactly one `{{ expr }}` is rendered through `tojson`, so
-# dicts and numbers keep their types, also inside a nested dict. A UUID or datetime makes `tojson`
-# fail and then NO run is created at all (InvalidJinja), hence `| string` and `.isoformat()`. Only
-# fields every event has are referenced (a missing key also means no run).
-EVENT_PARAMETER_TEMPLATE: dict[str, str] = {
-    "id": "{{ event.id | string }}",
-    "event": "{{ event.event }}",
-    "occurred": "{{ event.occurred.isoformat() }}",
-    "resource": "{{ event.resource }}",
-    "payload": "{{ event.payload }}",
-}
 _COLLISION_STRATEGY = {"queue": "ENQUEUE", "skip": "CANCEL_NEW"}
 # Characters that make a filter value a glob (or, with a leading !, a negation) in Prefect matching.
 _GLOB_CHARS = frozenset("*?[!")
@@ -144,6 +132,8 @@ def _expect(event_type: str, custom_type: str | None) -> str:
 
 def event_trigger(automation: Automation) -> dict[str, Any]:
     """The Prefect deployment trigger of an event automation."""
+    from flows.prefect_seam import EVENT_PARAMETER_TEMPLATE
+
     trigger = automation.trigger
     spec = trigger.event  # type: ignore[union-attr]
     match: dict[str, str] = {"prefect.resource.id": f"{PLATFORM_TAG}.*"}
@@ -233,7 +223,7 @@ def prefect_yaml_data(automations: list[Automation], options: BuildOptions) -> d
         deployments.extend(deployments_for(automation, options))
     return {
         "name": PROJECT_NAME,
-        # No prefect-version: the file must not change with the installed Prefect (pyproject pins >=3.9.1,<4).
+        # No prefect-version: the file must not change with the installed Prefect (pyproject pins >=3.9.1,<3.10).
         "build": None,
         "push": None,
         "pull": options.effective_pull_steps,

@@ -85,19 +85,9 @@ def _quiet_prefect_failure_echoes() -> None:
     """On the terminal, a failed action is our one line (``action X ended Failed: …`` and the table), not
     Prefect's engine echoes of it (``Task run failed with …``, ``Finished in state Failed(…)``, tracebacks).
     Only the console is filtered: the Prefect API still receives every log line. ``--verbose`` skips this."""
-    import logging
+    from flows.prefect_seam import hide_engine_failure_echoes
 
-    import prefect
-
-    prefect_dir = str(Path(prefect.__file__).parent)
-
-    def keep(record: logging.LogRecord) -> bool:
-        engine_echo = record.pathname.startswith(prefect_dir) and record.levelno >= logging.ERROR
-        return not (engine_echo and record.name in ("prefect.task_runs", "prefect.flow_runs"))
-
-    for handler in (*logging.getLogger().handlers, *logging.getLogger("prefect").handlers):
-        if type(handler).__name__ == "PrefectConsoleHandler":
-            handler.addFilter(keep)
+    hide_engine_failure_echoes()
 
 
 def cmd_run(args: argparse.Namespace) -> int:

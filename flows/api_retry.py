@@ -9,13 +9,13 @@ persists, the response goes back to Prefect's own retry loop unchanged. A 503 ca
 or ``Prefect-Maintenance`` (Prefect Cloud maintenance, rate limits) is handed over at once.
 
 ``install()`` is idempotent and is called by everything that runs automation flows (flow factory,
-serve executor). If Prefect's client no longer has the hook, nothing is patched.
+serve executor). The hook into Prefect's client is in ``flows.prefect_seam`` (``wrap_api_client_send``);
+if Prefect's client no longer has it, nothing is patched.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,33 +62,12 @@ def _sync_send(send: Callable[..., Any]) -> Callable[..., Any]:
     return send_with_quick_retries
 
 
-def _hook_ok(cls: type) -> bool:
-    method = getattr(cls, "_send_with_retry", None)
-    if method is None:
-        return False
-    params = list(inspect.signature(method).parameters)
-    return params[:3] == ["self", "request", "send"]
-
-
 def install() -> bool:
     """Patch Prefect's async and sync API clients once per process; False when the hook is missing."""
     global _INSTALLED
     if _INSTALLED:
         return True
-    from prefect.client.base import PrefectHttpxAsyncClient, PrefectHttpxSyncClient
+    from flows.prefect_seam import wrap_api_client_send
 
-    if not (_hook_ok(PrefectHttpxAsyncClient) and _hook_ok(PrefectHttpxSyncClient)):
-        return False
-    async_original = PrefectHttpxAsyncClient._send_with_retry
-    sync_original = PrefectHttpxSyncClient._send_with_retry
-
-    async def async_send_with_retry(self: Any, request: Any, send: Any, *args: Any, **kwargs: Any) -> Any:
-        return await async_original(self, request, _async_send(send), *args, **kwargs)
-
-    def sync_send_with_retry(self: Any, request: Any, send: Any, *args: Any, **kwargs: Any) -> Any:
-        return sync_original(self, request, _sync_send(send), *args, **kwargs)
-
-    PrefectHttpxAsyncClient._send_with_retry = async_send_with_retry  # type: ignore[method-assign]
-    PrefectHttpxSyncClient._send_with_retry = sync_send_with_retry  # type: ignore[method-assign]
-    _INSTALLED = True
-    return True
+    _INSTALLED = wrap_api_client_send(_async_send, _sync_send)
+    return _INSTALLED

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -31,10 +31,10 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
-from prefect.flow_engine import run_flow_async
 from prefect.states import Crashed, Pending
 
 from flows import api_retry
+from flows.prefect_seam import engine_leaves_sigterm_alone, run_flow_in_this_process
 from compiler.processes import pid_alive
 
 api_retry.install()  # quick retries of SQLite 503s (see flows/api_retry.py)
@@ -49,24 +49,10 @@ def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@contextlib.contextmanager
-def serve_owns_sigterm() -> Iterator[None]:
-    """Keep SIGTERM with the serving process while flow runs execute in it.
-
-    Prefect's flow engine wraps every run in ``capture_sigterm()``, which replaces the process's
-    SIGTERM handler with one that raises ``TerminationSignal`` in the main thread. In a process of its
-    own that turns a kill into a Crashed run; here it would crash every in-flight run and the serve
-    loop itself instead of letting our handler start the drain. So, while serving, the engine's
-    capture is a no-op: shutdown is ours (``drain``).
-    """
-    import prefect.flow_engine as engine
-
-    original = engine.capture_sigterm
-    engine.capture_sigterm = contextlib.nullcontext  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        engine.capture_sigterm = original
+def serve_owns_sigterm() -> contextlib.AbstractContextManager[None]:
+    """Keep SIGTERM with the serving process while flow runs execute in it: Prefect's engine would
+    otherwise crash every in-flight run on SIGTERM instead of letting ``drain`` end them (see the seam)."""
+    return engine_leaves_sigterm_alone()
 
 
 @dataclass
@@ -109,7 +95,7 @@ class InProcessExecutor:
     async def _execute(self, run: FlowRun) -> None:
         flow = self.flows[run.deployment_id]  # type: ignore[index]
         try:
-            await run_flow_async(flow, flow_run=run, parameters=run.parameters, return_type="state")
+            await run_flow_in_this_process(flow, run)
         except BaseException as exc:  # noqa: BLE001 - the engine already recorded the state; keep serving
             if isinstance(exc, asyncio.CancelledError):
                 raise

@@ -13,6 +13,7 @@ from compiler.model.automation import Automation
 from compiler.names import PLATFORM_TAG
 from flows import api_retry
 from flows.engine import run_automation
+from flows.prefect_seam import name_flow_function
 from flows.run_context import RunInputs
 from flows.summary import publish_summary_hook
 
@@ -80,9 +81,8 @@ def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> F
         inspect.Parameter("idempotency_key", keyword, default=None, annotation=str | None),
     ]
     automation_flow.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
-    # Prefect derives the deployment entrypoint from __qualname__: it must be the module attribute's name.
-    automation_flow.__name__ = automation_flow.__qualname__ = attribute_name or automation.name
-    automation_flow.__module__ = "flows.automations"
+    # The entrypoint Prefect derives must be the attribute flows/automations.py exposes (see the seam).
+    name_flow_function(automation_flow, "flows.automations", attribute_name or automation.name)
     return flow(
         automation_flow,
         name=automation.name,

@@ -234,23 +234,14 @@ def _redis_manager(url: str, hold_seconds: float) -> LockManager:
             return bool(await super().aacquire_lock(key, holder, acquire_timeout, hold_timeout or self.hold_seconds))
 
         def release_lock(self, key: str, holder: str) -> None:
-            from redis.asyncio.lock import Lock as AsyncLock
             from redis.exceptions import LockError
-            from redis.lock import Lock
 
-            name = self._lock_name_for_key(key)
-            held = self._locks.get(name)
+            from flows.prefect_seam import release_redis_lock_acquired_async
+
             try:
-                if isinstance(held, AsyncLock) and getattr(held.local, "token", None) == holder.encode():
-                    # Prefect's async engine acquires with aacquire_lock but releases with the sync
-                    # release_lock; prefect-redis 0.3 then calls the async lock's release() without awaiting
-                    # it and the key stays locked until its TTL (every waiting run timed out). Release the
-                    # same token through the sync client instead.
-                    sync = Lock(self.client, name, thread_local=False)
-                    sync.local.token = held.local.token
-                    self._locks.pop(name, None)
-                    sync.release()
-                else:
+                # A lock the async engine acquired is released through the sync client (prefect-redis 0.3
+                # would leave it locked until its TTL; see the seam), any other by prefect-redis itself.
+                if not release_redis_lock_acquired_async(self, key, holder):
                     super().release_lock(key, holder)
             except (LockError, ValueError) as exc:
                 # Held past its hold time and taken over: the action's result is stored all the same.

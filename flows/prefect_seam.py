@@ -1,0 +1,237 @@
+"""The one module that touches Prefect internals; each use says why no public API serves, tests/flows/test_prefect_seam.py checks each.
+
+Tested on the Prefect range pinned in pyproject.toml. When a Prefect upgrade changes one of these, its
+test in tests/flows/test_prefect_seam.py fails naming the seam; fix it here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from prefect.filesystems import LocalFileSystem
+
+__all__ = [
+    "EVENT_PARAMETER_TEMPLATE",
+    "InlineLocalFileSystem",
+    "engine_leaves_sigterm_alone",
+    "hide_engine_failure_echoes",
+    "name_flow_function",
+    "release_redis_lock_acquired_async",
+    "run_flow_in_this_process",
+    "wrap_api_client_send",
+]
+
+
+# --- 1. Running a claimed flow run inside this process (flows/executor.py) -----------------------------
+# Prefect's public ways to run a deployment's runs (serve(), workers) start a process per run and
+# cancel in-flight runs on SIGTERM; the engine entry point that runs an existing flow run in this
+# process, run_flow_async, is not documented for users.
+
+
+async def run_flow_in_this_process(flow: Any, flow_run: Any) -> Any:
+    """Execute ``flow_run`` (already claimed: PENDING) with ``flow`` here; returns the final state."""
+    from prefect.flow_engine import run_flow_async
+
+    return await run_flow_async(flow, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
+
+
+@contextlib.contextmanager
+def engine_leaves_sigterm_alone() -> Iterator[None]:
+    """While it is open, the flow engine does not take over SIGTERM (serve's drain keeps it).
+
+    Prefect's flow engine wraps every run in ``prefect.flow_engine.capture_sigterm()``, which replaces
+    the process's SIGTERM handler with one raising ``TerminationSignal`` in the main thread: in a
+    process of its own that turns a kill into a Crashed run; in serve it would crash every in-flight run
+    and the serve loop instead of starting the drain. Prefect has no setting to switch it off, so the
+    engine's module-level name is swapped for a no-op for the duration.
+    """
+    import prefect.flow_engine as engine
+
+    original = engine.capture_sigterm
+    engine.capture_sigterm = contextlib.nullcontext  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        engine.capture_sigterm = original
+
+
+# --- 2. Quick retries of a SQLite server's 503s (flows/api_retry.py) ------------------------------------
+# Prefect's client retries a 503 after 2 ** attempt seconds and offers no hook or setting for a shorter
+# first delay; the only place to retry sooner is around the send its retry loop calls, which is the
+# private method PrefectHttpxAsyncClient/PrefectHttpxSyncClient._send_with_retry(self, request, send, ...).
+
+
+def _send_hook_ok(cls: type) -> bool:
+    import inspect
+
+    method = getattr(cls, "_send_with_retry", None)
+    if method is None:
+        return False
+    return list(inspect.signature(method).parameters)[:3] == ["self", "request", "send"]
+
+
+def wrap_api_client_send(async_wrap: Callable[[Any], Any], sync_wrap: Callable[[Any], Any]) -> bool:
+    """Make Prefect's API clients call ``async_wrap(send)``/``sync_wrap(send)`` instead of ``send`` inside
+    their retry loop; False (nothing patched) when the hook is gone. Call once per process."""
+    from prefect.client.base import PrefectHttpxAsyncClient, PrefectHttpxSyncClient
+
+    if not (_send_hook_ok(PrefectHttpxAsyncClient) and _send_hook_ok(PrefectHttpxSyncClient)):
+        return False
+    async_original = PrefectHttpxAsyncClient._send_with_retry
+    sync_original = PrefectHttpxSyncClient._send_with_retry
+
+    async def async_send_with_retry(self: Any, request: Any, send: Any, *args: Any, **kwargs: Any) -> Any:
+        return await async_original(self, request, async_wrap(send), *args, **kwargs)
+
+    def sync_send_with_retry(self: Any, request: Any, send: Any, *args: Any, **kwargs: Any) -> Any:
+        return sync_original(self, request, sync_wrap(send), *args, **kwargs)
+
+    PrefectHttpxAsyncClient._send_with_retry = async_send_with_retry  # type: ignore[method-assign]
+    PrefectHttpxSyncClient._send_with_retry = sync_send_with_retry  # type: ignore[method-assign]
+    return True
+
+
+# --- 3. Result storage without a thread hop per file (flows/idempotency.py) -----------------------------
+# LocalFileSystem's async methods run the open, write and close of every result in a worker thread and
+# resolve the base folder on every call (~1 ms per action on 2 busy cores, benchmark P2); no setting
+# changes that. The subclass overrides the private path resolver (_resolve_path) and the two async I/O
+# methods, and is a block type of its own (_block_type_slug: Prefect's documented way to name a block).
+
+
+@lru_cache(maxsize=64)
+def _resolved_base(basepath: str | None) -> Path:
+    return Path(basepath).expanduser().resolve() if basepath else Path(".").resolve()
+
+
+class InlineLocalFileSystem(LocalFileSystem):
+    """Prefect's local result storage, with the small reads and writes done inline. Same files, same paths."""
+
+    _block_type_name = "Inline Local File System"
+    _block_type_slug = "platform-god-inline-local-file-system"
+
+    def _resolve_path(self, path: str) -> Path:
+        base = _resolved_base(self.basepath)
+        if path is None:
+            return base
+        if path and "/" not in path and path not in (".", "..") and not path.startswith("~"):
+            # A plain file name in the (resolved) base folder: it resolves to itself unless it is a
+            # symlink; one lstat instead of one per folder of the path.
+            candidate = base / path
+            if not candidate.is_symlink():
+                return candidate
+        resolved = Path(path).expanduser()
+        if not resolved.is_absolute():
+            resolved = base / resolved
+        resolved = resolved.resolve()
+        if base not in resolved.parents and base != resolved:
+            raise ValueError(f"Provided path {resolved} is outside of the base path {base}.")
+        return resolved
+
+    async def awrite_path(self, path: str, content: bytes) -> str:
+        target = self._resolve_path(path)
+        target.parent.mkdir(exist_ok=True, parents=True)
+        if target.exists() and not target.is_file():
+            raise ValueError(f"Path {target} already exists and is not a file.")
+        target.write_bytes(content)
+        return str(target)
+
+    async def aread_path(self, path: str) -> bytes:
+        target = self._resolve_path(path)
+        if not target.exists():
+            raise ValueError(f"Path {target} does not exist.")
+        if not target.is_file():
+            raise ValueError(f"Path {target} is not a file.")
+        return target.read_bytes()
+
+
+# --- 4. A flow built at run time with a stable entrypoint (flows/flow_factory.py) -----------------------
+# Prefect derives a flow's entrypoint ("module:attribute") from the function's __module__ and
+# __qualname__ (Flow.__init__, RunnerDeployment.from_flow); there is no parameter to give it. Our flows
+# are built by a factory, so the function is renamed to the attribute flows/automations.py exposes.
+
+
+def name_flow_function(fn: Callable[..., Any], module: str, attribute: str) -> None:
+    """Make Prefect see ``fn`` as ``module:attribute``."""
+    fn.__name__ = fn.__qualname__ = attribute
+    fn.__module__ = module
+
+
+# --- 5. Releasing a Redis lock acquired by the async engine (flows/locks.py) ----------------------------
+# Prefect's async engine acquires idempotency locks with aacquire_lock but releases them with the sync
+# release_lock; prefect-redis 0.3 then calls the async lock's release() without awaiting it and the key
+# stays locked until its TTL. No public API releases a lock by token, so the manager's private lock
+# table (_locks), key naming (_lock_name_for_key) and sync client (client) are used to release the same
+# token through the sync client.
+
+
+def release_redis_lock_acquired_async(manager: Any, key: str, holder: str) -> bool:
+    """Release ``key`` held by ``holder`` if it was acquired through the async client; False otherwise
+    (the caller then uses the manager's own release_lock)."""
+    from redis.asyncio.lock import Lock as AsyncLock
+    from redis.lock import Lock
+
+    name = manager._lock_name_for_key(key)
+    held = manager._locks.get(name)
+    if not (isinstance(held, AsyncLock) and getattr(held.local, "token", None) == holder.encode()):
+        return False
+    sync = Lock(manager.client, name, thread_local=False)
+    sync.local.token = held.local.token
+    manager._locks.pop(name, None)
+    sync.release()
+    return True
+
+
+# --- 6. Deployment trigger parameters (compiler/build.py) -----------------------------------------------
+# Event triggers pass one flow parameter, `event`: a dict with id (str), event (str), occurred (ISO 8601
+# str), resource (dict of labels) and payload (dict, values keep their JSON types). Prefect documents
+# Jinja templates in trigger parameters but not how values are typed; measured on Prefect 3.9.1: a value
+# that is exactly one `{{ expr }}` is rendered through `tojson`, so dicts and numbers keep their types,
+# also inside a nested dict. A UUID or datetime makes `tojson` fail and then NO run is created at all
+# (InvalidJinja), hence `| string` and `.isoformat()`. Only fields every event has are referenced (a
+# missing key also means no run).
+EVENT_PARAMETER_TEMPLATE: dict[str, str] = {
+    "id": "{{ event.id | string }}",
+    "event": "{{ event.event }}",
+    "occurred": "{{ event.occurred.isoformat() }}",
+    "resource": "{{ event.resource }}",
+    "payload": "{{ event.payload }}",
+}
+
+
+# --- 7. One line per failed action on the terminal (compiler/cli_runtime.py `run`) ----------------------
+# Prefect's engine logs every failure again at ERROR (``Task run failed with …``, ``Finished in state
+# Failed(…)`` with tracebacks) through the loggers prefect.task_runs/prefect.flow_runs; Prefect's logging
+# settings can only silence those loggers as a whole (losing them in the API too). So only the console
+# handlers Prefect installs get a filter dropping the engine's own ERROR records.
+
+_ENGINE_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
+
+
+def prefect_console_handlers() -> list[logging.Handler]:
+    """The handlers through which Prefect writes run logs to the terminal."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    handlers = (*logging.getLogger().handlers, *logging.getLogger("prefect").handlers)
+    return [handler for handler in handlers if isinstance(handler, PrefectConsoleHandler)]
+
+
+def hide_engine_failure_echoes() -> int:
+    """Filter the engine's failure echoes from the console (the API still gets every line); returns
+    the number of handlers filtered."""
+    import prefect
+
+    prefect_dir = str(Path(prefect.__file__).parent)
+
+    def keep(record: logging.LogRecord) -> bool:
+        engine_echo = record.pathname.startswith(prefect_dir) and record.levelno >= logging.ERROR
+        return not (engine_echo and record.name in _ENGINE_LOGGERS)
+
+    handlers = prefect_console_handlers()
+    for handler in handlers:
+        handler.addFilter(keep)
+    return len(handlers)
