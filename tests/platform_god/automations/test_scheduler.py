@@ -55,13 +55,13 @@ def test_stop_not_graceful_ends_in_flight_runs_crashed_with_the_reason(
 ) -> None:
     monkeypatch.setenv("AUTOMATIONS_HTTP_ALLOW_PRIVATE", "true")  # the action calls the test's 127.0.0.1 endpoint
     with GateServer() as gate:
-        project = make_project(tmp_path, {NAME: AUTOMATION.format(url=gate.url)})
+        project = make_project(tmp_path, {NAME: AUTOMATION.format(url=gate.url)}, examples=False)
         lock = project / "var" / "serve.lock"
         with using_api(prefect_server), project_runtime(project, project / "var" / "automations"):
             scheduler = AutomationScheduler(AutomationRegistry(project / "configs" / "automations"), lock_path=lock)
             scheduler.start()
             try:
-                assert [a.name for a in scheduler.automations] == ["daily_security_scan", NAME]
+                assert [a.name for a in scheduler.automations] == [NAME]
                 run_id = asyncio.run(_start_run(f"{NAME}/{NAME}"))
                 deadline = time.monotonic() + 120
                 while not gate.arrived and time.monotonic() < deadline:
