@@ -21,8 +21,10 @@ __all__ = [
     "engine_leaves_sigterm_alone",
     "hide_engine_failure_echoes",
     "name_flow_function",
+    "point_prefect_at",
     "release_redis_lock_acquired_async",
     "run_flow_in_this_process",
+    "start_event_and_log_workers",
     "wrap_api_client_send",
 ]
 
@@ -235,3 +237,33 @@ def hide_engine_failure_echoes() -> int:
     for handler in handlers:
         handler.addFilter(keep)
     return len(handlers)
+
+
+# --- 8. The Python API inside a user's process (platform_god/automations/_runtime.py) ------------------
+# The API may start the embedded server after the caller imported Prefect, which reads its settings
+# once, at import; and it drains its in-flight runs from an interpreter exit hook, while Prefect's event
+# and log workers drain from hooks of their own, run last-registered first. Prefect offers no public
+# way to re-read the environment or to start those workers ahead of their first use.
+
+
+def point_prefect_at(api_url: str) -> None:
+    """Make this process's Prefect (already imported or not) use ``api_url``, as if it were set at import."""
+    import os
+
+    os.environ["PREFECT_API_URL"] = api_url
+    import sys
+
+    if "prefect" in sys.modules:
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+
+
+def start_event_and_log_workers() -> None:
+    """Start Prefect's event and log workers for the current settings now, so that their exit hooks are
+    registered before (and therefore run after) a hook registered next."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    EventsWorker.instance()
+    APILogWorker.instance()

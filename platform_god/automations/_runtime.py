@@ -1,28 +1,21 @@
 """Process plumbing of the Python API: which Prefect API it talks to, and what it stops when the process exits.
 
-This is the one module of the package that touches interpreter and Prefect internals (tested by
-tests/platform_god/test_runtime.py, which fails clearly when they change):
-
-- ``threading._register_atexit``: callbacks run when the main thread ends, *before* the interpreter
-  joins threads and before ``concurrent.futures`` refuses new work; Prefect's own event and log
-  workers drain from the same hook. Plain ``atexit`` runs too late to let in-flight flow runs finish.
-- ``EventsWorker.instance()`` / ``APILogWorker.instance()``: started before our exit hook is
-  registered, so their exit hooks run *after* ours (the hooks run last-registered first) and the
-  events and logs of runs that finish during our drain are still sent.
-- ``prefect.context.refresh_global_settings_context()``: Prefect reads its settings once, at import;
-  after starting the embedded server we point the already-imported Prefect at it.
+The exit hook is ``threading._register_atexit`` (CPython; tests/platform_god/automations/test_runtime.py
+checks it): its callbacks run when the main thread ends, *before* the interpreter joins threads and
+before ``concurrent.futures`` refuses new work, so in-flight flow runs can still finish; plain
+``atexit`` runs too late. Prefect's event and log workers drain from the same kind of hook; they are
+started first (flows/prefect_seam.py) so that theirs run after ours.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
 
-__all__ = ["api_url", "on_exit", "prefect_services_started", "using_api"]
+__all__ = ["api_url", "on_exit", "using_api"]
 
 log = logging.getLogger("platform_god.automations")
 
@@ -64,11 +57,9 @@ def api_url() -> str:
                 atexit.register(stop_local_server, home)
                 log.info("started the embedded Prefect server at %s (stopped when this process exits)", server.ui_url)
             _embedded_url = server.api_url
-            os.environ["PREFECT_API_URL"] = _embedded_url  # child processes, and Prefect if imported later
-            if "prefect" in sys.modules:
-                from prefect.context import refresh_global_settings_context
+            from flows.prefect_seam import point_prefect_at
 
-                refresh_global_settings_context()
+            point_prefect_at(_embedded_url)  # this process's Prefect, child processes, and Prefect imported later
         return _embedded_url
 
 
@@ -85,15 +76,6 @@ def using_api() -> Iterator[str]:
             yield url
 
 
-def prefect_services_started() -> None:
-    """Start Prefect's event and log workers for the current settings (see the module docstring)."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    EventsWorker.instance()
-    APILogWorker.instance()
-
-
 def on_exit(callback: Callable[[], None]) -> None:
     """Call ``callback`` when the main thread ends, before threads are joined (last registered runs first).
 
@@ -102,7 +84,9 @@ def on_exit(callback: Callable[[], None]) -> None:
     global _exit_hook_registered
     with _lock:
         if not _exit_hook_registered:
-            prefect_services_started()
+            from flows.prefect_seam import start_event_and_log_workers
+
+            start_event_and_log_workers()
             threading._register_atexit(_run_exit_callbacks)  # type: ignore[attr-defined]
             _exit_hook_registered = True
         if callback not in _exit_callbacks:

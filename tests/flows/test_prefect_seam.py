@@ -261,3 +261,35 @@ def test_engine_echoes_failures_through_the_filtered_loggers_and_console_handler
     prefect_dir = str(Path(prefect.__file__).parent)
     echoes = {r.name for r in records if r.pathname.startswith(prefect_dir) and r.levelno >= logging.ERROR}
     assert echoes == set(prefect_seam._ENGINE_LOGGERS), f"the engine's failure echoes moved: {sorted(echoes)}"
+
+
+# --- 8. point_prefect_at / start_event_and_log_workers ------------------------------------------------------
+
+
+def test_point_prefect_at_makes_an_imported_prefect_use_the_new_url(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import prefect\n"
+        "from prefect.settings import PREFECT_API_URL\n"
+        "before = PREFECT_API_URL.value()\n"
+        "from flows.prefect_seam import point_prefect_at\n"
+        "point_prefect_at('http://127.0.0.1:9/api')\n"
+        "print(before, PREFECT_API_URL.value())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path)  # no profile naming an API
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["None", "http://127.0.0.1:9/api"], done.stderr
+
+
+def test_event_and_log_workers_started_ahead_are_the_ones_used_later(prefect_server: str) -> None:
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    with using_api(prefect_server):
+        prefect_seam.start_event_and_log_workers()
+        assert EventsWorker.instance() is EventsWorker.instance(), "EventsWorker.instance() no longer returns one worker"
+        assert APILogWorker.instance() is APILogWorker.instance(), "APILogWorker.instance() no longer returns one worker"
