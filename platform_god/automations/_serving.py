@@ -119,8 +119,14 @@ class BackgroundServing:
         return self._report
 
     def _thread_main(self, catalog: Catalog, ready: concurrent.futures.Future[None]) -> None:
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
+
+        # Heartbeats let the zombie-run automation end these runs Crashed if this process is killed. Prefect
+        # read its environment when it was imported (before us), so set it for this thread's runs instead.
+        heartbeats = {} if get_current_settings().flows.heartbeat_frequency else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 30}
         try:
-            asyncio.run(self._main(catalog, ready))
+            with temporary_settings(updates=heartbeats):
+                asyncio.run(self._main(catalog, ready))
         except BaseException as exc:  # noqa: BLE001 - reported to start() or logged; never kills the caller
             if not ready.done():
                 ready.set_exception(exc)

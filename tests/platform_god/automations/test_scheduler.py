@@ -67,10 +67,12 @@ def test_stop_not_graceful_ends_in_flight_runs_crashed_with_the_reason(
                 while not gate.arrived and time.monotonic() < deadline:
                     time.sleep(0.1)
                 assert gate.arrived, "the scheduler did not start the run"
+                heartbeats = asyncio.run(_heartbeats_of(run_id))
                 report = scheduler.stop(graceful=False)
             finally:
                 scheduler.stop()
             (run,) = [r for r in asyncio.run(runs_of_deployment(f"{NAME}/{NAME}")) if r.id == run_id]
+    assert heartbeats >= 1  # the zombie-run automation can end its runs Crashed if this process is killed
     assert (report.in_flight, report.crashed) == (1, [str(run_id)])
     assert run.state is not None and run.state.name == "Crashed", run.state
     assert "did not finish within the 0s grace period" in (run.state.message or "")
@@ -83,3 +85,20 @@ async def _start_run(deployment_name: str) -> object:
     async with get_client() as client:
         deployment = await client.read_deployment_by_name(deployment_name)
         return (await client.create_flow_run_from_deployment(deployment.id)).id
+
+
+async def _heartbeats_of(run_id: object, timeout: float = 30.0) -> int:
+    """Heartbeat events of the run on the server (sent in the background: wait for the first)."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    event_filter = EventFilter(
+        event=EventNameFilter(name=["prefect.flow-run.heartbeat"]), resource=EventResourceFilter(id=[f"prefect.flow-run.{run_id}"])
+    )
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while True:
+            page = await client.read_events(filter=event_filter, limit=50)  # the server refuses its client's default (100)
+            if page.events or time.monotonic() > deadline:
+                return len(page.events)
+            await asyncio.sleep(0.5)
