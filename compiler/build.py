@@ -24,7 +24,15 @@ from compiler.deploy_config import (
 )
 from compiler.diagnostics import Diagnostic
 from compiler.model.automation import Automation
-from compiler.names import EVENT_NAMES, FILTER_LABELS, PLATFORM_TAG, WATCHER_FLOW_NAME, cooldown_limit_name, event_name
+from compiler.names import (
+    EVENT_NAMES,
+    FILTER_LABELS,
+    PLATFORM_TAG,
+    WATCHER_FLOW_NAME,
+    cooldown_limit_name,
+    event_name,
+    watcher_deployment_name,
+)
 from compiler.normalize import normalized
 from compiler.prefect_check import automation_problems, deployment_problems
 
@@ -159,7 +167,7 @@ def event_trigger(automation: Automation) -> dict[str, Any]:
 
 def _base_deployment(automation: Automation, options: BuildOptions, entrypoint: str, *extra_tags: str) -> dict[str, Any]:
     return {
-        "name": automation.name,
+        "name": watcher_deployment_name(automation.name) if entrypoint == WATCHER_ENTRYPOINT else automation.name,
         "entrypoint": entrypoint,
         # Never empty: for an empty description `prefect deploy` stores the string 'None' when it creates
         # the deployment and null when it updates it (Prefect 3.9.1), so a redeploy would change it.
@@ -172,7 +180,8 @@ def _base_deployment(automation: Automation, options: BuildOptions, entrypoint: 
 
 
 def deployments_for(automation: Automation, options: BuildOptions) -> list[dict[str, Any]]:
-    """The prefect.yaml deployments of one enabled automation (two for a condition trigger)."""
+    """The prefect.yaml deployments of one enabled automation (two for a condition trigger: the automation's
+    own, and its watcher ``<name>-condition-watcher``)."""
     trigger = automation.trigger
     deployment = _base_deployment(automation, options, f"{AUTOMATIONS_MODULE}:{automation.name}")
     if automation.overlap in _COLLISION_STRATEGY:

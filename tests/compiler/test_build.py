@@ -141,7 +141,7 @@ def test_prefect_yaml_content(tmp_path: Path) -> None:
         ("chain_completion_notification", "flows/automations.py:chain_completion_notification"),
         ("daily_security_scan", "flows/automations.py:daily_security_scan"),
         ("health_alert", "flows/automations.py:health_alert"),
-        ("health_alert", "flows/watcher.py:condition_watcher"),
+        ("health_alert-condition-watcher", "flows/watcher.py:condition_watcher"),
     ]
 
     event = _deployment(data, "chain_completion_notification")
@@ -170,7 +170,7 @@ def test_prefect_yaml_content(tmp_path: Path) -> None:
 
     condition = _deployment(data, "health_alert")
     assert condition["schedules"] == [] and condition["triggers"] == []
-    watcher = _deployment(data, "health_alert", "flows/watcher.py")
+    watcher = _deployment(data, "health_alert-condition-watcher", "flows/watcher.py")
     assert watcher["parameters"] == {"automation": "health_alert"}
     assert watcher["schedules"] == [{"interval": 300, "anchor_date": "2020-01-01T00:00:00+00:00", "timezone": "UTC", "active": True}]
     assert watcher["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
@@ -591,7 +591,7 @@ def test_prefect_deploy_all_accepts_generated_yaml(prefect_server: str, tmp_path
                 ("chain_completion_notification", "chain_completion_notification"),
                 ("daily_security_scan", "daily_security_scan"),
                 ("health_alert", "health_alert"),
-                (WATCHER_FLOW_NAME, "health_alert"),
+                (WATCHER_FLOW_NAME, "health_alert-condition-watcher"),
                 ("queued_glob", "queued_glob"),
                 ("skipping_cron", "skipping_cron"),
             ]:
@@ -632,7 +632,7 @@ def test_prefect_deploy_all_accepts_generated_yaml(prefect_server: str, tmp_path
             assert _limit(queued) == (1, "ENQUEUE")
 
             assert by_name["health_alert/health_alert"].schedules == []
-            watcher = by_name[f"{WATCHER_FLOW_NAME}/health_alert"]
+            watcher = by_name[f"{WATCHER_FLOW_NAME}/health_alert-condition-watcher"]
             assert watcher.entrypoint == "flows/watcher.py:condition_watcher"
             assert watcher.parameters == {"automation": "health_alert"}
             (interval,) = watcher.schedules

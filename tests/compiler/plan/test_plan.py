@@ -173,7 +173,7 @@ def test_changed_job_variables_show_on_every_deployment(deployed: dict[str, Any]
     changed = {c["name"]: c["fields"] for c in data["changes"]}
     tag = deployed["tag"]
     assert code == 2 and sorted(changed) == sorted(
-        [f"{tag}_event/{tag}_event", f"{tag}_cron/{tag}_cron", f"{tag}_cond/{tag}_cond", f"condition-watcher/{tag}_cond"]
+        [f"{tag}_event/{tag}_event", f"{tag}_cron/{tag}_cron", f"{tag}_cond/{tag}_cond", f"condition-watcher/{tag}_cond-condition-watcher"]
     )
     expected = {"op": "+", "path": "job_variables.env.AUTOMATIONS_LOCK_URL", "after": "redis://redis.internal:6379/0"}
     assert all(fields == [expected] for fields in changed.values())
@@ -195,7 +195,7 @@ def test_an_added_automation_adds_its_deployment_and_limit(deployed: dict[str, A
 def test_a_removed_automation_is_removed_only_with_prune(deployed: dict[str, Any]) -> None:
     tag, name = deployed["tag"], f"{deployed['tag']}_cond"
     removed = [
-        ("remove", "deployment", f"condition-watcher/{name}"),
+        ("remove", "deployment", f"condition-watcher/{name}-condition-watcher"),
         ("remove", "deployment", f"{name}/{name}"),
         ("remove", "concurrency limit", f"automation-cooldown-{name}"),
     ]
