@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,8 @@ from compiler.names import (
 )
 from compiler.normalize import normalized
 from compiler.prefect_check import automation_problems, deployment_problems
+
+from compiler.output import err, out, progress
 
 __all__ = [
     "AUTOMATIONS_MODULE",
@@ -392,13 +393,15 @@ def render(automations: list[LoadedAutomation], options: BuildOptions) -> dict[P
 # Build and check
 
 
-def _plan(config_dir: Path, options: BuildOptions | None) -> tuple[dict[Path, str], list[Diagnostic], list[Diagnostic]]:
+def _plan(
+    config_dir: Path, options: BuildOptions | None, progress: Callable[[int, int], None] | None = None
+) -> tuple[dict[Path, str], list[Diagnostic], list[Diagnostic]]:
     """Outputs, errors, warnings; outputs is empty when there is any error."""
     errors: list[Diagnostic] = []
     if options is None:
         options, option_errors = resolve_build_options(config_dir)
         errors.extend(option_errors)
-    catalog = load_catalog(config_dir)
+    catalog = load_catalog(config_dir, on_file=progress)
     errors.extend(catalog.errors)
     errors.extend(_reserved_names(catalog.automations.values()))
     if errors or options is None:
@@ -493,13 +496,16 @@ def _write_order(path: Path) -> tuple[int, str]:
     return (1 if path == PREFECT_YAML_PATH else 0, path.as_posix())
 
 
-def build(config_dir: Path, project_root: Path, options: BuildOptions | None = None) -> BuildResult:
+def build(
+    config_dir: Path, project_root: Path, options: BuildOptions | None = None, progress: Callable[[int, int], None] | None = None
+) -> BuildResult:
     """Compile ``config_dir`` into ``project_root``; with any config error, write nothing and return the errors.
 
     ``options=None`` reads ``configs/deploy.yaml`` (next to ``config_dir``). Only files whose content
     changes are rewritten; stale ``deployments/definitions/*.json`` are removed (after the writes).
+    ``progress(done, total)`` is called per automation file validated.
     """
-    outputs, errors, warnings = _plan(config_dir, options)
+    outputs, errors, warnings = _plan(config_dir, options, progress)
     if errors:
         return BuildResult(errors=tuple(errors), warnings=tuple(warnings))
     written: list[Path] = []
@@ -513,9 +519,11 @@ def build(config_dir: Path, project_root: Path, options: BuildOptions | None = N
     return BuildResult(outputs, tuple(written), tuple(removed), tuple(unchanged), (), tuple(warnings))
 
 
-def check(config_dir: Path, project_root: Path, options: BuildOptions | None = None) -> CheckResult:
+def check(
+    config_dir: Path, project_root: Path, options: BuildOptions | None = None, progress: Callable[[int, int], None] | None = None
+) -> CheckResult:
     """What ``build`` would change: outputs missing or different on disk, and stale definition files."""
-    outputs, errors, warnings = _plan(config_dir, options)
+    outputs, errors, warnings = _plan(config_dir, options, progress)
     if errors:
         return CheckResult(errors=tuple(errors), warnings=tuple(warnings))
     stale = [relative for relative in sorted(outputs) if _read_text(project_root / relative) != outputs[relative]]
@@ -546,10 +554,6 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
     return p  # type: ignore[no-any-return]  # argparse's subparsers object is untyped here
 
 
-def _print(text: str, stream: Any = None) -> None:
-    (stream or sys.stdout).write(text + "\n")
-
-
 def cmd_build(args: argparse.Namespace) -> int:
     """Run build or check; prints written/stale paths and diagnostics; returns 0 or 1."""
     config_dir: Path = args.config_dir
@@ -559,32 +563,34 @@ def cmd_build(args: argparse.Namespace) -> int:
     )
     if options is None:
         for diagnostic in option_errors:
-            _print(str(diagnostic), sys.stderr)
+            err(str(diagnostic))
         return 1
     root: Path = args.project_root
     if args.check:
-        result = check(config_dir, root, options)
+        with progress("checking automations") as step:
+            result = check(config_dir, root, options, step)
         for diagnostic in (*result.errors, *result.warnings):
-            _print(str(diagnostic), sys.stderr)
+            err(str(diagnostic))
         if result.errors:
-            _print(f"build --check: {len(result.errors)} error(s) in the configuration", sys.stderr)
+            err(f"build --check: {len(result.errors)} error(s) in the configuration")
             return 1
         for path in result.stale:
-            _print(f"stale: {path.as_posix()}", sys.stderr)
+            err(f"stale: {path.as_posix()}")
         if result.stale:
-            _print(f"{len(result.stale)} generated file(s) out of date; run: python -m compiler build", sys.stderr)
+            err(f"{len(result.stale)} generated file(s) out of date; run: python -m compiler build")
             return 1
-        _print("generated files are up to date")
+        out("generated files are up to date")
         return 0
-    built = build(config_dir, root, options)
+    with progress("building automations") as step:
+        built = build(config_dir, root, options, step)
     for diagnostic in (*built.errors, *built.warnings):
-        _print(str(diagnostic), sys.stderr)
+        err(str(diagnostic))
     if built.errors:
-        _print(f"build: {len(built.errors)} error(s); nothing written", sys.stderr)
+        err(f"build: {len(built.errors)} error(s); nothing written")
         return 1
     for path in built.written:
-        _print(f"wrote {path.as_posix()}")
+        out(f"wrote {path.as_posix()}")
     for path in built.removed:
-        _print(f"removed {path.as_posix()}")
-    _print(f"{len(built.written)} written, {len(built.removed)} removed, {len(built.unchanged)} unchanged")
+        out(f"removed {path.as_posix()}")
+    out(f"{len(built.written)} written, {len(built.removed)} removed, {len(built.unchanged)} unchanged")
     return 0

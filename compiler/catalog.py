@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from functools import lru_cache
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,8 +153,12 @@ def internal_error(path: Path | str, exc: BaseException) -> Diagnostic:
     )
 
 
-def load_catalog(config_dir: Path, paths: list[Path] | None = None) -> Catalog:
-    """Validate every automation file (or just ``paths``); one bad file never hides or blocks the others."""
+def load_catalog(
+    config_dir: Path, paths: list[Path] | None = None, on_file: Callable[[int, int], None] | None = None
+) -> Catalog:
+    """Validate every automation file (or just ``paths``); one bad file never hides or blocks the others.
+
+    ``on_file(done, total)`` is called after each file (a command's progress bar)."""
     catalog = Catalog()
     chains, chain_diagnostics = load_chains(chains_dir_for(config_dir))
     catalog.chains = chains
@@ -162,7 +167,7 @@ def load_catalog(config_dir: Path, paths: list[Path] | None = None) -> Catalog:
     files = [Path(p) for p in paths] if paths is not None else _files_in(config_dir)
     model = automation_model()
     first_seen: dict[str, str] = {}
-    for path in files:
+    for done, path in enumerate(files, 1):
         catalog.files.append(str(path))
         file_diagnostics: list[Diagnostic] = []
         try:
@@ -173,6 +178,8 @@ def load_catalog(config_dir: Path, paths: list[Path] | None = None) -> Catalog:
         catalog.diagnostics.extend(file_diagnostics)
         if loaded is not None and not any(d.severity == "error" for d in file_diagnostics):
             catalog.automations[loaded.automation.name] = loaded
+        if on_file is not None:
+            on_file(done, len(files))
     catalog.diagnostics.sort()
     return catalog
 

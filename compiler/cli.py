@@ -1,26 +1,19 @@
-"""Command line: validate, list, show, export and schema (and the run/deploy commands); the only module that prints."""
+"""Command line: validate, list, show, export and schema (and the run/deploy commands); printing goes through compiler.output."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from compiler.output import Column, err, out, status_style, table
 
 __all__ = ["main", "build_parser"]
 
 DEFAULT_CONFIG_DIR = Path("configs/automations")  # under the project root, found from any subfolder
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
 
 
 def _catalog(args: argparse.Namespace, paths: list[Path] | None = None) -> Any:
@@ -48,11 +41,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     files = _expand(args.paths) if args.paths else None
     if args.paths and files is None:
         missing = [p for p in args.paths if not Path(p).exists()]
-        _err(f"validate: no such file or folder: {', '.join(missing)}")
+        err(f"validate: no such file or folder: {', '.join(missing)}")
         return EXIT_USAGE
     if args.paths and not files:
         # An explicit folder without automation files is a mistake, not "everything is valid".
-        _err(f"validate: {_no_files(Path(args.paths[0]), 'validate')}")
+        err(f"validate: {_no_files(Path(args.paths[0]), 'validate')}")
         return EXIT_USAGE
     from compiler.webhook_catalog import validate_with_webhooks
 
@@ -60,7 +53,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     # --strict (for CI): warnings (uninstalled agents, unregistered custom actions, internal addresses) fail too.
     failed = bool(catalog.errors or (args.strict and catalog.warnings))
     if args.json:
-        _out(json.dumps({
+        out(json.dumps({
             "valid": not failed,
             "strict": args.strict,
             "files": catalog.files,
@@ -70,9 +63,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         }, indent=2))
     else:
         for diagnostic in catalog.diagnostics:
-            (_err if diagnostic.severity == "error" else _out)(str(diagnostic))
+            (err if diagnostic.severity == "error" else out)(str(diagnostic))
         bad_files = len({d.path for d in catalog.errors})
-        _out(
+        out(
             f"{len(catalog.automations)} automation(s) valid, "
             + (f"{len(webhooks.webhooks)} webhook(s) valid, " if webhooks.files else "")
             + f"{len(catalog.errors)} error(s)" + (f" in {bad_files} file(s)" if bad_files else "") + ", "
@@ -109,12 +102,17 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, loaded in sorted(catalog.automations.items())
     ]
     if args.json:
-        _out(json.dumps({"automations": rows, "errors": [d.to_json() for d in catalog.errors]}, indent=2))
+        out(json.dumps({"automations": rows, "errors": [d.to_json() for d in catalog.errors]}, indent=2))
     else:
-        for row in rows:
-            _out(f"{row['name']:<36} {row['status']:<9} {row['trigger']}  [{row['actions']} action(s)]")
+        table(
+            [Column("NAME"), Column("STATUS", style=status_style), Column("TRIGGER"), Column("COOLDOWN", "right"),
+             Column("ACTIONS", "right"), Column("INPUTS")],
+            [(r["name"], r["status"], r["trigger"], f"{r['cooldown_seconds']}s" if r["cooldown_seconds"] else "-",
+              r["actions"], ", ".join(r["inputs"]) or "-") for r in rows],
+            [f"{r['name']:<36} {r['status']:<9} {r['trigger']}  [{r['actions']} action(s)]" for r in rows],
+        )
         if catalog.errors:
-            _err(f"{len(catalog.errors)} error(s) in {len({d.path for d in catalog.errors})} file(s) not listed; run validate")
+            err(f"{len(catalog.errors)} error(s) in {len({d.path for d in catalog.errors})} file(s) not listed; run validate")
     return EXIT_OK
 
 
@@ -123,9 +121,9 @@ def _get(args: argparse.Namespace, name: str) -> Any:
     try:
         return catalog, catalog.get(name)
     except KeyError as exc:
-        _err(str(exc.args[0]))
+        err(str(exc.args[0]))
         for diagnostic in catalog.errors:
-            _err(str(diagnostic))
+            err(str(diagnostic))
         return catalog, None
 
 
@@ -137,10 +135,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     data = normalized(loaded.automation)
     if args.json:
-        _out(to_json({"path": loaded.path, "inputs": list(loaded.inputs), "definition": data}))
+        out(to_json({"path": loaded.path, "inputs": list(loaded.inputs), "definition": data}))
     else:
-        _out(f"# {loaded.path}\n# inputs: {', '.join(loaded.inputs) or 'none'}")
-        _out(to_yaml(data))
+        out(f"# {loaded.path}\n# inputs: {', '.join(loaded.inputs) or 'none'}")
+        out(to_yaml(data))
     return EXIT_OK
 
 
@@ -152,7 +150,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             selected = [catalog.get(args.name)]
         except KeyError as exc:
-            _err(str(exc.args[0]))
+            err(str(exc.args[0]))
             return EXIT_INVALID
     else:
         selected = [catalog.automations[n] for n in sorted(catalog.automations)]
@@ -162,18 +160,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         for loaded in selected:
             target = args.output_dir / f"{loaded.automation.name}.{args.format}"
             target.write_text(dump(normalized(loaded.automation)), encoding="utf-8")
-            _out(str(target))
+            out(str(target))
     elif args.name:
-        _out(dump(normalized(selected[0].automation)))
+        out(dump(normalized(selected[0].automation)))
     else:
-        _out(dump([normalized(loaded.automation) for loaded in selected]))
+        out(dump([normalized(loaded.automation) for loaded in selected]))
     return EXIT_INVALID if catalog.errors and not args.name else EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from compiler.schema import automation_json_schema
 
-    _out(json.dumps(automation_json_schema(), indent=2))
+    out(json.dumps(automation_json_schema(), indent=2))
     return EXIT_OK
 
 
@@ -247,13 +245,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in _READS_CONFIG_DIR and not getattr(args, "paths", None):
         if not args.config_dir.is_dir():
             # A mistyped --config-dir would otherwise look like a valid, empty catalog (exit 0).
-            _err(f"{args.command}: no such config folder: {args.config_dir}")
+            err(f"{args.command}: no such config folder: {args.config_dir}")
             return EXIT_USAGE
         if explicit and not _automation_files(args.config_dir):
-            _err(f"{args.command}: {_no_files(args.config_dir)}")
+            err(f"{args.command}: {_no_files(args.config_dir)}")
             return EXIT_USAGE
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
-        _err("interrupted")
+        err("interrupted")
         return 130

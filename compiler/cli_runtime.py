@@ -6,19 +6,12 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
+from compiler.output import Column, err, out, status_style, table
+
 __all__ = ["add_commands"]
-
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
 
 
 def _parse_params(pairs: list[str]) -> dict[str, Any] | None:
@@ -26,7 +19,7 @@ def _parse_params(pairs: list[str]) -> dict[str, Any] | None:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            _err(f"--param expects KEY=VALUE, got '{pair}'")
+            err(f"--param expects KEY=VALUE, got '{pair}'")
             return None
         try:
             params[key] = json.loads(raw)  # numbers, booleans, lists and mappings as JSON
@@ -43,7 +36,7 @@ def _read_json(path: Path, what: str) -> Any:
 
 
 def _usage(message: str) -> int:
-    _err(message)
+    err(message)
     return 2
 
 
@@ -54,25 +47,46 @@ def _load(args: argparse.Namespace) -> Any:
     try:
         return catalog.get(args.name)
     except KeyError as exc:
-        _err(str(exc.args[0]))
+        err(str(exc.args[0]))
         for diagnostic in catalog.errors:
-            _err(str(diagnostic))
+            err(str(diagnostic))
         return None
 
 
 def _format_history(history: Any) -> list[str]:
     """One line per action; a failed action's line carries its whole message (one line, escaped)."""
-    from flows.messages import plain_message
-
-    lines = [f"{history.automation} run '{history.name}' ({history.id}): {history.status}"
-             + (f" — {plain_message(history.message)}" if history.message else "")]
+    lines = [_history_title(history)]
     lines.append(f"  {'ACTION':<28} {'STATUS':<12} {'ATTEMPTS':>8} {'DURATION':>9}  SUMMARY")
     for action in history.actions:
-        detail = plain_message(action.summary or action.message)
-        if action.status in ("Completed", "Cached", "Skipped") and len(detail) > 100:
-            detail = detail[:99] + "…"  # a success's summary is a hint; a failure's message is the point
-        lines.append(f"  {action.name:<28} {action.status:<12} {action.attempts:>8} {action.duration_s:>8.2f}s  {detail}")
+        lines.append(f"  {action.name:<28} {action.status:<12} {action.attempts:>8} {action.duration_s:>8.2f}s  {_detail(action)}")
     return lines
+
+
+def _history_title(history: Any) -> str:
+    from flows.messages import plain_message
+
+    return (f"{history.automation} run '{history.name}' ({history.id}): {history.status}"
+            + (f" — {plain_message(history.message)}" if history.message else ""))
+
+
+def _detail(action: Any) -> str:
+    from flows.messages import plain_message
+
+    detail = plain_message(action.summary or action.message)
+    if action.status in ("Completed", "Cached", "Skipped") and len(detail) > 100:
+        detail = detail[:99] + "…"  # a success's summary is a hint; a failure's message is the point
+    return detail
+
+
+def _print_history(history: Any) -> None:
+    """A run's actions: a table on a terminal, the plain lines of ``_format_history`` elsewhere."""
+    table(
+        [Column("ACTION"), Column("STATUS", style=status_style), Column("ATTEMPTS", "right"), Column("DURATION", "right"),
+         Column("SUMMARY")],
+        [(a.name, a.status, a.attempts, f"{a.duration_s:.2f}s", _detail(a)) for a in history.actions],
+        _format_history(history),
+        title=_history_title(history),
+    )
 
 
 def _set_env(name: str, value: str) -> None:
@@ -113,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # A local server this starts boots while Prefect is imported and the flow is built (~1 s saved).
     api_url, embedded, api_ready = begin_api()
     if not args.json:
-        _out(f"Prefect API: {api_url}" + (" (embedded local server; stop it with `python -m compiler server stop`)" if embedded else ""))
+        out(f"Prefect API: {api_url}" + (" (embedded local server; stop it with `python -m compiler server stop`)" if embedded else ""))
     from flows.flow_factory import build_flow, run_tags
     from flows.history import read_run
 
@@ -138,15 +152,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - parameter errors and the like: say it, exit non-zero
         from flows.messages import describe_exception
 
-        _err(f"run refused: {describe_exception(exc)}")
+        err(f"run refused: {describe_exception(exc)}")
         return 1
     flow_run_id = state.state_details.flow_run_id
     history = asyncio.run(read_run(flow_run_id))
     if args.json:
-        _out(json.dumps(history.to_json(), indent=2))
+        out(json.dumps(history.to_json(), indent=2))
     else:
-        for line in _format_history(history):
-            _out(line)
+        _print_history(history)
     return 0 if state.is_completed() else 1
 
 
@@ -158,14 +171,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     histories = asyncio.run(read_runs(args.name, args.limit))
     if args.json:
-        _out(json.dumps([h.to_json() for h in histories], indent=2))
+        out(json.dumps([h.to_json() for h in histories], indent=2))
         return 0
     if not histories:
-        _out("no runs found")
+        out("no runs found")
     for history in histories:
-        for line in _format_history(history):
-            _out(line)
-        _out()
+        _print_history(history)
+        out()
     return 0
 
 
@@ -189,19 +201,19 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _usage(str(exc))
     if args.json:
-        _out(json.dumps(report, indent=2, default=str))
+        out(json.dumps(report, indent=2, default=str))
         return 0
-    _out(f"{loaded.automation.name}: would {'FIRE' if report['would_fire'] else 'NOT fire'}")
+    out(f"{loaded.automation.name}: would {'FIRE' if report['would_fire'] else 'NOT fire'}")
     for reason in report["reasons"]:
-        _out(f"  - {reason}")
+        out(f"  - {reason}")
     for action in report["actions"]:
-        _out(f"  action {action['name']} ({action['type']}):")
+        out(f"  action {action['name']} ({action['type']}):")
         if "parameters" in action:
-            _out("    " + json.dumps(action["parameters"], default=str))
+            out("    " + json.dumps(action["parameters"], default=str))
         else:
-            _out(f"    cannot render: {action['error']}")
+            out(f"    cannot render: {action['error']}")
         if "note" in action:
-            _out(f"    note: {action['note']}")
+            out(f"    note: {action['note']}")
     return 0
 
 
@@ -210,13 +222,13 @@ def cmd_server(args: argparse.Namespace) -> int:
 
     if args.action == "start":
         server = ensure_local_server()
-        _out(f"local Prefect server: {server.ui_url} (pid {server.pid})")
+        out(f"local Prefect server: {server.ui_url} (pid {server.pid})")
     elif args.action == "stop":
         server = stop_local_server()
-        _out(f"stopped local Prefect server (pid {server.pid})" if server else "no local server recorded")
+        out(f"stopped local Prefect server (pid {server.pid})" if server else "no local server recorded")
     else:
         server = local_server_status()
-        _out(f"running: {server.ui_url} (pid {server.pid})" if server else "not running")
+        out(f"running: {server.ui_url} (pid {server.pid})" if server else "not running")
     return 0
 
 

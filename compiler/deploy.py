@@ -21,6 +21,8 @@ import argparse
 import asyncio
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +50,8 @@ from compiler.diagnostics import Diagnostic
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
+
+from compiler.output import err, out, progress
 
 __all__ = [
     "COOLDOWN_LIMIT_PREFIX",
@@ -132,34 +136,49 @@ def _expected_deployments(project_root: Path) -> list[dict[str, Any]]:
     return list(data.get("deployments") or [])
 
 
-def run_prefect_deploy(project_root: Path, api_url: str, expected: int) -> list[str]:
-    """Run ``prefect deploy --all --no-prompt``; the deployed "flow/name" list, or DeployError with its output."""
+def run_prefect_deploy(
+    project_root: Path, api_url: str, expected: int, progress: Callable[[int, int], None] | None = None
+) -> list[str]:
+    """Run ``prefect deploy --all --no-prompt``; the deployed "flow/name" list, or DeployError with its output.
+
+    Its output is read as it comes, so ``progress(done, expected)`` follows each deployment created.
+    """
     env = deploy_environment(project_root)
     env["PREFECT_API_URL"] = api_url
     env.setdefault("NO_COLOR", "1")
     env["COLUMNS"] = "250"  # one panel line per deployment in the captured output
     prefect_bin = Path(sys.executable).with_name("prefect")
     command = [str(prefect_bin) if prefect_bin.exists() else "prefect", "deploy", "--all", "--no-prompt"]
-    try:
-        completed = subprocess.run(
-            command,
-            cwd=project_root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=PREFECT_DEPLOY_TIMEOUT_SECONDS,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise DeployError(f"`prefect deploy --all` did not finish within {PREFECT_DEPLOY_TIMEOUT_SECONDS} s") from exc
-    output = (completed.stdout or "") + (completed.stderr or "")
-    deployed = []
-    for line in output.splitlines():
-        if "successfully created with id" in line and "Deployment '" in line:
-            deployed.append(line.split("Deployment '", 1)[1].split("'", 1)[0])
-    if completed.returncode != 0 or len(deployed) != expected:
+    lines: list[str] = []
+    deployed: list[str] = []
+    with subprocess.Popen(
+        command, cwd=project_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdin=subprocess.DEVNULL,
+    ) as proc:
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            proc.kill()
+
+        timer = threading.Timer(PREFECT_DEPLOY_TIMEOUT_SECONDS, expire)
+        timer.start()
+        try:
+            for line in proc.stdout or ():
+                lines.append(line)
+                if "successfully created with id" in line and "Deployment '" in line:
+                    deployed.append(line.split("Deployment '", 1)[1].split("'", 1)[0])
+                    if progress is not None:
+                        progress(len(deployed), expected)
+            returncode = proc.wait()
+        finally:
+            timer.cancel()
+    if expired.is_set():
+        raise DeployError(f"`prefect deploy --all` did not finish within {PREFECT_DEPLOY_TIMEOUT_SECONDS} s")
+    output = "".join(lines)
+    if returncode != 0 or len(deployed) != expected:
         raise DeployError(
-            f"`prefect deploy --all --no-prompt` failed (exit {completed.returncode}, {len(deployed)} of {expected} "
+            f"`prefect deploy --all --no-prompt` failed (exit {returncode}, {len(deployed)} of {expected} "
             f"deployment(s) created):\n{output.strip()}"
         )
     return deployed
@@ -235,7 +254,9 @@ async def prune(client: PrefectClient, project_root: Path) -> list[str]:
     return removed
 
 
-async def _server_steps(project_root: Path, work_pool: str, api_url: str, do_prune: bool) -> tuple[bool, str | None, list[str], list[str], list[str]]:
+async def _server_steps(
+    project_root: Path, work_pool: str, api_url: str, do_prune: bool, progress: Callable[[int, int], None] | None = None
+) -> tuple[bool, str | None, list[str], list[str], list[str]]:
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -246,7 +267,7 @@ async def _server_steps(project_root: Path, work_pool: str, api_url: str, do_pru
                 raise DeployError(f"cannot reach the Prefect API at {api_url}: {problem}")
             created, note = await ensure_work_pool(client, work_pool)
         expected = len(_expected_deployments(project_root))
-        deployed = await asyncio.to_thread(run_prefect_deploy, project_root, api_url, expected)
+        deployed = await asyncio.to_thread(run_prefect_deploy, project_root, api_url, expected, progress)
         async with get_client() as client:
             applied = await apply_server_objects(client, project_root)
             pruned = await prune(client, project_root) if do_prune else []
@@ -260,6 +281,7 @@ def deploy(
     *,
     prune: bool = False,
     api_url: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> DeployResult:
     """Build and deploy. Config errors: a result with ``errors`` and nothing deployed.
 
@@ -278,7 +300,7 @@ def deploy(
     built = build(config_dir, project_root, options)
     if not built.ok:
         return DeployResult(api_url=url, built=built, errors=built.errors, warnings=built.warnings)
-    created, note, deployed, applied, pruned = asyncio.run(_server_steps(project_root, options.work_pool, url, prune))
+    created, note, deployed, applied, pruned = asyncio.run(_server_steps(project_root, options.work_pool, url, prune, progress))
     return DeployResult(
         api_url=url,
         built=built,
@@ -316,10 +338,6 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
     return p  # type: ignore[no-any-return]
 
 
-def _print(text: str, stream: Any = None) -> None:
-    (stream or sys.stdout).write(text + "\n")
-
-
 def cmd_deploy(args: argparse.Namespace) -> int:
     """Run deploy; prints what was deployed, applied and pruned; returns 0 or 1."""
     from compiler.api_target import configured_api_url
@@ -329,38 +347,39 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
         return cmd_plan(args)
     if not configured_api_url():
-        _print(NO_API_MESSAGE, sys.stderr)
+        err(NO_API_MESSAGE)
         return 1
     config_dir: Path = args.config_dir
     pull = pull_steps_for_directory(args.pull_directory) if args.pull_directory else None
     options, option_errors = resolve_build_options(config_dir, work_pool=args.work_pool, extra_tags=args.tags, pull_steps=pull)
     if options is None:
         for diagnostic in option_errors:
-            _print(str(diagnostic), sys.stderr)
+            err(str(diagnostic))
         return 1
     try:
-        result = deploy(config_dir, args.project_root, options, prune=args.prune)
+        with progress("deploying automations") as step:
+            result = deploy(config_dir, args.project_root, options, prune=args.prune, progress=step)
     except DeployError as exc:
-        _print(f"deploy failed: {exc}", sys.stderr)
+        err(f"deploy failed: {exc}")
         return 1
     for diagnostic in (*result.errors, *result.warnings):
-        _print(str(diagnostic), sys.stderr)
+        err(str(diagnostic))
     if result.errors:
-        _print(f"deploy: {len(result.errors)} error(s) in the configuration; nothing deployed", sys.stderr)
+        err(f"deploy: {len(result.errors)} error(s) in the configuration; nothing deployed")
         return 1
-    _print(f"Prefect API: {result.api_url}")
+    out(f"Prefect API: {result.api_url}")
     if result.built is not None and (result.built.written or result.built.removed):
-        _print(f"build: {len(result.built.written)} file(s) written, {len(result.built.removed)} removed")
-    _print(f"work pool {result.work_pool}: {'created' if result.work_pool_created else 'exists'}")
+        out(f"build: {len(result.built.written)} file(s) written, {len(result.built.removed)} removed")
+    out(f"work pool {result.work_pool}: {'created' if result.work_pool_created else 'exists'}")
     for note in result.notes:
-        _print(f"note: {note}", sys.stderr)
+        err(f"note: {note}")
     for name in result.deployments:
-        _print(f"deployed {name}")
+        out(f"deployed {name}")
     for line in result.applied:
-        _print(f"applied {line}")
+        out(f"applied {line}")
     for line in result.pruned:
-        _print(f"pruned {line}")
-    _print(
+        out(f"pruned {line}")
+    out(
         f"{len(result.deployments)} deployment(s), {len(result.applied)} server object(s)"
         + (f", {len(result.pruned)} pruned" if args.prune else "")
     )

@@ -6,20 +6,16 @@ import argparse
 import asyncio
 import os
 import signal
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from compiler.output import err, say
+
 __all__ = ["add_command", "deploy_for_serving", "serve"]
 
 SERVE_LOCK = Path("var/serve.lock")
-
-
-def _say(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
 
 
 def _schedules(specs: list[dict[str, Any]]) -> list[Any]:
@@ -98,18 +94,22 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
 
     catalog = load_catalog(config_dir)
     for diagnostic in catalog.diagnostics:
-        _say(str(diagnostic))
+        say(str(diagnostic))
     flows = await deploy_for_serving(catalog)
     orphans = await crash_orphaned_runs(list(flows))
     if orphans:
-        _say(f"marked {len(orphans)} orphaned run(s) of a previous serve Crashed")
+        say(f"marked {len(orphans)} orphaned run(s) of a previous serve Crashed")
     from compiler.webhooks_cli import start_for_serve
 
-    receiver, receiver_ok = start_for_serve(config_dir, *webhooks_address, say=_say)  # only when configs/webhooks/ has some
+    receiver, receiver_ok = start_for_serve(config_dir, *webhooks_address, say=say)  # only when configs/webhooks/ has some
     if not receiver_ok:
         return 1
     names = sorted({f.name for f in flows.values()})
-    _say(f"serving {len(flows)} deployment(s) of {len(catalog.automations)} automation(s): {', '.join(names)}")
+    say(f"serving {len(flows)} deployment(s) of {len(catalog.automations)} automation(s): {', '.join(names)}")
+    from compiler import serve_report
+
+    served = [loaded.automation for loaded in catalog.automations.values() if loaded.automation.status == "enabled"]
+    serve_report.print_schedule(served)
 
     stop = asyncio.Event()
     signals_seen: list[int] = []
@@ -118,12 +118,17 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
     def on_signal(signum: int) -> None:
         signals_seen.append(signum)
         if len(signals_seen) == 1:
-            _say(f"{signal.Signals(signum).name}: taking no new runs; draining in-flight runs (up to {grace_seconds:g}s)")
+            say(f"{signal.Signals(signum).name}: taking no new runs; draining in-flight runs (up to {grace_seconds:g}s)")
         stop.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
-    executor = InProcessExecutor(flows, poll_seconds=poll_seconds)
+    executor = InProcessExecutor(
+        flows,
+        poll_seconds=poll_seconds,
+        on_start=lambda run: serve_report.run_started(run, flows[run.deployment_id].name),
+        on_finish=lambda run, state, seconds: serve_report.run_finished(run, flows[run.deployment_id].name, state, seconds),
+    )
     with serve_owns_sigterm():
         try:
             await executor.run(stop)
@@ -132,8 +137,8 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
                 await asyncio.to_thread(receiver.stop)  # no new webhook events while draining
         unfinished = await executor.drain(grace_seconds)
     if unfinished:
-        _say(f"ended {len(unfinished)} unfinished run(s) Crashed after the grace period")
-    _say("stopped; deployments stay scheduled for the next serve")
+        say(f"ended {len(unfinished)} unfinished run(s) Crashed after the grace period")
+    say("stopped; deployments stay scheduled for the next serve")
     return 0
 
 
@@ -145,7 +150,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         lock.acquire()
     except LockHeld as exc:
-        sys.stderr.write(f"serve: {exc}\n")
+        err(f"serve: {exc}")
         return 1
     # Heartbeats let the zombie-run automation mark runs Crashed if this process is killed.
     os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
@@ -159,9 +164,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if running is None:
                 owned_server = running = start_server(SERVER_DIR)
             url = running.api_url
-            _say(f"Prefect UI: {running.ui_url}  (local server, SQLite under {SERVER_DIR})")
+            say(f"Prefect UI: {running.ui_url}  (local server, SQLite under {SERVER_DIR})")
         else:
-            _say(f"Prefect API: {url}")
+            say(f"Prefect API: {url}")
         os.environ["PREFECT_API_URL"] = url
         return asyncio.run(serve(args.config_dir, args.grace, args.poll, (args.webhooks_host, args.webhooks_port)))
     finally:

@@ -5,21 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from compiler.output import err, say
+
 __all__ = ["add_command", "add_serve_arguments", "cmd_dry_run_webhook", "cmd_webhooks", "start_for_serve"]
-
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
 
 
 def _webhooks(config_dir: Path) -> Any:
@@ -44,20 +36,20 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
 
     catalog = _webhooks(args.config_dir)
     for diagnostic in catalog.diagnostics:
-        _err(str(diagnostic))
+        err(str(diagnostic))
     enabled = catalog.enabled
     if not enabled:
-        _err(f"webhooks: no enabled, valid webhook in {webhooks_dir_for(args.config_dir)}")
+        err(f"webhooks: no enabled, valid webhook in {webhooks_dir_for(args.config_dir)}")
         return 1
     settings = _settings(args.host, args.port)
     from compiler.api_target import use_api
 
     api_url, embedded = use_api()
-    _out(f"Prefect API: {api_url}" + (" (embedded local server)" if embedded else ""))
+    say(f"Prefect API: {api_url}" + (" (embedded local server)" if embedded else ""))
     from flows.webhooks.server import configure_logging, run_foreground
 
     configure_logging()
-    _out(f"webhooks: serving on http://{settings.host}:{settings.port}: {_describe(enabled)}")
+    say(f"webhooks: serving on http://{settings.host}:{settings.port}: {_describe(enabled)}")
     return run_foreground(enabled, settings)
 
 
@@ -116,22 +108,22 @@ def cmd_dry_run_webhook(args: argparse.Namespace) -> int:
     try:
         loaded = catalog.get(args.name)
     except KeyError as exc:
-        _err(str(exc.args[0]))
+        err(str(exc.args[0]))
         for diagnostic in catalog.errors:
-            _err(str(diagnostic))
+            err(str(diagnostic))
         return 1
     try:
         headers, body, notes = read_saved_request(args.request)
     except SavedRequestError as exc:
-        _err(str(exc))
+        err(str(exc))
         return 2
     report = asyncio.run(webhook_dry_run(loaded, headers, body, load_catalog(args.config_dir)))
     report["notes"] = notes + report["notes"]
     if args.json:
-        _out(json.dumps(report, indent=2, default=str))
+        say(json.dumps(report, indent=2, default=str))
     else:
         for line in _format_report(report):
-            _out(line)
+            say(line)
     return 0
 
 

@@ -13,7 +13,8 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -62,6 +63,10 @@ class InProcessExecutor:
     flows: Mapping[UUID, Flow[..., Any]]  # deployment id → flow
     poll_seconds: float = 0.25
     max_concurrent: int = 8
+    # Told when a claimed run starts and when it ends (its final state, or None if it raised, and the
+    # seconds it took): serve prints one line each. A hook that raises is logged, never stops serving.
+    on_start: Callable[[FlowRun], None] | None = None
+    on_finish: Callable[[FlowRun, Any, float], None] | None = None
     _running: dict[UUID, asyncio.Task[Any]] = field(default_factory=dict)
     _accepting: bool = True
 
@@ -94,14 +99,18 @@ class InProcessExecutor:
 
     async def _execute(self, run: FlowRun) -> None:
         flow = self.flows[run.deployment_id]  # type: ignore[index]
+        state: Any = None
+        started = time.monotonic()
+        _tell(self.on_start, run)
         try:
-            await run_flow_in_this_process(flow, run)
+            state = await run_flow_in_this_process(flow, run)
         except BaseException as exc:  # noqa: BLE001 - the engine already recorded the state; keep serving
             if isinstance(exc, asyncio.CancelledError):
                 raise
             log.exception("flow run %s raised outside the engine", run.id)
         finally:
             self._running.pop(run.id, None)
+            _tell(self.on_finish, run, state, time.monotonic() - started)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Take new runs until ``stop`` is set."""
@@ -141,6 +150,15 @@ class InProcessExecutor:
                         force=True,
                     )
         return unfinished
+
+
+def _tell(hook: Callable[..., None] | None, *args: Any) -> None:
+    if hook is None:
+        return
+    try:
+        hook(*args)
+    except Exception:  # noqa: BLE001 - reporting a run must never stop serving runs
+        log.warning("run hook failed", exc_info=True)
 
 
 def _owner_is_gone(infrastructure_pid: str | None) -> bool:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from compiler.output import err, out
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "add_command", "cmd_test"]
 
@@ -27,10 +28,6 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
     return p  # type: ignore[no-any-return]
 
 
-def _print(text: str, stream: Any = None) -> None:
-    (stream or sys.stdout).write(text + "\n")
-
-
 def cmd_test(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from compiler.casetests.evaluate import run_case
@@ -41,21 +38,21 @@ def cmd_test(args: argparse.Namespace) -> int:
     paths: list[Path] = list(args.paths) or [tests_dir_for(args.config_dir)]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        _print(f"test: no such file or folder: {', '.join(missing)}", sys.stderr)
+        err(f"test: no such file or folder: {', '.join(missing)}")
         return EXIT_USAGE
     catalog = load_catalog(args.config_dir)
     suite = load_tests(test_files(paths), catalog)
     if catalog.errors:
         bad = len({d.path for d in catalog.errors})
-        _print(f"note: {bad} automation file(s) have errors; their automations cannot be tested (run validate)", sys.stderr)
+        err(f"note: {bad} automation file(s) have errors; their automations cannot be tested (run validate)")
     outcomes = [run_case(case) for case in suite.cases]
     seconds = time.perf_counter() - started
     lines = text_lines(outcomes, suite.diagnostics, suite.files, seconds, verbose=args.verbose)
     for line in lines:
-        _print(line)
+        out(line)
     if args.junit_xml:
         write_junit(args.junit_xml, outcomes, suite.diagnostics, suite.files, seconds)
     if not outcomes and not suite.errors:
-        _print(f"test: no test cases found in {', '.join(map(str, paths))}", sys.stderr)
+        err(f"test: no test cases found in {', '.join(map(str, paths))}")
         return EXIT_FAILED
     return EXIT_FAILED if suite.errors or any(not o.passed for o in outcomes) else EXIT_OK

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ from compiler.plan.desired import desired_state
 from compiler.plan.diff import Plan, compute_plan
 from compiler.plan.observed import read_server
 from compiler.plan.report import plan_json, plan_lines
+
+from compiler.output import err, out
 
 __all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_NO_CHANGES", "PlanError", "PlanResult", "add_command", "cmd_plan", "make_plan"]
 
@@ -97,37 +98,33 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
     return p  # type: ignore[no-any-return]
 
 
-def _print(text: str, stream: Any = None) -> None:
-    (stream or sys.stdout).write(text + "\n")
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
     """Print the plan; also ``deploy --plan`` (its arguments have no ``--json``)."""
     from compiler.api_target import configured_api_url
 
     api_url = configured_api_url()
     if not api_url:
-        _print(NO_API_MESSAGE, sys.stderr)
+        err(NO_API_MESSAGE)
         return EXIT_ERROR
     pull = pull_steps_for_directory(args.pull_directory) if args.pull_directory else None
     options, option_errors = resolve_build_options(args.config_dir, work_pool=args.work_pool, extra_tags=args.tags, pull_steps=pull)
     if options is None:
         for diagnostic in option_errors:
-            _print(str(diagnostic), sys.stderr)
+            err(str(diagnostic))
         return EXIT_ERROR
     try:
         result = make_plan(args.config_dir, args.project_root, options, api_url=api_url, prune=args.prune)
     except PlanError as exc:
-        _print(f"plan failed: {exc}", sys.stderr)
+        err(f"plan failed: {exc}")
         return EXIT_ERROR
     for diagnostic in (*result.errors, *result.warnings):
-        _print(str(diagnostic), sys.stderr)
+        err(str(diagnostic))
     if result.errors:
-        _print(f"plan: {len(result.errors)} error(s) in the configuration", sys.stderr)
+        err(f"plan: {len(result.errors)} error(s) in the configuration")
         return EXIT_ERROR
     if getattr(args, "json", False):
-        _print(json.dumps(plan_json(result.plan, api_url, prune=args.prune), indent=2, default=str))
+        out(json.dumps(plan_json(result.plan, api_url, prune=args.prune), indent=2, default=str))
     else:
         for line in plan_lines(result.plan, api_url, prune=args.prune):
-            _print(line)
+            out(line)
     return EXIT_CHANGES if result.plan.has_changes else EXIT_NO_CHANGES
