@@ -28,9 +28,12 @@ import pytest
 from tests.conftest import prefect_env
 from tests.flows.agents.repo_builders import write_tree
 from tests.platform_god.automations.support import SPEC, GateServer, free_cooldown, read_events, spec_python_blocks, spec_script
-from tests.prefect_support import make_project, runs_of_deployment, using_api
+from tests.prefect_support import make_project, runs_of_deployment, using_api, wait_for
 
 SCRIPT_TIMEOUT_SECONDS = 600.0  # ~1.5 min measured on a busy 2-core machine; slow CI gets headroom
+# The server writes events in batches (event persister flush interval): an event the script sent just
+# before it exited can take seconds to be readable (CI once read nothing right after the exit).
+EVENT_PERSIST_SECONDS = 60.0
 HOLD = "spec_scheduler_hold"
 HOLD_AUTOMATION = """\
 description: Test-only time automation whose one action waits on the test's HTTP endpoint.
@@ -181,7 +184,10 @@ def test_graceful_stop_let_the_in_flight_run_complete(script_run: ScriptRun, pre
     assert [e.payload["in_flight"] for e in script_run.stopping] == [1], script_run.output
     with using_api(prefect_server):
         runs = asyncio.run(runs_of_deployment(f"{HOLD}/{HOLD}"))
-        stopped = asyncio.run(read_events("platform-god.scheduler.stopped", {"platform-god.pid": str(script_run.pid)}))
+        stopped = asyncio.run(wait_for(
+            lambda: read_events("platform-god.scheduler.stopped", {"platform-god.pid": str(script_run.pid)}),
+            bool, EVENT_PERSIST_SECONDS, interval=1.0,
+        ))
     (held,) = [r for r in runs if str(r.id) == script_run.held_run_id]
     assert held.state is not None and held.state.name == "Completed", held.state
     assert [(e.payload["in_flight"], e.payload["crashed"]) for e in stopped] == [(1, [])]
@@ -189,5 +195,8 @@ def test_graceful_stop_let_the_in_flight_run_complete(script_run: ScriptRun, pre
 
 def test_starting_the_trigger_engine_twice_starts_it_once(script_run: ScriptRun, prefect_server: str) -> None:
     with using_api(prefect_server):
-        started = asyncio.run(read_events("platform-god.trigger-engine.started", {"platform-god.pid": str(script_run.pid)}))
+        started = asyncio.run(wait_for(
+            lambda: read_events("platform-god.trigger-engine.started", {"platform-god.pid": str(script_run.pid)}),
+            bool, EVENT_PERSIST_SECONDS, interval=1.0,
+        ))
     assert len(started) == 1, script_run.output
