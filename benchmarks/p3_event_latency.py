@@ -34,7 +34,7 @@ from _common import (  # noqa: E402
 )
 
 SAMPLES = 20
-GOAL_SECONDS = 1.5
+GOAL_SECONDS = 0.5  # issue 11 raised it from 1.5 s
 CHAIN = "p3_latency"
 SAMPLE_TIMEOUT = 60.0
 SETTLE_SECONDS = 1.0

@@ -25,8 +25,8 @@ from _common import PROJECT_ROOT, PYTHON, median, result_line, say, temp_dir  # 
 from compiler.processes import pid_alive  # noqa: E402
 
 LATER_RUNS = 7
-GOAL_FIRST = 15.0
-GOAL_LATER = 3.0
+GOAL_FIRST = 10.0  # issue 11 raised these from 15 s and 3 s
+GOAL_LATER = 1.5
 AUTOMATION = "daily_security_scan"
 COMMAND = ["run", AUTOMATION, "--param", "repository_root=."]
 

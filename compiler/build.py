@@ -62,6 +62,7 @@ __all__ = [
     "deploy_environment",
     "deployments_for",
     "event_trigger",
+    "plan_outputs",
     "prefect_yaml_data",
     "render",
     "zombie_automation",
@@ -393,7 +394,7 @@ def render(automations: list[LoadedAutomation], options: BuildOptions) -> dict[P
 # Build and check
 
 
-def _plan(
+def plan_outputs(
     config_dir: Path, options: BuildOptions | None, progress: Callable[[int, int], None] | None = None
 ) -> tuple[dict[Path, str], list[Diagnostic], list[Diagnostic]]:
     """Outputs, errors, warnings; outputs is empty when there is any error."""
@@ -505,7 +506,7 @@ def build(
     changes are rewritten; stale ``deployments/definitions/*.json`` are removed (after the writes).
     ``progress(done, total)`` is called per automation file validated.
     """
-    outputs, errors, warnings = _plan(config_dir, options, progress)
+    outputs, errors, warnings = plan_outputs(config_dir, options, progress)
     if errors:
         return BuildResult(errors=tuple(errors), warnings=tuple(warnings))
     written: list[Path] = []
@@ -523,7 +524,7 @@ def check(
     config_dir: Path, project_root: Path, options: BuildOptions | None = None, progress: Callable[[int, int], None] | None = None
 ) -> CheckResult:
     """What ``build`` would change: outputs missing or different on disk, and stale definition files."""
-    outputs, errors, warnings = _plan(config_dir, options, progress)
+    outputs, errors, warnings = plan_outputs(config_dir, options, progress)
     if errors:
         return CheckResult(errors=tuple(errors), warnings=tuple(warnings))
     stale = [relative for relative in sorted(outputs) if _read_text(project_root / relative) != outputs[relative]]

@@ -61,6 +61,7 @@ __all__ = [
     "cmd_deploy",
     "deploy",
     "ensure_work_pool",
+    "is_ours",
     "prune",
     "run_prefect_deploy",
 ]
@@ -184,7 +185,8 @@ def run_prefect_deploy(
     return deployed
 
 
-def _ours(deployment: Any) -> bool:
+def is_ours(deployment: Any) -> bool:
+    """A deployment this project's deploy made (tagged platform-god, our entrypoints): what --prune and plan may remove."""
     entry = deployment.entrypoint or ""
     return PLATFORM_TAG in (deployment.tags or []) and (
         entry == WATCHER_ENTRYPOINT or entry.startswith(f"{AUTOMATIONS_MODULE}:")
@@ -231,7 +233,7 @@ async def prune(client: PrefectClient, project_root: Path) -> list[str]:
     expected = {(d["entrypoint"], d["name"]) for d in _expected_deployments(project_root)}
     removed: list[str] = []
     for deployment in await _all_deployments(client):
-        if not _ours(deployment) or (deployment.entrypoint, deployment.name) in expected:
+        if not is_ours(deployment) or (deployment.entrypoint, deployment.name) in expected:
             continue
         # `prefect deploy` made the trigger an automation owned by the deployment; deleting the
         # deployment leaves it behind on the server, so it goes first.

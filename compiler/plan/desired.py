@@ -20,7 +20,7 @@ from compiler.build import (
     WATCHER_ENTRYPOINT,
     WATCHER_FLOW_NAME,
 )
-from compiler.build import _plan as build_outputs  # the build's own "what would be written", errors included
+from compiler.build import plan_outputs as build_outputs  # the build's own "what would be written", errors included
 from compiler.deploy_config import BuildOptions, deploy_environment
 from compiler.diagnostics import Diagnostic
 from compiler.plan.shapes import concurrency_shape, desired_automation, desired_schedule, desired_triggers

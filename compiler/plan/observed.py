@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from compiler.build import AUTOMATIONS_MODULE, DEFINITIONS_DIR
 from compiler.deploy import COOLDOWN_LIMIT_PREFIX
-from compiler.deploy import _ours as ours  # deploy --prune's notion of "ours", shared on purpose
+from compiler.deploy import is_ours as ours  # deploy --prune's notion of "ours", shared on purpose
 from compiler.plan.desired import deployment_key
 from compiler.plan.shapes import concurrency_shape, server_schedule, trigger_shape
 
