@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import sys
 from collections.abc import Iterator
@@ -31,6 +32,24 @@ def prefect_env(api_url: str, home: Path, base: dict[str, str] | None = None) ->
         }
     )
     return env
+
+
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGES = ("compiler", "flows", "platform_god", "tests")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Write the project's bytecode once, before any test starts a Python process.
+
+    Where PYTHONDONTWRITEBYTECODE is set (the CI image sets it), an editable install has no .pyc files,
+    so every process the tests start (CLI commands, `serve`, each worker's flow run) compiled the project
+    from source: measured 2.5 s of CPU per process start on 2 cores, ~100 such starts in tests/cluster
+    alone. compileall writes the files regardless of that setting; processes only read them.
+    """
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller compiled already
+    for package in _PACKAGES:
+        compileall.compile_dir(_PROJECT_ROOT / package, quiet=1)
 
 
 @pytest.fixture(scope="session")

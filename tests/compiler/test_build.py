@@ -475,60 +475,15 @@ def test_cli_build_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 # --------------------------------------------------------------------------------------------------
 # The real thing: `prefect deploy --all` against a Prefect server
 
-_STUB_AUTOMATIONS = '''"""Test stand-in for the runtime module: one trivial flow per compiled definition."""
-from pathlib import Path
-from typing import Any
-
-from prefect import flow
-
-_DEFINITIONS = Path(__file__).resolve().parent.parent / "deployments" / "definitions"
-
-
-def __getattr__(name: str) -> Any:
-    if name.startswith("__") or not (_DEFINITIONS / f"{name}.json").is_file():
-        raise AttributeError(name)
-
-    async def automation(event: dict[str, Any] | None = None, condition: dict[str, Any] | None = None) -> None:
-        return None
-
-    automation.__name__ = automation.__qualname__ = name  # Prefect derives the entrypoint from it
-    built = flow(name=name)(automation)
-    globals()[name] = built
-    return built
-'''
-
-_STUB_WATCHER = '''"""Test stand-in for the condition watcher."""
-from prefect import flow
-
-
-@flow(name="condition-watcher")
-async def condition_watcher(automation: str) -> None:
-    return None
-'''
-
-_EXTRA_AUTOMATIONS = {
-    "queued_glob": "overlap: queue\ntrigger:\n  type: event\n  event: {event_type: custom, custom_type: 'deploy_*'}\n",
-    "skipping_cron": "overlap: skip\ntrigger:\n  type: time\n  time: {cron_expression: '15 3 * * 1-5', timezone_str: Europe/Berlin}\n",
-    "switched_off": "status: disabled\ntrigger:\n  type: time\n  time: {cron_expression: '* * * * *'}\n",
-}
-
-
-def make_project(tmp_path: Path, runtime: str) -> Path:
-    """A throwaway project: configs (+ extra automations), flows (stub or a copy of the real runtime), built outputs."""
+def make_project(tmp_path: Path) -> Path:
+    """A throwaway project: configs (+ extra automations), a copy of the runtime, built outputs."""
     project = tmp_path / "project"
     folder = copy_configs(project)
     for name, body in _EXTRA_AUTOMATIONS.items():
         write_automation(folder, name, body + LOG_ACTION)
-    flows_dir = project / "flows"
-    if runtime == "real":
-        shutil.copytree(ROOT / "flows", flows_dir, ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copytree(ROOT / "compiler", project / "compiler", ignore=shutil.ignore_patterns("__pycache__"))
-    else:
-        flows_dir.mkdir()
-        (flows_dir / "__init__.py").write_text("", encoding="utf-8")
-        (flows_dir / "automations.py").write_text(_STUB_AUTOMATIONS, encoding="utf-8")
-    if not (flows_dir / "watcher.py").exists():
-        (flows_dir / "watcher.py").write_text(_STUB_WATCHER, encoding="utf-8")
+    # `prefect deploy` imports each entrypoint to read its parameters: the real runtime, not a stand-in.
+    shutil.copytree(ROOT / "flows", project / "flows", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "compiler", project / "compiler", ignore=shutil.ignore_patterns("__pycache__"))
     result = build(folder, project, BuildOptions())
     assert result.ok, [str(d) for d in result.errors]
     return project
@@ -565,17 +520,13 @@ def _limit(deployment: Any) -> tuple[int | None, str | None]:
     return (gcl.limit if gcl else None, str(options.collision_strategy.value) if options else None)
 
 
-RUNTIMES = ["stub"] + (["real"] if (ROOT / "flows" / "automations.py").exists() else [])
-
-
-@pytest.mark.parametrize("runtime", RUNTIMES)
-def test_prefect_deploy_all_accepts_generated_yaml(prefect_server: str, tmp_path: Path, runtime: str) -> None:
+def test_prefect_deploy_all_accepts_generated_yaml(prefect_server: str, tmp_path: Path) -> None:
     from prefect.client.orchestration import PrefectClient
     from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
     from prefect.events.schemas.automations import EventTrigger
     from prefect.events.schemas.events import ResourceSpecification
 
-    project = make_project(tmp_path, runtime)
+    project = make_project(tmp_path)
     env = prefect_env(prefect_server, tmp_path / "prefect-home", deploy_environment(project))
     pool = _cli(["work-pool", "create", "automations", "--type", "process", "--overwrite"], project, env)
     assert pool.returncode == 0, pool.stdout + pool.stderr
