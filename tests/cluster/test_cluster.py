@@ -10,6 +10,7 @@ read from the workers' own ``prefect.worker.executed-flow-run`` events.
 from __future__ import annotations
 
 import collections
+import os
 import time
 from collections.abc import Iterator
 
@@ -34,9 +35,13 @@ RESUMABLE = "cluster_resumable"
 PLAIN_COOLDOWN = "plain_cooldown"
 WORKERS = ("cluster-worker-0", "cluster-worker-1")
 
-DISTINCT_EVENTS = 100
+# A run under a process worker costs ~8 s of CPU on 2 cores (measured, 20 runs in 86 s on an idle machine:
+# the worker's `python -m prefect.engine` process 5.5 s, most of it importing Prefect; the Prefect server 2 s;
+# PostgreSQL 0.4 s). 100 distinct events pass (503 s alone) but take 13 CPU-minutes, more than CI's 20-minute
+# budget leaves next to the rest of the suite; CI runs 50, `AUTOMATIONS_CLUSTER_EVENTS=100` runs the full set.
+DISTINCT_EVENTS = int(os.environ.get("AUTOMATIONS_CLUSTER_EVENTS", "50"))
 OVERLAPPING_RUNS = 20
-# Generous bounds for 2 busy cores: every run is a new Python process (~2-5 s of CPU each).
+# Generous bounds for 2 busy cores: every run is a new Python process (~4-8 s of CPU each).
 ALL_RUNS_TIMEOUT = 1200.0
 # Zombie detection: heartbeats every 30 s (Prefect's minimum; deploy puts the setting in every deployment's
 # job variables), a run whose heartbeats stop for 90 s is marked Crashed by the automation `compiler deploy`
