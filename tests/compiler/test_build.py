@@ -475,6 +475,13 @@ def test_cli_build_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 # --------------------------------------------------------------------------------------------------
 # The real thing: `prefect deploy --all` against a Prefect server
 
+_EXTRA_AUTOMATIONS = {
+    "queued_glob": "overlap: queue\ntrigger:\n  type: event\n  event: {event_type: custom, custom_type: 'deploy_*'}\n",
+    "skipping_cron": "overlap: skip\ntrigger:\n  type: time\n  time: {cron_expression: '15 3 * * 1-5', timezone_str: Europe/Berlin}\n",
+    "switched_off": "status: disabled\ntrigger:\n  type: time\n  time: {cron_expression: '* * * * *'}\n",
+}
+
+
 def make_project(tmp_path: Path) -> Path:
     """A throwaway project: configs (+ extra automations), a copy of the runtime, built outputs."""
     project = tmp_path / "project"
