@@ -33,9 +33,8 @@ from compiler.names import (
     watcher_deployment_name,
 )
 from compiler.normalize import normalized
-from compiler.prefect_check import automation_problems, deployment_problems
-
 from compiler.output import err, out, progress
+from compiler.prefect_check import automation_problems, deployment_problems
 
 __all__ = [
     "AUTOMATIONS_MODULE",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from functools import lru_cache
 from collections.abc import Callable
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
