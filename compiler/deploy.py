@@ -47,11 +47,10 @@ from compiler.deploy_config import (
     resolve_build_options,
 )
 from compiler.diagnostics import Diagnostic
+from compiler.output import err, out, progress
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
-
-from compiler.output import err, out, progress
 
 __all__ = [
     "COOLDOWN_LIMIT_PREFIX",

@@ -12,12 +12,11 @@ from typing import Any
 from compiler.build import PLATFORM_TAG
 from compiler.deploy_config import BuildOptions, pull_steps_for_directory, resolve_build_options
 from compiler.diagnostics import Diagnostic
+from compiler.output import err, out
 from compiler.plan.desired import desired_state
 from compiler.plan.diff import Plan, compute_plan
 from compiler.plan.observed import read_server
 from compiler.plan.report import plan_json, plan_lines
-
-from compiler.output import err, out
 
 __all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_NO_CHANGES", "PlanError", "PlanResult", "add_command", "cmd_plan", "make_plan"]
 
