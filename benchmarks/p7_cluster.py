@@ -77,7 +77,7 @@ async def call(url: str) -> int:
         return response.status_code
 
 
-@flow
+@flow(name="p7_handwritten")
 async def p7_handwritten(base: str, n: str) -> None:
     for step in ("a", "b", "c"):
         await call(f"{base}/p7/hand/{n}/{step}")
