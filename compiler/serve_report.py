@@ -13,7 +13,6 @@ from compiler.output import Column, say, table
 
 __all__ = ["next_fire", "print_schedule", "run_finished", "run_started", "ui_url"]
 
-_WATCHER_ANCHOR = datetime(2020, 1, 1, tzinfo=timezone.utc)  # build's WATCHER_ANCHOR_DATE
 
 
 def next_fire(automation: Any, now: datetime | None = None) -> str:
@@ -29,8 +28,11 @@ def next_fire(automation: Any, now: datetime | None = None) -> str:
     if trigger.type == "condition":
         condition = trigger.condition
         interval = condition.check_interval_seconds
-        checks = math.floor((now - _WATCHER_ANCHOR).total_seconds() / interval) + 1
-        upcoming = _WATCHER_ANCHOR + timedelta(seconds=checks * interval)
+        from compiler.build import WATCHER_ANCHOR_DATE  # the watcher schedule's anchor: checks fall on its multiples
+
+        anchor = datetime.fromisoformat(WATCHER_ANCHOR_DATE)
+        checks = math.floor((now - anchor).total_seconds() / interval) + 1
+        upcoming = anchor + timedelta(seconds=checks * interval)
         return (f"checks {condition.metric_path} {condition.operator} {condition.threshold} every {interval} s; "
                 f"next check {upcoming:%H:%M:%S} UTC")
     from compiler.build import event_trigger
