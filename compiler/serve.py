@@ -130,12 +130,13 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
         on_finish=lambda run, state, seconds: serve_report.run_finished(run, flows[run.deployment_id].name, state, seconds),
     )
     with serve_owns_sigterm():
-        try:
-            await executor.run(stop)
-        finally:
-            if receiver is not None:
-                await asyncio.to_thread(receiver.stop)  # no new webhook events while draining
-        unfinished = await executor.drain(grace_seconds)
+        async with executor.session():
+            try:
+                await executor.run(stop)
+            finally:
+                if receiver is not None:
+                    await asyncio.to_thread(receiver.stop)  # no new webhook events while draining
+            unfinished = await executor.drain(grace_seconds)
     if unfinished:
         say(f"ended {len(unfinished)} unfinished run(s) Crashed after the grace period")
     say("stopped; deployments stay scheduled for the next serve")

@@ -25,8 +25,11 @@ deployment that *requires* an egress proxy has to allow-list it explicitly elsew
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
+import os
 import socket
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
@@ -162,6 +165,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         limits: httpx.Limits = httpx.Limits(max_connections=20, max_keepalive_connections=10),
     ) -> None:
         self.allow_private = allow_private
+        if verify is True and cert is None:
+            verify = _shared_verify_context(trust_env)
         self._transport_kwargs: dict[str, Any] = {
             "verify": verify,
             "cert": cert,
@@ -203,6 +208,23 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self._closed = True
         transports, self._transports = list(self._transports.values()), {}
         await _close_all(transports)
+
+
+def _shared_verify_context(trust_env: bool) -> ssl.SSLContext:
+    """httpx's default verifying context, built once per CA location instead of once per transport.
+
+    httpx builds it in every new transport, even for http:// URLs: loading certifi's bundle took
+    ~50 ms per ``http_request`` action here (profile of serve's path, benchmarks/p3_event_latency.py).
+    An SSLContext is safe to share between connections; httpx's docs recommend reusing one.
+    """
+    ca_env = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")) if trust_env else (None, None)
+    return _verify_context(trust_env, ca_env)
+
+
+@functools.cache
+def _verify_context(trust_env: bool, ca_env: tuple[str | None, str | None]) -> ssl.SSLContext:
+    del ca_env  # a cache key only: httpx reads SSL_CERT_FILE / SSL_CERT_DIR itself
+    return httpx.create_ssl_context(trust_env=trust_env)
 
 
 def pin_request(request: httpx.Request, ip: IPAddress) -> httpx.Request:

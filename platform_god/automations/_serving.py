@@ -153,10 +153,11 @@ class BackgroundServing:
         log.info("%s: serving %d deployment(s): %s", self.component, len(flows), ", ".join(names))
         ready.set_result(None)
 
-        await executor.run(self._stop)
-        in_flight = executor.in_flight
-        _emit(self.component, "stopping", {"in_flight": in_flight, "grace_seconds": self._grace})
-        unfinished = await executor.drain(self._grace)
+        async with executor.session():
+            await executor.run(self._stop)
+            in_flight = executor.in_flight
+            _emit(self.component, "stopping", {"in_flight": in_flight, "grace_seconds": self._grace})
+            unfinished = await executor.drain(self._grace)
         self._report = StopReport(in_flight, [str(run_id) for run_id in unfinished])
         _emit(self.component, "stopped", {"in_flight": in_flight, "crashed": self._report.crashed})
         log.info("%s: stopped (%d in flight, %d ended Crashed)", self.component, in_flight, len(unfinished))

@@ -7,6 +7,7 @@ Real flow runs of real deployments on the session's Prefect server; the flows he
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -16,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from prefect import flow
+from prefect import flow, task
 
 from flows.executor import InProcessExecutor, crash_orphaned_runs, owner
 from tests.prefect_support import using_api
@@ -34,8 +35,23 @@ async def _probe(seconds: float = 0.5) -> None:
         _ACTIVE["now"] -= 1
 
 
-async def _deployment(name: str) -> UUID:
-    deployment = await _probe.ato_deployment(name=name)
+_STEPS: list[str] = []
+
+
+@task
+async def _step(name: str, seconds: float) -> None:
+    _STEPS.append(name)
+    await asyncio.sleep(seconds)
+
+
+@flow(name="executor-two-steps", persist_result=False)
+async def _two_steps() -> None:
+    await _step("first", 3)
+    await _step("second", 0)
+
+
+async def _deployment(name: str, probe: Any = _probe) -> UUID:
+    deployment = await probe.ato_deployment(name=name)
     return await deployment.aapply()
 
 
@@ -156,3 +172,40 @@ def test_serve_recovers_only_runs_whose_owner_it_sees_dead(api: str, kind: str, 
 
     assert state == ("CRASHED" if crashed else "RUNNING")
     assert os.getpid() != living.pid
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["in a session", "without a session"])
+def test_a_run_suspended_from_outside_stops_before_its_next_task(api: str, shared: bool) -> None:
+    """Suspended through the API alone (as another process or Prefect's suspend action does): the run's
+    process learns it from the events stream, through the session's one observer or Prefect's own."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Suspended
+
+    async def scenario() -> tuple[list[str], str, str | None]:
+        deployment_id = await _deployment(f"suspend-{uuid.uuid4().hex[:8]}", _two_steps)
+        async with get_client() as client:
+            run = await client.create_flow_run_from_deployment(deployment_id)
+            executor = InProcessExecutor({deployment_id: _two_steps}, poll_seconds=0.05)
+            stop = asyncio.Event()
+            session = executor.session() if shared else contextlib.nullcontext()
+            async with session:
+                serving = asyncio.create_task(executor.run(stop))
+                for _ in range(600):
+                    if "first" in _STEPS:
+                        break
+                    await asyncio.sleep(0.05)
+                await client.set_flow_run_state(run.id, Suspended(pause_key=f"outside-{uuid.uuid4().hex}"))
+                for _ in range(600):
+                    await asyncio.sleep(0.1)
+                    if executor.in_flight == 0:
+                        break
+                stop.set()
+                await serving
+                await executor.drain(5)
+            final = (await client.read_flow_run(run.id)).state
+        return list(_STEPS), final.type.value, final.name
+
+    _STEPS.clear()
+    steps, state_type, state_name = asyncio.run(scenario())
+
+    assert (steps, state_type, state_name) == (["first"], "PAUSED", "Suspended")

@@ -306,3 +306,35 @@ def test_decimal_ip_host_is_resolved_and_refused() -> None:
 def test_guarded_client_rejects_bypassing_transport() -> None:
     with pytest.raises(TypeError, match="bypass the guard"):
         guarded_client(transport=httpx.AsyncHTTPTransport())
+
+
+def test_default_verification_refuses_an_unknown_certificate(local_tls_server: tuple[LocalServer, ssl.SSLContext]) -> None:
+    server, _ = local_tls_server
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        asyncio.run(_get(server.url(host="localhost"), allow_private=True))
+
+
+def test_default_verification_follows_ssl_cert_file_set_after_earlier_requests(
+    local_tls_server: tuple[LocalServer, ssl.SSLContext], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = local_tls_server
+    with pytest.raises(httpx.ConnectError):
+        asyncio.run(_get(server.url(host="localhost"), allow_private=True))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))  # written by the fixture
+    assert asyncio.run(_get(server.url(host="localhost"), allow_private=True)).status_code == 200
+
+
+def test_default_verification_context_is_built_once_for_many_requests(
+    local_server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[object] = []
+    original = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(a) or original(*a, **k))
+    monkeypatch.setenv("SSL_CERT_DIR", f"/nonexistent-{len(built)}-{id(built)}")  # a CA location no earlier test used
+
+    async def three() -> None:
+        for _ in range(3):
+            await _get(local_server.url(), allow_private=True)
+
+    asyncio.run(three())
+    assert len(built) == 1

@@ -293,3 +293,52 @@ def test_event_and_log_workers_started_ahead_are_the_ones_used_later(prefect_ser
         prefect_seam.start_event_and_log_workers()
         assert EventsWorker.instance() is EventsWorker.instance(), "EventsWorker.instance() no longer returns one worker"
         assert APILogWorker.instance() is APILogWorker.instance(), "APILogWorker.instance() no longer returns one worker"
+
+
+# --- 9. one_suspension_observer_for_this_loop ---------------------------------------------------------------
+
+
+def test_engine_observes_suspension_through_the_parts_the_seam_uses() -> None:
+    from prefect import _flow_run_suspension, flow_engine
+    from prefect._internal.observers import FlowRunSuspendingObserver
+
+    assert hasattr(flow_engine, "observe_flow_run_suspension"), (
+        "prefect.flow_engine.observe_flow_run_suspension is gone: check how the engine watches for suspension now"
+    )
+    assert _parameters(flow_engine.observe_flow_run_suspension)[:2] == ["flow_run_id", "suspension_request"]
+    assert _parameters(_flow_run_suspension.mark_flow_run_suspension_requested) == ["flow_run_id", "state"]
+    assert "on_suspended" in _parameters(FlowRunSuspendingObserver.__init__)
+    missing = {"watch_flow_run_id", "remove_in_flight_flow_run_id"} - set(dir(FlowRunSuspendingObserver))
+    assert not missing, f"FlowRunSuspendingObserver no longer has {sorted(missing)}"
+
+
+def test_a_deployment_run_starts_its_own_observer_thread_only_outside_the_seam(prefect_server: str) -> None:
+    import threading
+
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.states import Pending
+
+    @flow(name="seam-observer-probe", persist_result=False)
+    async def probe() -> list[str]:
+        return [t.name for t in threading.enumerate() if "observer_thread" in t.name]
+
+    async def one_run() -> list[str]:
+        deployment_id = await (await probe.ato_deployment(name=f"observer-{uuid.uuid4().hex[:8]}")).aapply()
+        async with get_client() as client:
+            run = await client.create_flow_run_from_deployment(deployment_id)
+            await client.set_flow_run_state(run.id, Pending())
+            run = await client.read_flow_run(run.id)
+        state = await prefect_seam.run_flow_in_this_process(probe, run)
+        return await state.aresult()
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        async with prefect_seam.one_suspension_observer_for_this_loop():
+            inside = await one_run()
+        return inside, await one_run()
+
+    with using_api(prefect_server):
+        inside, outside = asyncio.run(scenario())
+
+    assert inside == [], f"with the seam open the engine still started its own observer: {inside}"
+    assert outside, "Prefect's engine no longer starts a suspension observer thread per run: the seam can go"
