@@ -28,6 +28,7 @@ from flows.run_context import (
     template_variables,
 )
 from flows.settings import get_settings
+from flows.storage import shared_storage_block
 from flows.task_options import NotRetryable, exactly_once, task_options
 
 __all__ = ["ActionRecord", "run_automation", "SKIPPED"]
@@ -173,18 +174,18 @@ _action_task = task(_execute_action)
 # One configured task per action: ``with_options`` builds a new Task, and Prefect reads the function's
 # source to key it (~5 ms each, measured: 20 actions paid ~0.1 s per run). Keyed by the action object
 # (kept alive by the entry, so its id cannot be reused) and the results folder the options point at.
-_ACTION_TASKS: dict[int, tuple[ActionBase, Path, Task[..., Any]]] = {}
+_ACTION_TASKS: dict[int, tuple[ActionBase, Path, Any, Task[..., Any]]] = {}
 _ACTION_TASKS_MAX = 4096
 
 
-def _action_task_for(action: ActionBase, results_dir: Path) -> Task[..., Any]:
+def _action_task_for(action: ActionBase, results_dir: Path, shared_storage: Any | None) -> Task[..., Any]:
     cached = _ACTION_TASKS.get(id(action))
-    if cached is not None and cached[0] is action and cached[1] == results_dir:
-        return cached[2]
+    if cached is not None and cached[0] is action and cached[1] == results_dir and cached[2] is shared_storage:
+        return cached[3]
     if len(_ACTION_TASKS) >= _ACTION_TASKS_MAX:
         _ACTION_TASKS.clear()
-    configured = _action_task.with_options(**task_options(action, results_dir))
-    _ACTION_TASKS[id(action)] = (action, results_dir, configured)
+    configured = _action_task.with_options(**task_options(action, results_dir, shared_storage))
+    _ACTION_TASKS[id(action)] = (action, results_dir, shared_storage, configured)
     return configured
 
 
@@ -238,6 +239,7 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
 
     builtins = builtin_variables(automation, run_id, datetime.now(timezone.utc), occurrence)
     settings = get_settings()
+    shared_storage = await shared_storage_block()
     state = _RunState()
     for action in automation.actions:
         if state.stopped_by is not None:
@@ -252,7 +254,7 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
             key = action_key(
                 automation.name, action.name, action.type, display, _occurrence_part(action, variables, occurrence)  # type: ignore[attr-defined]
             )
-        action_task = _action_task_for(action, settings.results_dir)
+        action_task = _action_task_for(action, settings.results_dir, shared_storage)
         started = time.monotonic()
         # quote(): Prefect would otherwise walk the action model and every variable (outputs of earlier
         # actions included) looking for upstream futures; there are none, and the walk grew with each action.

@@ -93,7 +93,9 @@ def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> F
         # The run's summary artifact, published once the final state is on the server.
         on_completion=[publish_summary_hook],
         on_failure=[publish_summary_hook],
-        # Named explicitly: otherwise Prefect looks the default storage up from the API on every run.
+        # The flow persists nothing (every action's task names its own storage), but named explicitly:
+        # otherwise Prefect looks the default storage up from the API on every run, and given the shared
+        # block's slug it would load that block from the API on every run.
         result_storage=_flow_result_storage(),
     )
 
@@ -101,5 +103,4 @@ def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> F
 def _flow_result_storage() -> Any:
     from flows.settings import get_settings
 
-    settings = get_settings()
-    return settings.result_storage or (settings.results_dir / "data")
+    return get_settings().results_dir / "data"

@@ -23,6 +23,7 @@ from typing import Any
 
 from compiler.catalog import LoadedAutomation
 from flows.run_context import Occurrence, RunInputs
+from flows.storage import occurrence_storage
 
 __all__ = ["CompletedOccurrence", "read_completed", "record_completed"]
 
@@ -75,31 +76,12 @@ def _record_path(loaded: LoadedAutomation, occurrence: Occurrence, run: RunInput
     return f"{_FOLDER}/{loaded.automation.name}-{hashlib.sha256(material.encode()).hexdigest()[:40]}.json"
 
 
-_BLOCKS: dict[str, Any] = {}
-
-
-async def _storage() -> Any:
-    """The result storage: the shared block when configured, else this machine's results folder."""
-    from flows.settings import get_settings
-
-    settings = get_settings()
-    if settings.result_storage:
-        if settings.result_storage not in _BLOCKS:
-            from prefect.blocks.core import Block
-
-            _BLOCKS[settings.result_storage] = await Block.aload(settings.result_storage)
-        return _BLOCKS[settings.result_storage]
-    from flows.idempotency import result_storage
-
-    return result_storage(settings.results_dir)
-
-
 async def read_completed(loaded: LoadedAutomation, occurrence: Occurrence, run: RunInputs) -> CompletedOccurrence | None:
     """The stored outcome of this occurrence when it already completed (and the record has not expired)."""
     eligible, lifetime = _eligible(loaded, occurrence)
     if not eligible:
         return None
-    storage = await _storage()
+    storage = await occurrence_storage()
     try:
         data = json.loads(await storage.aread_path(_record_path(loaded, occurrence, run)))
         record = CompletedOccurrence(str(data["flow_run_id"]), float(data["completed_at"]), str(data["message"]), list(data["actions"]))
@@ -116,6 +98,6 @@ async def record_completed(
     """Remember that every action of this occurrence completed (call only then)."""
     if not _eligible(loaded, occurrence)[0]:
         return
-    storage = await _storage()
+    storage = await occurrence_storage()
     body = {"flow_run_id": flow_run_id, "completed_at": time.time(), "message": message, "actions": [dict(a) for a in actions]}
     await storage.awrite_path(_record_path(loaded, occurrence, run), json.dumps(body, default=str).encode())

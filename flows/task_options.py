@@ -74,8 +74,12 @@ def exactly_once(action: ActionBase) -> bool:
     return ACTION_TYPES[action.type].side_effects and action.idempotency.enabled  # type: ignore[attr-defined]
 
 
-def task_options(action: ActionBase, results_dir: Path) -> dict[str, Any]:
-    """Keyword arguments for ``Task.with_options`` of this action."""
+def task_options(action: ActionBase, results_dir: Path, shared_storage: Any | None) -> dict[str, Any]:
+    """Keyword arguments for ``Task.with_options`` of this action.
+
+    ``shared_storage``: the loaded ``AUTOMATIONS_RESULT_STORAGE`` block (``flows.storage``), None for this
+    machine's results folder.
+    """
     options: dict[str, Any] = {
         "name": action.name,
         "task_run_name": action.name,
@@ -92,14 +96,13 @@ def task_options(action: ActionBase, results_dir: Path) -> dict[str, Any]:
         # Nothing stored, no key, no lock: measured 65-78 ms per run of persistence alone (issue 11, P2).
         return options | {"persist_result": False, "cache_policy": NO_CACHE}
     settings = get_settings()
-    shared_storage = settings.result_storage
     # Data and cache records need separate folders: both are files named by the key. A storage block
     # shared by every worker (e.g. "s3-bucket/automations") holds metadata and data in one object, so no
     # separate key storage; for exactly-once across machines the lock must be shared too (AUTOMATIONS_LOCK_URL).
     options["persist_result"] = True
-    options["result_storage"] = shared_storage or results_dir / "data"
+    options["result_storage"] = results_dir / "data" if shared_storage is None else shared_storage
     options["cache_policy"] = policy_for(
-        None if shared_storage else results_dir / "keys", results_dir / "locks", _hold_seconds(action), settings.lock_url
+        results_dir / "keys" if shared_storage is None else None, results_dir / "locks", _hold_seconds(action), settings.lock_url
     )
     if action.idempotency.expire_seconds:
         options["cache_expiration"] = timedelta(seconds=action.idempotency.expire_seconds)
