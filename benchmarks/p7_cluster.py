@@ -25,6 +25,10 @@ pool created by `compiler deploy` does today) and with the pool's flow-run comma
 ``python -m prefect.engine``. Prefect 3.9's process worker otherwise starts a workspace supervisor process
 per run that then starts the engine process: two Python start-ups per run instead of one.
 
+Last, the workers are stopped and two ``python -m compiler serve`` processes (separate state folders, the same
+shared result storage and Redis locks, as on two machines) execute the automation in-process: its throughput,
+latency and duplicates, printed next to the workers' figures (the README says when to use which).
+
     python benchmarks/p7_cluster.py
 """
 
@@ -32,6 +36,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -40,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RecordingServer, median, result_line, say, temp_dir  # noqa: E402
+from _common import RecordingServer, median, result_line, say, stop_process, temp_dir, wait_for_log  # noqa: E402
 
 from tests.cluster.harness import (  # noqa: E402
     PREFECT_BIN,
@@ -56,6 +62,7 @@ from tests.cluster.harness import (  # noqa: E402
 ROUNDS = 2
 RUNS = 12  # per round and side: 2 workers x --limit 2 = 4 at a time, so three waves
 LATENCY_SAMPLES = 10
+SERVERS = 2  # `compiler serve` processes of the last phase, as on two machines
 GOAL_RATIO = 0.9
 GOAL_LATENCY_SECONDS = 3.0
 RUN_TIMEOUT = 900.0
@@ -133,6 +140,12 @@ def measure(cluster: Cluster, http: RecordingServer, mode: str) -> tuple[list[fl
             rate = throughput(cluster, f"{name}/{name}", round_no, parameters)
             (auto_rates if side == "auto" else hand_rates).append(rate)
             say(f"[{mode}] round {round_no}: {side} {rate:.1f} runs/min")
+    return auto_rates, hand_rates, event_latencies(cluster, http, mode)
+
+
+def event_latencies(cluster: Cluster, http: RecordingServer, mode: str) -> list[float]:
+    """One event at a time, the executors idle: event posted -> the first action's request arrives."""
+    latencies: list[float] = []
     for i in range(LATENCY_SAMPLES):
         time.sleep(1.0)
         n = f"{mode}-lat{i}"
@@ -144,9 +157,49 @@ def measure(cluster: Cluster, http: RecordingServer, mode: str) -> tuple[list[fl
             raise SystemExit(f"event {i} started no action within {SAMPLE_TIMEOUT:.0f}s\n{cluster.logs()}")
         latencies.append(hit.at - published)
         say(f"[{mode}] latency sample {i + 1}/{LATENCY_SAMPLES}: {latencies[-1]:.2f}s")
-        if http.wait_for(f"/p7/auto/{n}/c", SAMPLE_TIMEOUT) is None:  # idle workers for the next sample
+        if http.wait_for(f"/p7/auto/{n}/c", SAMPLE_TIMEOUT) is None:  # idle executors for the next sample
             raise SystemExit(f"event {i}: the run did not finish\n{cluster.logs()}")
-    return auto_rates, hand_rates, latencies
+    return latencies
+
+
+def measure_serve(cluster: Cluster, http: RecordingServer) -> tuple[list[float], list[float]]:
+    """The same automation executed by SERVERS ``python -m compiler serve`` processes (in-process runs, no
+    process per run) with separate state folders, as on several machines; the workers are stopped first.
+
+    serve re-creates the automation's deployment without a work pool, so this phase comes last."""
+    for worker in cluster.nodes:
+        if worker.service is not None:
+            worker.service.stop()
+    processes = []
+    try:
+        for i in range(SERVERS):
+            # Each "machine" has its own checkout: serve allows one serve per project folder (var/serve.lock).
+            checkout = cluster.base / f"serve-{i}" / "project"
+            shutil.copytree(cluster.project, checkout, ignore=shutil.ignore_patterns("var"))
+            env = cluster.client_env(PREFECT_HOME=str(cluster.base / f"serve-{i}" / "home"))
+            env.update(cluster.job_env())
+            env.update({"AUTOMATIONS_STATE_DIR": str(cluster.base / f"serve-{i}" / "state"),
+                        "AUTOMATIONS_CONFIG_DIR": str(checkout / "configs")})
+            log_path = cluster.base / "logs" / f"serve-{i}.log"
+            with open(log_path, "wb") as log:
+                proc = subprocess.Popen([sys.executable, "-m", "compiler", "serve"], cwd=checkout, env=env,
+                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            processes.append(proc)
+            wait_for_log(log_path, "serving 1 deployment", proc, timeout=300)
+        time.sleep(3)  # the re-created deployment trigger reaches the server's trigger service
+        rates: list[float] = []
+
+        def parameters(n: str) -> dict[str, object]:
+            return {"event": event_parameter(custom_event("p7-three", {"n": f"serve-{n}"}))}
+
+        throughput(cluster, f"{AUTOMATION}/{AUTOMATION}", 0, parameters)  # warm-up
+        for round_no in range(1, ROUNDS + 1):
+            rates.append(throughput(cluster, f"{AUTOMATION}/{AUTOMATION}", round_no, parameters))
+            say(f"[serve] round {round_no}: auto {rates[-1]:.1f} runs/min")
+        return rates, event_latencies(cluster, http, "serve")
+    finally:
+        for proc in processes:
+            stop_process(proc, sig=signal.SIGINT)  # serve drains and exits
 
 
 def main() -> int:
@@ -171,6 +224,7 @@ def main() -> int:
                 # The same with the pool's flow-run command set: no workspace supervisor process per run.
                 cluster.set_pool_command(f"{sys.executable} -m prefect.engine")
                 results["command"] = measure(cluster, http, "command")
+                serve_rates, serve_latencies = measure_serve(cluster, http)
             # Every process that could send a request is stopped now.
             paths = Counter(h.path for h in list(http.hits) if h.path.startswith("/p7/auto/"))
     finally:
@@ -187,7 +241,9 @@ def main() -> int:
         f"event -> first action median {lat:.2f}s (min {min(latencies):.2f}s, max {max(latencies):.2f}s) "
         f"with PREFECT_WORKER_QUERY_SECONDS=1. With the pool command `python -m prefect.engine` (no workspace "
         f"supervisor): {median(c_auto):.1f} vs {median(c_hand):.1f} runs/min = {median(c_auto) / median(c_hand):.2f}x, "
-        f"latency median {median(c_latencies):.2f}s"
+        f"latency median {median(c_latencies):.2f}s. Under {SERVERS} `compiler serve` processes instead of workers: "
+        f"{median(serve_rates):.1f} runs/min ({[round(r, 1) for r in serve_rates]}), latency median "
+        f"{median(serve_latencies):.2f}s (min {min(serve_latencies):.2f}s, max {max(serve_latencies):.2f}s)"
     )
     passed = ratio >= GOAL_RATIO and duplicates == 0 and lat <= GOAL_LATENCY_SECONDS
     result_line("P7", "PostgreSQL server + 2 process workers (Prefect's default worker command)", figure,

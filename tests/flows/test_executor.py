@@ -174,6 +174,32 @@ def test_serve_recovers_only_runs_whose_owner_it_sees_dead(api: str, kind: str, 
     assert os.getpid() != living.pid
 
 
+def test_a_new_run_is_taken_when_announced_not_at_the_next_poll(api: str) -> None:
+    """With a poll every 10 minutes, only the server's announcement (its events stream) can start the run."""
+
+    async def scenario() -> str:
+        from prefect.client.orchestration import get_client
+
+        deployment_id = await _deployment(f"announced-{uuid.uuid4().hex[:8]}")
+        executor = InProcessExecutor({deployment_id: _probe}, poll_seconds=600)
+        stop = asyncio.Event()
+        serving = asyncio.create_task(executor.run(stop))
+        await asyncio.wait_for(executor.listening.wait(), timeout=120)
+        (run,) = await _runs(deployment_id, 1, seconds=0)
+        async with get_client() as client:
+            for _ in range(1200):
+                current = await client.read_flow_run(run.id)
+                if current.state_type.value == "COMPLETED":
+                    break
+                await asyncio.sleep(0.1)
+        stop.set()
+        await serving
+        await executor.drain(5)
+        return current.state_type.value
+
+    assert asyncio.run(scenario()) == "COMPLETED"
+
+
 @pytest.mark.parametrize("shared", [True, False], ids=["in a session", "without a session"])
 def test_a_run_suspended_from_outside_stops_before_its_next_task(api: str, shared: bool) -> None:
     """Suspended through the API alone (as another process or Prefect's suspend action does): the run's
