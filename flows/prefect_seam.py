@@ -321,9 +321,14 @@ async def one_suspension_observer_for_this_loop() -> AsyncIterator[None]:
     if not getattr(engine.observe_flow_run_suspension, "shares_one_observer", False):
         engine.observe_flow_run_suspension = _observe_on_the_shared_observer(engine.observe_flow_run_suspension)
     loop = asyncio.get_running_loop()
-    # The engine registers each run's suspension request before observing it: marking it by id reaches it.
-    async with FlowRunSuspendingObserver(on_suspended=mark_flow_run_suspension_requested) as observer:
-        _SHARED_SUSPENSION_OBSERVERS[loop] = observer
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            # The engine registers each run's suspension request before observing it: marking by id reaches it.
+            observer = await stack.enter_async_context(FlowRunSuspendingObserver(on_suspended=mark_flow_run_suspension_requested))
+        except Exception:  # noqa: BLE001 - without it every run keeps Prefect's own observer: slower, never wrong
+            logging.getLogger(__name__).warning("no shared suspension observer; each run starts its own", exc_info=True)
+        else:
+            _SHARED_SUSPENSION_OBSERVERS[loop] = observer
         try:
             yield
         finally:
