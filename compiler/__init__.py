@@ -7,8 +7,7 @@ bottom, the commands (build, deploy, serve, cli ...) on top; see README "Layout"
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from compiler.lazy_exports import lazy_exports
 
 # name → module that defines it
 _EXPORTS: dict[str, str] = {
@@ -38,14 +37,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'compiler' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports("compiler", _EXPORTS, globals())
