@@ -14,7 +14,6 @@ from compiler.output import Column, say, table
 __all__ = ["next_fire", "print_schedule", "run_finished", "run_started", "ui_url"]
 
 
-
 def next_fire(automation: Any, now: datetime | None = None) -> str:
     """When the automation next fires: the next cron time, the watcher's next check, or the event it waits for."""
     now = now or datetime.now(timezone.utc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flows.idempotency import result_storage
 from flows.settings import get_settings
 
 __all__ = ["shared_storage_block", "occurrence_storage"]
@@ -35,6 +36,4 @@ async def occurrence_storage() -> Any:
     block = await shared_storage_block()
     if block is not None:
         return block
-    from flows.idempotency import result_storage
-
     return result_storage(get_settings().results_dir)

@@ -184,6 +184,26 @@ class Runtime:
         (self.automations_dir / f"{name}.yaml").write_text(body, encoding="utf-8")
         return name
 
+    def write_call_then_note(self, name: str, tag: str, extra: str = "") -> str:
+        """An event automation: ``call`` (an http_request to ``/script/200/<tag>/call`` on the test server,
+        ``extra`` added to its fields), then ``note`` (a log_message of the call's status); returns the name."""
+        return self.write_automation(
+            f"""
+            name: {name}
+            trigger:
+              type: event
+              event: {{event_type: custom, custom_type: probe}}
+            actions:
+              - type: http_request
+                name: call
+                parameters: {{url: "{self.server.url}/script/200/{tag}/call"}}
+                {extra}
+              - type: log_message
+                name: note
+                parameters: {{message: "called: {{outputs.call.status_code}}"}}
+            """
+        )
+
     def write_json(self, name: str, data: Any) -> Path:
         path = self.root / name
         path.write_text(json.dumps(data), encoding="utf-8")

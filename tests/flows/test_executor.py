@@ -64,6 +64,19 @@ async def _runs(deployment_id: UUID, count: int, seconds: float = 0.5) -> list[A
         ]
 
 
+async def _once_completed(run_id: UUID, polls: int) -> Any:
+    """The flow run once COMPLETED, or as it is after ``polls`` reads 0.1 s apart."""
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        for _ in range(polls):
+            current = await client.read_flow_run(run_id)
+            if current.state_type.value == "COMPLETED":
+                break
+            await asyncio.sleep(0.1)
+    return current
+
+
 @pytest.fixture
 def api(prefect_server: str) -> Any:
     with using_api(prefect_server):
@@ -100,19 +113,12 @@ def test_never_more_runs_at_once_than_the_cap(api: str) -> None:
 
 def test_a_claimed_run_names_its_executor(api: str) -> None:
     async def scenario() -> str | None:
-        from prefect.client.orchestration import get_client
-
         deployment_id = await _deployment(f"owner-{uuid.uuid4().hex[:8]}")
         (run,) = await _runs(deployment_id, 1)
         executor = InProcessExecutor({deployment_id: _probe}, poll_seconds=0.05)
         stop = asyncio.Event()
         serving = asyncio.create_task(executor.run(stop))
-        async with get_client() as client:
-            for _ in range(600):
-                current = await client.read_flow_run(run.id)
-                if current.state_type.value == "COMPLETED":
-                    break
-                await asyncio.sleep(0.1)
+        current = await _once_completed(run.id, polls=600)
         stop.set()
         await serving
         return current.infrastructure_pid
@@ -178,20 +184,13 @@ def test_a_new_run_is_taken_when_announced_not_at_the_next_poll(api: str) -> Non
     """With a poll every 10 minutes, only the server's announcement (its events stream) can start the run."""
 
     async def scenario() -> str:
-        from prefect.client.orchestration import get_client
-
         deployment_id = await _deployment(f"announced-{uuid.uuid4().hex[:8]}")
         executor = InProcessExecutor({deployment_id: _probe}, poll_seconds=600)
         stop = asyncio.Event()
         serving = asyncio.create_task(executor.run(stop))
         await asyncio.wait_for(executor.listening.wait(), timeout=120)
         (run,) = await _runs(deployment_id, 1, seconds=0)
-        async with get_client() as client:
-            for _ in range(1200):
-                current = await client.read_flow_run(run.id)
-                if current.state_type.value == "COMPLETED":
-                    break
-                await asyncio.sleep(0.1)
+        current = await _once_completed(run.id, polls=1200)
         stop.set()
         await serving
         await executor.drain(5)

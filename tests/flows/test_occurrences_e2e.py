@@ -13,25 +13,6 @@ from typing import Any
 from tests.flows.e2e_support import Runtime
 
 
-def _automation(runtime: Runtime, name: str, tag: str, extra: str = "") -> str:
-    return runtime.write_automation(
-        f"""
-        name: {name}
-        trigger:
-          type: event
-          event: {{event_type: custom, custom_type: probe}}
-        actions:
-          - type: http_request
-            name: call
-            parameters: {{url: "{runtime.server.url}/script/200/{tag}/call"}}
-            {extra}
-          - type: log_message
-            name: note
-            parameters: {{message: "called: {{outputs.call.status_code}}"}}
-        """
-    )
-
-
 async def _task_runs(flow_run_id: Any) -> list[Any]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -45,7 +26,7 @@ def _files(folder: Path) -> list[str]:
 
 
 def test_a_rerun_of_a_completed_occurrence_answers_from_its_record_without_task_runs(runtime: Runtime, tag: str) -> None:
-    name = _automation(runtime, "answered", tag)
+    name = runtime.write_call_then_note("answered", tag)
     first = runtime.run(name, idempotency_key=tag)
     again = runtime.run(name, idempotency_key=tag)
     history = runtime.history(again)
@@ -61,7 +42,7 @@ def test_a_rerun_of_a_completed_occurrence_answers_from_its_record_without_task_
 
 
 def test_an_action_without_side_effects_persists_nothing(runtime: Runtime, tag: str) -> None:
-    name = _automation(runtime, "no_side_effects", tag)
+    name = runtime.write_call_then_note("no_side_effects", tag)
     runtime.run(name, idempotency_key=tag)
     results = runtime.state_dir / "results"
 
@@ -100,9 +81,9 @@ def test_a_half_finished_occurrence_reruns_only_what_did_not_complete(runtime: R
 
 
 def test_an_edited_automation_is_not_answered_from_the_old_record(runtime: Runtime, tag: str) -> None:
-    name = _automation(runtime, "edited", tag)
+    name = runtime.write_call_then_note("edited", tag)
     runtime.run(name, idempotency_key=tag)
-    _automation(runtime, "edited", tag, extra="retry_count: 1")
+    runtime.write_call_then_note("edited", tag, extra="retry_count: 1")
     again = runtime.run(name, idempotency_key=tag)
 
     assert again.name == "Completed"  # ran: its HTTP action came back Cached from the result store
@@ -111,7 +92,7 @@ def test_an_edited_automation_is_not_answered_from_the_old_record(runtime: Runti
 
 
 def test_a_manual_run_without_a_key_is_never_answered_from_a_record(runtime: Runtime, tag: str) -> None:
-    name = _automation(runtime, "manual", tag)
+    name = runtime.write_call_then_note("manual", tag)
     runtime.run(name)
     again = runtime.run(name)
 
@@ -122,7 +103,7 @@ def test_a_manual_run_without_a_key_is_never_answered_from_a_record(runtime: Run
 def test_an_expired_idempotency_window_runs_again(runtime: Runtime, tag: str) -> None:
     import time
 
-    name = _automation(runtime, "expiring", tag, extra="idempotency: {expire_seconds: 1}")
+    name = runtime.write_call_then_note("expiring", tag, extra="idempotency: {expire_seconds: 1}")
     runtime.run(name, idempotency_key=tag)
     time.sleep(1.5)
     again = runtime.run(name, idempotency_key=tag)

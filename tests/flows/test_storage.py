@@ -13,7 +13,7 @@ import pytest
 from tests.flows.e2e_support import Runtime
 
 
-def _share(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, block_name: str, folder: Path) -> None:
+def _share(monkeypatch: pytest.MonkeyPatch, block_name: str, folder: Path) -> None:
     """Save (or overwrite) a LocalFileSystem block on ``folder`` and make it this process's shared storage."""
     from prefect.filesystems import LocalFileSystem
 
@@ -25,33 +25,18 @@ def _share(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, block_name: str, f
     get_settings.cache_clear()
 
 
-def _automation(runtime: Runtime, tag: str) -> str:
-    return runtime.write_automation(
-        f"""
-        name: shared_storage
-        trigger:
-          type: event
-          event: {{event_type: custom, custom_type: probe}}
-        actions:
-          - type: http_request
-            name: call
-            parameters: {{url: "{runtime.server.url}/script/200/{tag}/call"}}
-        """
-    )
-
-
 def _files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)).split("/")[0] for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
 def test_results_and_occurrence_records_land_in_the_shared_block(runtime: Runtime, tag: str, monkeypatch: pytest.MonkeyPatch) -> None:
     shared = runtime.root / "shared"
-    _share(runtime, monkeypatch, f"shared-{tag}", shared)
-    state = runtime.run(_automation(runtime, tag), idempotency_key=tag)
+    _share(monkeypatch, f"shared-{tag}", shared)
+    state = runtime.run(runtime.write_call_then_note("shared_storage", tag), idempotency_key=tag)
 
     assert state.is_completed(), state.message
     stored = _files(shared)
-    assert stored.count("occurrences") == 1 and len(stored) == 2, stored  # the call's result + the record
+    assert stored.count("occurrences") == 1 and len(stored) == 2, stored  # the call's result + the record (the note persists nothing)
     assert _files(runtime.state_dir / "results") == []
 
 
@@ -60,10 +45,10 @@ def test_a_process_keeps_the_shared_block_it_loaded_first(runtime: Runtime, tag:
     seen by the next process, not by this one."""
     first, edited = runtime.root / "first", runtime.root / "edited"
     block = f"kept-{tag}"
-    _share(runtime, monkeypatch, block, first)
-    name = _automation(runtime, tag)
+    _share(monkeypatch, block, first)
+    name = runtime.write_call_then_note("kept_storage", tag)
     runtime.run(name, idempotency_key=f"{tag}-1")
-    _share(runtime, monkeypatch, block, edited)
+    _share(monkeypatch, block, edited)
     runtime.run(name, idempotency_key=f"{tag}-2")
 
     assert (len(_files(first)), _files(edited)) == (4, [])
