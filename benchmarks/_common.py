@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -274,8 +274,13 @@ def event_body(event_id: str, chain_name: str, payload: dict[str, Any] | None = 
     }
 
 
-def start_serve(project: Path, server: PrefectServer, log_path: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """``python -m compiler serve`` in ``project`` against ``server`` (default signal handling, own log)."""
+class HasClientEnv(Protocol):
+    def client_env(self) -> dict[str, str]: ...
+
+
+def start_serve(project: Path, server: HasClientEnv, log_path: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``python -m compiler serve`` in ``project`` against ``server`` (a PrefectServer here, or P7's cluster),
+    with default signal handling and its own log."""
     env = server.client_env()
     env.update(
         {

@@ -37,7 +37,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -46,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RecordingServer, median, result_line, say, stop_process, temp_dir, wait_for_log  # noqa: E402
+from _common import RecordingServer, median, result_line, say, start_serve, stop_process, temp_dir, wait_for_log  # noqa: E402
 
 from tests.cluster.harness import (  # noqa: E402
     PREFECT_BIN,
@@ -176,14 +175,12 @@ def measure_serve(cluster: Cluster, http: RecordingServer) -> tuple[list[float],
             # Each "machine" has its own checkout: serve allows one serve per project folder (var/serve.lock).
             checkout = cluster.base / f"serve-{i}" / "project"
             shutil.copytree(cluster.project, checkout, ignore=shutil.ignore_patterns("var"))
-            env = cluster.client_env(PREFECT_HOME=str(cluster.base / f"serve-{i}" / "home"))
-            env.update(cluster.job_env())
-            env.update({"AUTOMATIONS_STATE_DIR": str(cluster.base / f"serve-{i}" / "state"),
-                        "AUTOMATIONS_CONFIG_DIR": str(checkout / "configs")})
             log_path = cluster.base / "logs" / f"serve-{i}.log"
-            with open(log_path, "wb") as log:
-                proc = subprocess.Popen([sys.executable, "-m", "compiler", "serve"], cwd=checkout, env=env,
-                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            proc = start_serve(checkout, cluster, log_path, extra_env={
+                **cluster.job_env(),
+                "PREFECT_HOME": str(cluster.base / f"serve-{i}" / "home"),
+                "AUTOMATIONS_STATE_DIR": str(cluster.base / f"serve-{i}" / "state"),
+            })
             processes.append(proc)
             wait_for_log(log_path, "serving 1 deployment", proc, timeout=300)
         time.sleep(3)  # the re-created deployment trigger reaches the server's trigger service
