@@ -32,10 +32,10 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
-from prefect.context import AsyncClientContext, SyncClientContext
 from prefect.states import Crashed, Pending
 
 from flows import api_retry
+from flows.api_clients import shared_api_clients
 from flows.prefect_seam import engine_leaves_sigterm_alone, one_suspension_observer_for_this_loop, run_flow_in_this_process
 from compiler.processes import pid_alive
 
@@ -86,10 +86,8 @@ class InProcessExecutor:
         CSRF round trip, ~50 ms each measured) plus a suspension observer (see the seam). Measured with
         benchmarks/p3_event_latency.py's automation, 8 runs: run start → first action median 0.37 s → 0.17 s.
         """
-        with SyncClientContext.get_or_create():
-            async with AsyncClientContext.get_or_create():
-                async with one_suspension_observer_for_this_loop():
-                    yield
+        async with shared_api_clients(), one_suspension_observer_for_this_loop():
+            yield
 
     async def _due_runs(self, client: Any, room: int) -> list[FlowRun]:
         return await client.read_flow_runs(

@@ -1,0 +1,521 @@
+"""The warm runner: imports Prefect and the runtime once, then forks one child per `run` it is handed.
+
+Why: a `run` process spends ~3 s importing Prefect, the runtime and, on its first flow call, FastAPI (Prefect
+serializes flow parameters with it), before its ~1 s of actual run (benchmark P4: later runs 4.8 s median).
+A child forked from this process starts with all of that imported. The child is the run, exactly as
+`python -m compiler run` would be: it takes the caller's working directory, environment, import path and
+standard streams (passed over the socket), runs the same command line, and its exit code is the caller's.
+
+It serves only the project whose embedded local server it was started with (``var/prefect``), and declines,
+so that the caller runs the command itself, whenever the child would not be the same as a fresh process:
+another Python or import path, Prefect settings that differ from those it imported Prefect with, or code
+changed since it started (it then stops). It stops with the embedded server, after
+``AUTOMATIONS_WARM_IDLE_SECONDS`` (default 1800) without a run, and on SIGTERM (`server stop`), letting
+running children finish.
+
+    python -m compiler.warm.host     # started by `run`, with the run's environment; not by hand
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import gc
+import importlib
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from compiler.warm.code_snapshot import CodeSnapshot
+from compiler.warm.protocol import WarmRecord, read_record, record_path, recv_fds, recv_message, send_message, write_record
+
+__all__ = ["RUN_MODULES", "main"]
+
+# What a `run` imports. fastapi.encoders: Prefect imports it on the first flow call to serialize the
+# parameters (0.79 s of a 2.2 s warm child in the P4 profile before it was listed here).
+RUN_MODULES = (
+    "compiler.cli",
+    "compiler.cli_runtime",
+    "compiler.api_target",
+    "compiler.build",
+    "compiler.deploy_config",
+    "flows.actions",
+    "flows.engine",
+    "flows.flow_factory",
+    "flows.gates",
+    "flows.history",
+    "flows.idempotency",
+    "flows.occurrences",
+    "flows.registry",
+    "flows.summary",
+    "prefect.flow_engine",
+    "prefect.task_engine",
+    "fastapi.encoders",
+    # Imported by Prefect on first use: building a flow's parameter schema (pydantic.v1: 0.25 s of the warm
+    # child in the same profile), the summary artifact, the task-run graph helpers; and by the engine's loops.
+    "pydantic.v1",
+    "prefect.artifacts",
+    "prefect.utilities.visualization",
+    "anyio._backends._asyncio",
+    "sqlite3",
+)
+IDLE_ENV = "AUTOMATIONS_WARM_IDLE_SECONDS"
+_TICK_SECONDS = 1.0
+_REQUEST_TIMEOUT = 5.0
+_CHECK_TIMEOUT = 30.0  # the child's settings check; a loaded machine is slow, a hung child is declined
+_SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes
+
+
+def _log(text: str) -> None:
+    sys.stderr.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{os.getpid()}] {text}\n")
+    sys.stderr.flush()
+
+
+@dataclass
+class _Run:
+    """A forked child and the caller waiting for its exit code."""
+
+    pid: int
+    pidfd: int
+    conn: socket.socket
+
+
+@dataclass
+class _Job:
+    """What a forked child runs: the caller's command line in the caller's place."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    path0: str
+    fds: list[int]
+    go: int  # write end of the pipe the host waits on: b"1" = running, b"0" + reason = declined
+    check_settings: bool  # False when a child already found Prefect's settings equal for the same inputs
+
+
+@dataclass
+class _Host:
+    server_dir: Path
+    server_pid: int
+    listener: socket.socket
+    socket_path: str
+    lock: BinaryIO
+    snapshot: CodeSnapshot
+    idle_seconds: float
+    selector: selectors.BaseSelector = field(default_factory=selectors.DefaultSelector)
+    runs: dict[int, _Run] = field(default_factory=dict)
+    settings_checked: set[str] = field(default_factory=set)
+    stopping: str | None = None
+    last_active: float = field(default_factory=time.monotonic)
+
+    # ---------------------------------------------------------------------------------------- the loop
+    def serve(self) -> _Job | None:
+        """Until stopped (returns None), or in a forked child (returns its job)."""
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        while self.stopping is None or self.runs:
+            if self.stopping is not None and self.listener.fileno() != -1:
+                self._stop_listening()
+            for key, _ in self.selector.select(_TICK_SECONDS):
+                if key.data == "accept":
+                    job = self._accept()
+                    if job is not None:
+                        return job
+                elif isinstance(key.data, _Run):
+                    self._finished(key.data) if key.fileobj == key.data.pidfd else self._caller_gone(key.data)
+            self._check_lifetime()
+        return None
+
+    def _check_lifetime(self) -> None:
+        if self.stopping is not None:
+            return
+        from compiler.processes import pid_alive
+
+        if not pid_alive(self.server_pid):
+            self.stopping = f"the embedded server (pid {self.server_pid}) stopped"
+        elif not self.runs and time.monotonic() - self.last_active > self.idle_seconds:
+            self.stopping = f"idle for {self.idle_seconds:.0f}s"
+        if self.stopping is not None:
+            _log(f"stopping: {self.stopping}")
+
+    def _stop_listening(self) -> None:
+        """New callers find no runner (and run the command themselves) from now on."""
+        self.selector.unregister(self.listener)
+        self.listener.close()
+        self._forget()
+
+    def _forget(self) -> None:
+        record = read_record(self.server_dir)
+        if record is not None and record.pid == os.getpid():
+            record_path(self.server_dir).unlink(missing_ok=True)
+        try:
+            os.unlink(self.socket_path)
+        except OSError:
+            pass
+
+    # ---------------------------------------------------------------------------------- one caller
+    def _accept(self) -> _Job | None:
+        conn, _ = self.listener.accept()
+        fds: list[int] = []
+        try:
+            conn.settimeout(_REQUEST_TIMEOUT)
+            if not _same_user(conn):
+                conn.close()
+                return None
+            fds = recv_fds(conn, 3)
+            request = recv_message(conn)
+            reason = self._decline_reason(request)
+            if reason is not None:
+                _log(f"declined: {reason}")
+                send_message(conn, {"declined": reason})
+                conn.close()
+                return None
+            return self._fork(conn, request, fds)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            _log(f"request refused: {exc}")
+            conn.close()
+            return None
+        finally:
+            if os.getpid() == _HOST_PID:
+                for fd in fds:  # the child has its copies; ours would keep the caller's pipes open
+                    os.close(fd)
+
+    def _decline_reason(self, request: dict[str, Any]) -> str | None:
+        if self.stopping is not None:
+            return f"stopping ({self.stopping})"
+        if request["executable"] != sys.executable:
+            return f"another Python ({request['executable']})"
+        if list(request["path"])[1:] != sys.path[1:]:
+            return "another import path (PYTHONPATH or site-packages)"
+        changed = self.snapshot.changed()
+        if changed is not None:
+            self.stopping = f"code changed since it started: {changed}"
+            _log(f"stopping: {self.stopping}")
+            return self.stopping
+        if threading.active_count() != 1:
+            return "the runner has threads; forking it would not be safe"
+        return None
+
+    def _fork(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> _Job | None:
+        env, cwd = dict(request["env"]), str(request["cwd"])
+        settings_key = _settings_inputs(env, cwd)
+        read_end, write_end = os.pipe()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            self._leave_to_child(conn)
+            check = settings_key not in self.settings_checked
+            return _Job(list(request["argv"]), cwd, env, str(request["path"][0]), fds, write_end, check)
+        os.close(write_end)
+        answer = _read_all(read_end, _CHECK_TIMEOUT)
+        if answer[:1] == b"1":
+            self.settings_checked.add(settings_key)
+        if answer[:1] != b"1":
+            reason = answer[1:].decode(errors="replace") or "the run did not start"
+            _log(f"declined: {reason}")
+            if answer[:1] != b"0":
+                _kill(pid)
+            os.waitpid(pid, 0)
+            send_message(conn, {"declined": reason})
+            conn.close()
+            return None
+        conn.settimeout(None)
+        send_message(conn, {"pid": pid})
+        run = _Run(pid, os.pidfd_open(pid), conn)
+        self.runs[pid] = run
+        self.selector.register(run.pidfd, selectors.EVENT_READ, run)
+        self.selector.register(conn, selectors.EVENT_READ, run)
+        _log(f"pid {pid}: {' '.join(request['argv'])}")
+        return None
+
+    def _finished(self, run: _Run) -> None:
+        _, status = os.waitpid(run.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        code = 128 - code if code < 0 else code  # killed by a signal: what a shell reports
+        self._close(run)
+        try:
+            send_message(run.conn, {"exit": code})
+        except OSError:
+            pass
+        run.conn.close()
+        _log(f"pid {run.pid}: exit {code}")
+
+    def _caller_gone(self, run: _Run) -> None:
+        """The caller went away (killed): end its run, as the run would have ended with its process."""
+        try:
+            if run.conn.recv(1, socket.MSG_PEEK):
+                return
+        except OSError:
+            pass
+        self.selector.unregister(run.conn)
+        _kill(run.pid, signal.SIGTERM)
+
+    def _close(self, run: _Run) -> None:
+        self.runs.pop(run.pid, None)
+        self.selector.unregister(run.pidfd)
+        os.close(run.pidfd)
+        try:
+            self.selector.unregister(run.conn)
+        except KeyError:
+            pass
+        self.last_active = time.monotonic()
+
+    def _leave_to_child(self, conn: socket.socket) -> None:
+        """In the child: drop everything that is the host's (its lock, socket, other callers)."""
+        for run in self.runs.values():
+            os.close(run.pidfd)
+            run.conn.close()
+        self.selector.close()
+        self.listener.close()
+        conn.close()
+        self.lock.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+_HOST_PID = 0
+
+
+def _same_user(conn: socket.socket) -> bool:
+    """Only the user who started the runner may hand it a run (it runs with that user's rights)."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid == os.getuid()
+
+
+def _read_all(fd: int, timeout: float) -> bytes:
+    import select
+
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    return data
+
+
+def _kill(pid: int, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+# ------------------------------------------------------------------------------------------ the child
+def _become_run(job: _Job) -> list[str]:
+    """In the child: take the caller's place; report b"1" once it is certain to run as a fresh process would."""
+    for target, fd in zip((0, 1, 2), job.fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(job.cwd)
+    os.environ.clear()
+    os.environ.update(job.env)
+    from compiler.settings import get_settings
+
+    get_settings.cache_clear()  # read from the caller's environment, as a fresh process would
+    sys.path[0] = job.path0
+    sys.argv = [sys.argv[0], *job.argv]
+    reason = _settings_differ(check=job.check_settings)
+    if reason is not None:
+        os.write(job.go, b"0" + reason.encode())
+        os._exit(0)
+    os.write(job.go, b"1")
+    os.close(job.go)
+    # The host's streams were a log file: block-buffered stdout, no colours. Now they are the caller's.
+    sys.stdout.reconfigure(line_buffering=os.isatty(1))
+    if os.isatty(2):
+        from prefect.logging.configuration import setup_logging
+
+        setup_logging(incremental=False)  # Prefect's console handler picks its colours for the new stderr
+    return job.argv
+
+
+def _settings_inputs(env: dict[str, str], cwd: str) -> str:
+    """Everything Prefect's settings are read from: its environment variables and the files it reads (the
+    profiles file, and ``.env``, ``prefect.toml`` and ``pyproject.toml`` in the working directory), by
+    modification time. Equal inputs give equal settings, so one child's check answers for the next."""
+    home = env.get("PREFECT_HOME") or os.path.join(env.get("HOME", "~"), ".prefect")
+    files = [env.get("PREFECT_PROFILES_PATH") or os.path.join(home, "profiles.toml")]
+    files += [os.path.join(cwd, name) for name in (".env", "prefect.toml", "pyproject.toml")]
+    stamps = []
+    for path in files:
+        try:
+            stat = os.stat(path)
+            stamps.append((path, stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            stamps.append((path, 0, -1))
+    variables = sorted((k, v) for k, v in env.items() if k.startswith("PREFECT_") or k == "HOME")
+    return json.dumps([variables, stamps, cwd])
+
+
+def _settings_differ(check: bool = True) -> str | None:
+    """Why Prefect, imported by the host, is not configured as a fresh `run` process here would configure it.
+
+    Building Prefect's settings afresh costs ~50 ms; with ``check`` False (the same inputs were checked by
+    an earlier child: ``_settings_inputs``) only the API address is resolved."""
+    from compiler.api_target import configured_api_url
+    from compiler.cli_runtime import run_environment_defaults
+    from flows.local_server import local_server_status
+
+    url = configured_api_url()
+    if url is None:
+        server = local_server_status()
+        if server is None:
+            return "the embedded server is not running"
+        url = server.api_url
+    os.environ["PREFECT_API_URL"] = url
+    for name, value in run_environment_defaults().items():
+        os.environ.setdefault(name, value)
+    if not check:
+        return None
+    from prefect.settings import Settings, get_current_settings
+
+    fresh, imported = Settings().model_dump(), get_current_settings().model_dump()
+    differing = sorted(k for k in fresh.keys() | imported.keys() if fresh.get(k) != imported.get(k))
+    return f"Prefect settings differ from the runner's ({', '.join(differing)})" if differing else None
+
+
+# ------------------------------------------------------------------------------------------ start-up
+def _listen(server_dir: Path) -> tuple[socket.socket, str]:
+    path = str(server_dir / "warm.sock")
+    if len(path.encode()) > _SOCKET_PATH_MAX:
+        path = str(Path(tempfile.mkdtemp(prefix="automations-warm-")) / "warm.sock")  # a 0700 folder
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o077)  # the socket is the user's alone from the moment it exists
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old_umask)
+    listener.listen(16)
+    return listener, path
+
+
+def _build_every_flow() -> None:
+    """What every child does first, done once here: validate the project's automations and build their flows
+    (the validation models and Prefect's parameter-schema machinery are built on first use). No API call, no
+    file written; the settings read on the way are forgotten, since a child reads its caller's."""
+    from compiler.catalog import load_catalog
+    from compiler.cli import build_parser
+    from compiler.project import project_path
+    from compiler.settings import get_settings
+    from flows.flow_factory import build_flow
+
+    build_parser()  # imports every command's module
+    catalog = load_catalog(project_path("configs/automations"))
+    for loaded in catalog.automations.values():
+        build_flow(loaded)
+    get_settings.cache_clear()
+
+
+def _complete_pydantic_models() -> None:
+    """Build the validators of every model still waiting for its first use (Prefect's API schemas with forward
+    references build theirs on the first response they parse: 0.13 s of the warm child in P4's profile)."""
+    import pydantic
+
+    todo = list(pydantic.BaseModel.__subclasses__())
+    while todo:
+        model = todo.pop()
+        todo.extend(model.__subclasses__())
+        if getattr(model, "__pydantic_complete__", True) or model.__pydantic_generic_metadata__.get("origin"):
+            continue
+        try:
+            model.model_rebuild()
+        except Exception:  # noqa: BLE001 - not buildable yet: it builds on first use, as it would have
+            continue
+
+
+def _take_lock(server_dir: Path) -> BinaryIO | None:
+    """One runner per project: a second one started at the same moment leaves at once."""
+    handle = open(server_dir / "warm.lock", "a+b")  # noqa: SIM115 - held for the runner's life
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def _start(server_dir: Path) -> _Host | None:
+    from compiler.processes import pid_alive
+    from compiler.project import find_project_root
+    from flows.local_server import local_server_status
+
+    lock = _take_lock(server_dir)
+    if lock is None:
+        _log("another warm runner serves this project")
+        return None
+    existing = read_record(server_dir)
+    if existing is not None and existing.pid != os.getpid() and pid_alive(existing.pid):
+        _log(f"warm runner pid {existing.pid} already serves this project")
+        lock.close()
+        return None
+    started = time.monotonic()
+    for name in RUN_MODULES:
+        importlib.import_module(name)
+    _build_every_flow()
+    _complete_pydantic_models()
+    # What is imported now is never garbage: the children's collector then never walks it (and never
+    # writes to those pages, which stay shared with this process).
+    gc.freeze()
+    server = local_server_status(server_dir)
+    if server is None or os.environ.get("PREFECT_API_URL") != server.api_url:
+        _log("the embedded server is not running (or not the API this runner was started for)")
+        lock.close()
+        return None
+    listener, path = _listen(server_dir)
+    snapshot = CodeSnapshot.capture(find_project_root())
+    idle = float(os.environ.get(IDLE_ENV) or 1800)
+    host = _Host(server_dir, server.pid, listener, path, lock, snapshot, idle)
+    write_record(server_dir, WarmRecord(os.getpid(), path, server.api_url))
+    _log(f"ready in {time.monotonic() - started:.1f}s on {path} for {server.api_url}")
+    return host
+
+
+def main() -> int:
+    global _HOST_PID
+    _HOST_PID = os.getpid()
+    # As compiler/__main__: registered first, so in a child it runs after Prefect's exit flushes.
+    atexit.register(gc.freeze)
+    from flows.local_server import SERVER_DIR
+
+    host = _start(SERVER_DIR)
+    if host is None:
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: setattr(host, "stopping", host.stopping or "SIGTERM"))
+    try:
+        job = host.serve()
+    finally:
+        if os.getpid() == _HOST_PID:
+            host._forget()
+    if job is None:
+        _log("stopped")
+        return 0
+    argv = _become_run(job)
+    from compiler.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""Where the warm runner listens and how a `run` command talks to it: framed JSON and passed descriptors."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DISABLE_ENV",
+    "WarmRecord",
+    "disabled",
+    "read_record",
+    "recv_fds",
+    "recv_message",
+    "record_path",
+    "send_fds",
+    "send_message",
+    "write_record",
+]
+
+# AUTOMATIONS_WARM_RUNS=false: `run` neither uses nor starts a warm runner (every run imports Prefect itself).
+DISABLE_ENV = "AUTOMATIONS_WARM_RUNS"
+_HEADER = struct.Struct("!I")
+_MAX_MESSAGE = 16 * 1024 * 1024  # an environment and an argument list; anything larger is not ours
+
+
+def disabled(env: dict[str, str] | os._Environ[str]) -> bool:
+    return env.get(DISABLE_ENV, "").strip().lower() in ("0", "false", "no", "off")
+
+
+def record_path(server_dir: Path) -> Path:
+    """The runner's record lives beside the embedded server's (``var/prefect``): one runner per project."""
+    return server_dir / "warm.json"
+
+
+@dataclass(frozen=True)
+class WarmRecord:
+    pid: int
+    socket: str
+    api_url: str
+
+
+def read_record(server_dir: Path) -> WarmRecord | None:
+    try:
+        data = json.loads(record_path(server_dir).read_text())
+        return WarmRecord(int(data["pid"]), str(data["socket"]), str(data["api_url"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_record(server_dir: Path, record: WarmRecord) -> None:
+    # Written to a temporary file and renamed: a reader never sees half a record.
+    tmp = record_path(server_dir).with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"pid": record.pid, "socket": record.socket, "api_url": record.api_url}))
+    os.replace(tmp, record_path(server_dir))
+
+
+def send_message(sock: socket.socket, message: dict[str, Any]) -> None:
+    body = json.dumps(message).encode()
+    sock.sendall(_HEADER.pack(len(body)) + body)
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            raise ConnectionError("the other side closed the connection")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def recv_message(sock: socket.socket) -> dict[str, Any]:
+    (size,) = _HEADER.unpack(_recv_exactly(sock, _HEADER.size))
+    if size > _MAX_MESSAGE:
+        raise ConnectionError(f"message of {size} bytes refused")
+    message = json.loads(_recv_exactly(sock, size))
+    if not isinstance(message, dict):
+        raise ConnectionError("message is not a JSON object")
+    return message
+
+
+def send_fds(sock: socket.socket, fds: list[int]) -> None:
+    """The caller's stdin, stdout and stderr, so the run writes straight to its terminal or pipes."""
+    socket.send_fds(sock, [b"F"], fds)
+
+
+def recv_fds(sock: socket.socket, count: int) -> list[int]:
+    data, fds, _flags, _addr = socket.recv_fds(sock, 1, count)
+    if data != b"F" or len(fds) != count:
+        for fd in fds:
+            os.close(fd)
+        raise ConnectionError("expected the caller's standard streams")
+    return list(fds)
