@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -52,6 +55,21 @@ actions:
     name: call
     parameters:
       url: "http://127.0.0.1:9/nothing"
+"""
+
+SLOW = """name: warm_slow
+description: Warm-runner test - waits on a local endpoint that answers late.
+trigger:
+  type: event
+  event:
+    event_type: custom
+    custom_type: warm_slow
+actions:
+  - type: http_request
+    name: wait
+    parameters:
+      url: "{url}"
+    timeout_seconds: 120
 """
 
 READY_TIMEOUT = 300.0  # a fresh embedded server migrates its database first; this machine may be busy
@@ -99,6 +117,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     automations.mkdir(parents=True)
     (automations / "warm_note.yaml").write_text(NOTE, encoding="utf-8")
     (automations / "warm_fails.yaml").write_text(FAILS, encoding="utf-8")
+    (automations / "warm_slow.yaml").write_text(SLOW, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AUTOMATIONS_"))}
     env.update({"PREFECT_HOME": str(root / "prefect-home"), "NO_COLOR": "1", "COLUMNS": "200"})
     project = Project(root, env)
@@ -158,6 +177,41 @@ def test_turned_off_the_command_runs_itself(project: Project) -> None:
     before = _runs_in_log(project)
     done = project.cli("run", "warm_note", env={**project.env, "AUTOMATIONS_WARM_RUNS": "false"})
     assert (done.returncode, _runs_in_log(project)) == (0, before), done.stdout + done.stderr
+
+
+class _SlowHandler(BaseHTTPRequestHandler):
+    arrived = threading.Event()
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        type(self).arrived.set()
+        time.sleep(60)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_ctrl_c_reaches_the_run_and_its_exit_code_comes_back(project: Project) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {**project.env, "AUTOMATIONS_HTTP_ALLOW_PRIVATE": "true"}
+    before = _runs_in_log(project)
+    caller = subprocess.Popen(
+        [sys.executable, "-m", "compiler", "run", "warm_slow", "--param", f"url=http://127.0.0.1:{server.server_port}/slow"],
+        cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert _SlowHandler.arrived.wait(120), "the run never called the slow endpoint"
+        caller.send_signal(signal.SIGINT)
+        out, err = caller.communicate(timeout=50)  # well before the endpoint's 60 s answer
+    finally:
+        if caller.poll() is None:
+            caller.kill()
+        server.shutdown()
+    assert _runs_in_log(project) == before + 1, out + err
+    assert caller.returncode == 130 and "interrupted" in err, (caller.returncode, out[-2000:], err[-2000:])
 
 
 # Last in the module: it stops the runner and the server the other tests share.
