@@ -19,6 +19,7 @@ from compiler.model.actions import ActionBase
 from compiler.templates import MissingVariable, TemplateSyntaxError, iter_placeholders, render_value
 from flows.actions import ACTION_TYPES, ActionContext, ActionError
 from flows.messages import clean_failure, plain_message, validation_message
+from flows.occurrences import CACHED
 from flows.run_context import (
     Occurrence,
     RunInputs,
@@ -34,7 +35,6 @@ from flows.task_options import NotRetryable, exactly_once, task_options
 __all__ = ["ActionRecord", "run_automation", "SKIPPED"]
 
 SKIPPED = "Skipped"
-CACHED = "Cached"
 _INNER_DEADLINE_MARGIN = 0.5
 
 
@@ -223,9 +223,8 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
     completed = await read_completed(loaded, occurrence, run)
     if completed is not None:
         # Every action of this occurrence already completed: answer before any task starts.
-        rows = [row | {"status": CACHED, "from_record": True} for row in completed.actions]
+        message, rows = completed.answer()
         remember_summary(run_id, automation.name, occurrence, rows)
-        message = f"occurrence already completed by run {completed.flow_run_id}; nothing executed ({completed.message})"
         logger.info(message)
         return Completed(name=CACHED, message=message, data={"occurrence": occurrence.key, "actions": rows})
     gate = await check_gates(automation, occurrence, run)

@@ -6,7 +6,7 @@ import inspect
 from contextlib import AbstractContextManager
 from typing import Any
 
-from prefect import Flow, flow, tags
+from prefect import Flow, tags
 
 from compiler.catalog import LoadedAutomation
 from compiler.model.automation import Automation
@@ -58,13 +58,9 @@ def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> F
     input_names = tuple(n for n in loaded.inputs if n not in RESERVED_PARAMETERS)
 
     async def automation_flow(**parameters: Any) -> Any:
-        event = parameters.pop("event", None)
-        condition = parameters.pop("condition", None)
-        key = parameters.pop("idempotency_key", None)
-        scheduled = None
-        if event is None and condition is None and key is None:
-            scheduled = await _scheduled_time()
-        run = RunInputs(inputs=parameters, event=event, condition=condition, idempotency_key=key, scheduled_time=scheduled)
+        run = RunInputs.from_parameters(parameters)
+        if run.event is None and run.condition is None and run.idempotency_key is None:
+            run = RunInputs.from_parameters(parameters, scheduled_time=await _scheduled_time())
         return await run_automation(loaded, run)
 
     keyword = inspect.Parameter.KEYWORD_ONLY
@@ -83,8 +79,9 @@ def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> F
     automation_flow.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
     # The entrypoint Prefect derives must be the attribute flows/automations.py exposes (see the seam).
     name_flow_function(automation_flow, "flows.automations", attribute_name or automation.name)
-    return flow(
+    return AutomationFlow(
         automation_flow,
+        loaded,
         name=automation.name,
         description=automation.description or None,
         version=automation.version,
@@ -98,6 +95,32 @@ def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> F
         # block's slug it would load that block from the API on every run.
         result_storage=_flow_result_storage(),
     )
+
+
+class AutomationFlow(Flow[..., Any]):
+    """An automation's flow. Called directly (not as a subflow, not by a worker), it first asks whether the
+    call's occurrence already completed and, if so, answers without Prefect's engine (``flows/rerun_answer``)."""
+
+    def __init__(self, fn: Any, loaded: LoadedAutomation, **options: Any) -> None:
+        super().__init__(fn, **options)
+        self.loaded = loaded
+
+    def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
+        from prefect.context import FlowRunContext, TaskRunContext
+
+        if wait_for is not None or FlowRunContext.get() is not None or TaskRunContext.get() is not None:
+            return super().__call__(*args, return_state=return_state, wait_for=wait_for, **kwargs)
+        return self._answer_or_run(args, kwargs, return_state)
+
+    async def _answer_or_run(self, args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool) -> Any:
+        from prefect.utilities.callables import get_call_parameters
+
+        from flows.rerun_answer import answer_if_completed
+
+        answered = await answer_if_completed(self, self.loaded, get_call_parameters(self.fn, args, kwargs))
+        if answered is None:
+            return await super().__call__(*args, return_state=return_state, **kwargs)
+        return answered if return_state else await answered.aresult()
 
 
 def _flow_result_storage() -> Any:

@@ -25,7 +25,10 @@ from compiler.catalog import LoadedAutomation
 from flows.run_context import Occurrence, RunInputs
 from flows.storage import occurrence_storage
 
-__all__ = ["CompletedOccurrence", "read_completed", "record_completed"]
+__all__ = ["CACHED", "CompletedOccurrence", "read_completed", "record_completed"]
+
+# The state name of a run answered from its record, and the status of each action it lists.
+CACHED = "Cached"
 
 _FOLDER = "occurrences"
 
@@ -38,6 +41,11 @@ class CompletedOccurrence:
     completed_at: float
     message: str
     actions: list[dict[str, Any]]
+
+    def answer(self) -> tuple[str, list[dict[str, Any]]]:
+        """What a re-run reports: its state message and the stored rows, each marked as answered from here."""
+        message = f"occurrence already completed by run {self.flow_run_id}; nothing executed ({self.message})"
+        return message, [row | {"status": CACHED, "from_record": True} for row in self.actions]
 
 
 def _eligible(loaded: LoadedAutomation, occurrence: Occurrence) -> tuple[bool, float | None]:

@@ -30,6 +30,13 @@ class RunInputs:
     idempotency_key: str | None = None
     scheduled_time: str | None = None
 
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, Any], scheduled_time: str | None = None) -> RunInputs:
+        """Split the flow's parameters: the trigger's (event, condition, idempotency key) and the inputs."""
+        inputs = dict(parameters)
+        event, condition, key = inputs.pop("event", None), inputs.pop("condition", None), inputs.pop("idempotency_key", None)
+        return cls(inputs=inputs, event=event, condition=condition, idempotency_key=key, scheduled_time=scheduled_time)
+
 
 def resolve_occurrence(run: RunInputs, run_id: str) -> Occurrence:
     """Explicit key first, then the event id, the scheduled time, the condition check; else this run alone."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from flows.run_context import Occurrence
 
-__all__ = ["SummaryRow", "publish_summary_hook", "remember_summary", "summary_key", "summary_rows"]
+__all__ = ["SummaryRow", "publish_summary", "publish_summary_hook", "remember_summary", "summary_description", "summary_key", "summary_rows"]
 
 SummaryRow = dict[str, Any]
 
@@ -40,9 +40,13 @@ def summary_rows(records: Sequence[Any]) -> list[SummaryRow]:
     ]
 
 
+def summary_description(automation: str, occurrence: Occurrence) -> str:
+    return f"{automation} — {occurrence.trigger_type} {occurrence.key}"
+
+
 def remember_summary(flow_run_id: str, automation: str, occurrence: Occurrence, rows: Sequence[Mapping[str, Any]]) -> None:
     """Hand the run's rows to the hook that publishes them after the final state."""
-    _PENDING[flow_run_id] = (automation, f"{automation} — {occurrence.trigger_type} {occurrence.key}", [dict(r) for r in rows])
+    _PENDING[flow_run_id] = (automation, summary_description(automation, occurrence), [dict(r) for r in rows])
 
 
 async def publish_summary_hook(flow: Any, flow_run: Any, state: Any) -> None:
@@ -52,10 +56,16 @@ async def publish_summary_hook(flow: Any, flow_run: Any, state: Any) -> None:
         return  # ended before any action (gate, missing input): nothing to list
     automation, description, rows = pending
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import ArtifactCreate
 
     async with get_client() as client:
-        await client.create_artifact(
-            # Stored as Prefect's own table artifacts are: the rows as a JSON string.
-            ArtifactCreate(key=summary_key(automation), type="table", description=description, data=json.dumps(rows, default=str), flow_run_id=flow_run.id)
-        )
+        await publish_summary(client, flow_run.id, automation, description, rows)
+
+
+async def publish_summary(client: Any, flow_run_id: Any, automation: str, description: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Create the run's table artifact (one API call)."""
+    from prefect.client.schemas.actions import ArtifactCreate
+
+    await client.create_artifact(
+        # Stored as Prefect's own table artifacts are: the rows as a JSON string.
+        ArtifactCreate(key=summary_key(automation), type="table", description=description, data=json.dumps(list(rows), default=str), flow_run_id=flow_run_id)
+    )

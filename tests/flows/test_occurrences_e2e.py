@@ -41,6 +41,45 @@ def test_a_rerun_of_a_completed_occurrence_answers_from_its_record_without_task_
     assert len(runtime.server.requests(f"/script/200/{tag}/call")) == 1
 
 
+async def _state_types(flow_run_id: Any) -> list[str]:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        return [state.type.value for state in await client.read_flow_run_states(flow_run_id)]
+
+
+def test_a_direct_rerun_is_answered_before_prefects_engine_starts(runtime: Runtime, tag: str) -> None:
+    name = runtime.write_call_then_note("answered_direct", tag)
+    first = runtime.run(name, idempotency_key=tag)
+    again = runtime.run(name, idempotency_key=tag)
+
+    # Through the engine a run passes Pending and Running; answered, it is created Completed and stays so.
+    assert asyncio.run(_state_types(first.state_details.flow_run_id))[-1] == "COMPLETED"
+    assert "RUNNING" in asyncio.run(_state_types(first.state_details.flow_run_id))
+    assert asyncio.run(_state_types(again.state_details.flow_run_id)) == ["COMPLETED"]
+
+
+def test_a_rerun_as_a_subflow_is_answered_inside_the_engine(runtime: Runtime, tag: str) -> None:
+    from prefect import flow
+
+    from flows.flow_factory import build_flow
+
+    name = runtime.write_call_then_note("answered_subflow", tag)
+    automation = build_flow(runtime.loaded(name))
+    first = runtime.run(name, idempotency_key=tag)
+
+    @flow(name=f"parent-{tag}")
+    async def parent() -> Any:
+        return await automation(return_state=True, idempotency_key=tag)
+
+    again = asyncio.run(parent())
+    assert (again.type.value, again.name) == ("COMPLETED", "Cached")
+    assert f"already completed by run {first.state_details.flow_run_id}" in again.message
+    assert "RUNNING" in asyncio.run(_state_types(again.state_details.flow_run_id))  # the engine ran it
+    assert asyncio.run(_task_runs(again.state_details.flow_run_id)) == []
+    assert len(runtime.server.requests(f"/script/200/{tag}/call")) == 1
+
+
 def test_an_action_without_side_effects_persists_nothing(runtime: Runtime, tag: str) -> None:
     name = runtime.write_call_then_note("no_side_effects", tag)
     runtime.run(name, idempotency_key=tag)
