@@ -33,6 +33,8 @@ async def answer_if_completed(flow: Flow[..., Any], loaded: LoadedAutomation, pa
 
     Only a call naming its occurrence (an event, a condition check or an idempotency key) can have one; the
     parameters are validated first, as the engine would, and anything unexpected means "run it"."""
+    if all(parameters.get(name) is None for name in ("event", "condition", "idempotency_key")):
+        return None  # a run of its own (its occurrence is its flow run): nothing to look up, nothing to validate twice
     try:
         validated = flow.validate_parameters(dict(parameters))
     except Exception:  # noqa: BLE001 - the engine reports invalid parameters its own way

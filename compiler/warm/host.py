@@ -57,6 +57,7 @@ RUN_MODULES = (
     "flows.idempotency",
     "flows.occurrences",
     "flows.registry",
+    "flows.rerun_answer",
     "flows.summary",
     "prefect.flow_engine",
     "prefect.task_engine",
