@@ -1,4 +1,5 @@
-"""One Prefect API client per command or session: flow runs and reads made inside ``shared_api_clients()`` reuse it."""
+"""Prefect API clients made cheaper: one per command or session (``shared_api_clients``), quick retries of a
+SQLite server's 503s and one TLS context per process for all of them (``install``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,20 @@ from collections.abc import AsyncIterator
 
 from prefect.context import AsyncClientContext, SyncClientContext
 
-__all__ = ["shared_api_clients"]
+__all__ = ["install", "shared_api_clients"]
+
+_INSTALLED = False
+
+
+def install() -> bool:
+    """Called once by everything that runs automation flows; True when both patches are in place."""
+    global _INSTALLED
+    if not _INSTALLED:
+        from flows import api_retry
+        from flows.prefect_seam import share_api_tls_context
+
+        _INSTALLED = api_retry.install() and share_api_tls_context()
+    return _INSTALLED
 
 
 @contextlib.asynccontextmanager

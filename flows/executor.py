@@ -34,12 +34,11 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.states import Crashed, Pending
 
-from flows import api_retry
-from flows.api_clients import shared_api_clients
+from flows import api_clients
 from flows.prefect_seam import engine_leaves_sigterm_alone, one_suspension_observer_for_this_loop, run_flow_in_this_process
 from compiler.processes import pid_alive
 
-api_retry.install()  # quick retries of SQLite 503s (see flows/api_retry.py)
+api_clients.install()  # quick retries of SQLite 503s, one TLS context (see flows/api_clients.py)
 
 __all__ = ["InProcessExecutor", "crash_orphaned_runs", "owner", "serve_owns_sigterm"]
 
@@ -86,7 +85,7 @@ class InProcessExecutor:
         CSRF round trip, ~50 ms each measured) plus a suspension observer (see the seam). Measured with
         benchmarks/p3_event_latency.py's automation, 8 runs: run start → first action median 0.37 s → 0.17 s.
         """
-        async with shared_api_clients(), one_suspension_observer_for_this_loop():
+        async with api_clients.shared_api_clients(), one_suspension_observer_for_this_loop():
             yield
 
     async def _due_runs(self, client: Any, room: int) -> list[FlowRun]:

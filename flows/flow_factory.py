@@ -11,7 +11,7 @@ from prefect import Flow, tags
 from compiler.catalog import LoadedAutomation
 from compiler.model.automation import Automation
 from compiler.names import PLATFORM_TAG
-from flows import api_retry
+from flows import api_clients
 from flows.engine import run_automation
 from flows.prefect_seam import name_flow_function
 from flows.run_context import RunInputs
@@ -19,8 +19,9 @@ from flows.summary import publish_summary_hook
 
 __all__ = ["build_flow", "run_tags", "RESERVED_PARAMETERS"]
 
-# Every process that runs automation flows imports this module: retry SQLite 503s quickly there.
-api_retry.install()
+# Every process that runs automation flows imports this module: quick retries of SQLite 503s and one TLS
+# context for every API client there.
+api_clients.install()
 
 # Parameters every automation flow has besides its inputs (what triggers and callers pass in).
 RESERVED_PARAMETERS = ("event", "condition", "idempotency_key")

@@ -15,9 +15,9 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
 from compiler.names import WATCHER_FLOW_NAME
-from flows import api_retry
+from flows import api_clients
 
-api_retry.install()  # quick retries of SQLite 503s (see flows/api_retry.py)
+api_clients.install()  # quick retries of SQLite 503s, one TLS context (see flows/api_clients.py)
 
 __all__ = ["condition_watcher", "WATCHER_FLOW_NAME", "SKIPPED"]
 

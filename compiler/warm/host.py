@@ -87,8 +87,10 @@ class _Run:
     """A forked child and the caller waiting for its exit code."""
 
     pid: int
-    pidfd: int
+    pidfd: int  # readable when the child has exited
+    done: int  # readable when the child reports its exit code (before Prefect's exit flush) or exits
     conn: socket.socket
+    answered: bool = False
 
 
 @dataclass
@@ -100,8 +102,9 @@ class _Job:
     env: dict[str, str]
     path0: str
     fds: list[int]
-    go: int  # write end of the pipe the host waits on: b"1" = running, b"0" + reason = declined
+    go: int  # pipe to the host: b"1" = running (later: the exit code), b"0" + reason = declined
     check_settings: bool  # False when a child already found Prefect's settings equal for the same inputs
+    log: int = -1
 
 
 @dataclass
@@ -132,7 +135,7 @@ class _Host:
                     if job is not None:
                         return job
                 elif isinstance(key.data, _Run):
-                    self._finished(key.data) if key.fileobj == key.data.pidfd else self._caller_gone(key.data)
+                    self._on_ready(key.data, key.fileobj)
             self._check_lifetime()
         return None
 
@@ -218,10 +221,9 @@ class _Host:
             check = settings_key not in self.settings_checked
             return _Job(list(request["argv"]), cwd, env, str(request["path"][0]), fds, write_end, check)
         os.close(write_end)
-        answer = _read_all(read_end, _CHECK_TIMEOUT)
-        if answer[:1] == b"1":
-            self.settings_checked.add(settings_key)
-        if answer[:1] != b"1":
+        answer = _first_answer(read_end, _CHECK_TIMEOUT)
+        if answer != b"1":
+            os.close(read_end)
             reason = answer[1:].decode(errors="replace") or "the run did not start"
             _log(f"declined: {reason}")
             if answer[:1] != b"0":
@@ -230,20 +232,57 @@ class _Host:
             send_message(conn, {"declined": reason})
             conn.close()
             return None
+        self.settings_checked.add(settings_key)
         conn.settimeout(None)
         send_message(conn, {"pid": pid})
-        run = _Run(pid, os.pidfd_open(pid), conn)
+        run = _Run(pid, os.pidfd_open(pid), read_end, conn)
         self.runs[pid] = run
-        self.selector.register(run.pidfd, selectors.EVENT_READ, run)
-        self.selector.register(conn, selectors.EVENT_READ, run)
+        for channel in (run.pidfd, run.done, conn):
+            self.selector.register(channel, selectors.EVENT_READ, run)
         _log(f"pid {pid}: {' '.join(request['argv'])}")
         return None
+
+    def _on_ready(self, run: _Run, channel: Any) -> None:
+        key = self.selector.get_map().get(channel)
+        if key is None or key.data is not run:
+            return  # handled earlier in the same batch (and the descriptor maybe reused since)
+        if channel == run.pidfd:
+            self._finished(run)
+        elif channel == run.done:
+            self._reported(run)
+        else:
+            self._caller_gone(run)
+
+    def _reported(self, run: _Run) -> None:
+        """The child's command returned: the caller gets its exit code now, not after Prefect's exit flush."""
+        data = os.read(run.done, 64)
+        self._close_done(run)
+        if data.strip().lstrip(b"-").isdigit():
+            self._answer(run, int(data))
+
+    def _close_done(self, run: _Run) -> None:
+        if run.done >= 0:
+            self._drop(run, run.done)
+            os.close(run.done)
+            run.done = -1  # its number may be reused by the next run's pipe
 
     def _finished(self, run: _Run) -> None:
         _, status = os.waitpid(run.pid, 0)
         code = os.waitstatus_to_exitcode(status)
         code = 128 - code if code < 0 else code  # killed by a signal: what a shell reports
-        self._close(run)
+        self.runs.pop(run.pid, None)
+        self._drop(run, run.pidfd)
+        os.close(run.pidfd)
+        self._close_done(run)
+        self._answer(run, code)
+        _log(f"pid {run.pid}: exited {code}")
+        self.last_active = time.monotonic()
+
+    def _answer(self, run: _Run, code: int) -> None:
+        if run.answered:
+            return
+        run.answered = True
+        self._drop(run, run.conn)
         try:
             send_message(run.conn, {"exit": code})
         except OSError:
@@ -253,29 +292,31 @@ class _Host:
 
     def _caller_gone(self, run: _Run) -> None:
         """The caller went away (killed): end its run, as the run would have ended with its process."""
+        self._drop(run, run.conn)
         try:
-            if run.conn.recv(1, socket.MSG_PEEK):
-                return
+            gone = not run.conn.recv(1, socket.MSG_PEEK)
         except OSError:
-            pass
-        self.selector.unregister(run.conn)
-        _kill(run.pid, signal.SIGTERM)
+            gone = True
+        if gone:
+            _kill(run.pid, signal.SIGTERM)
 
-    def _close(self, run: _Run) -> None:
-        self.runs.pop(run.pid, None)
-        self.selector.unregister(run.pidfd)
-        os.close(run.pidfd)
+    def _drop(self, run: _Run, channel: Any) -> None:
+        """Stop watching ``channel`` for ``run`` (a descriptor number another run reuses is left alone)."""
         try:
-            self.selector.unregister(run.conn)
-        except KeyError:
-            pass
-        self.last_active = time.monotonic()
+            key = self.selector.get_map().get(channel)
+        except ValueError:  # a closed socket
+            return
+        if key is not None and key.data is run:
+            self.selector.unregister(channel)
 
     def _leave_to_child(self, conn: socket.socket) -> None:
         """In the child: drop everything that is the host's (its lock, socket, other callers)."""
         for run in self.runs.values():
             os.close(run.pidfd)
-            run.conn.close()
+            if run.done >= 0:
+                os.close(run.done)
+            if not run.answered:
+                run.conn.close()
         self.selector.close()
         self.listener.close()
         conn.close()
@@ -293,22 +334,19 @@ def _same_user(conn: socket.socket) -> bool:
     return uid == os.getuid()
 
 
-def _read_all(fd: int, timeout: float) -> bytes:
+def _first_answer(fd: int, timeout: float) -> bytes:
+    """b"1" (the run started; the pipe stays open for its exit code), or b"0" + the reason it was declined,
+    or b"" when the child died or hung before answering."""
     import select
 
-    data = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                break
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(fd)
+    if not select.select([fd], [], [], timeout)[0]:
+        return b""
+    first = os.read(fd, 1)
+    if first != b"0":
+        return first
+    data = first
+    while chunk := os.read(fd, 4096):
+        data += chunk
     return data
 
 
@@ -322,6 +360,7 @@ def _kill(pid: int, sig: int = signal.SIGKILL) -> None:
 # ------------------------------------------------------------------------------------------ the child
 def _become_run(job: _Job) -> list[str]:
     """In the child: take the caller's place; report b"1" once it is certain to run as a fresh process would."""
+    job.log = os.dup(2)  # the runner's log, for what the run prints after answering its caller
     for target, fd in zip((0, 1, 2), job.fds):
         os.dup2(fd, target)
         os.close(fd)
@@ -338,7 +377,6 @@ def _become_run(job: _Job) -> list[str]:
         os.write(job.go, b"0" + reason.encode())
         os._exit(0)
     os.write(job.go, b"1")
-    os.close(job.go)
     # The host's streams were a log file: block-buffered stdout, no colours. Now they are the caller's.
     sys.stdout.reconfigure(line_buffering=os.isatty(1))
     if os.isatty(2):
@@ -346,6 +384,22 @@ def _become_run(job: _Job) -> list[str]:
 
         setup_logging(incremental=False)  # Prefect's console handler picks its colours for the new stderr
     return job.argv
+
+
+def _answer_caller(job: _Job, code: int) -> None:
+    """The command returned: its output is written, its exit code is final. Tell the caller now and hand its
+    streams back, so it need not wait for Prefect's exit flush (queued logs and events, ~0.15 s in P4), which
+    this process still does; anything printed from here on goes to the runner's log."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.write(job.go, str(code).encode())
+    os.close(job.go)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(job.log, 1)
+    os.dup2(job.log, 2)
+    os.close(job.log)
 
 
 def _settings_inputs(env: dict[str, str], cwd: str) -> str:
@@ -476,6 +530,9 @@ def _start(server_dir: Path) -> _Host | None:
         importlib.import_module(name)
     _build_every_flow()
     _complete_pydantic_models()
+    from prefect.client.orchestration import get_client
+
+    get_client()  # not used: building one builds the process's shared TLS context (flows/api_clients.py)
     # What is imported now is never garbage: the children's collector then never walks it (and never
     # writes to those pages, which stay shared with this process).
     gc.freeze()
@@ -515,7 +572,9 @@ def main() -> int:
     argv = _become_run(job)
     from compiler.cli import main as cli_main
 
-    return cli_main(argv)
+    code = cli_main(argv)
+    _answer_caller(job, code)
+    return code
 
 
 if __name__ == "__main__":

@@ -136,9 +136,9 @@ def create_app(webhooks: Sequence[Webhook], *, post: Post | None = None, keys: S
             if poster is None:
                 from prefect.client.orchestration import get_client
 
-                from flows import api_retry
+                from flows import api_clients
 
-                api_retry.install()  # quick retries of a SQLite server's 503s (see flows/api_retry.py)
+                api_clients.install()  # quick retries of a SQLite server's 503s, one TLS context (see flows/api_clients.py)
                 poster = prefect_poster(await stack.enter_async_context(get_client()))
             batcher = EventBatcher(poster)
             batcher.start()

@@ -342,3 +342,53 @@ def test_a_deployment_run_starts_its_own_observer_thread_only_outside_the_seam(p
 
     assert inside == [], f"with the seam open the engine still started its own observer: {inside}"
     assert outside, "Prefect's engine no longer starts a suspension observer thread per run: the seam can go"
+
+
+# --- 10. share_api_tls_context ------------------------------------------------------------------------------
+
+_TLS_CONTEXTS_MADE = (
+    "import json, ssl, sys\n"
+    "made = []\n"
+    "original = ssl.create_default_context\n"
+    "def counting(*args, **kwargs):\n"
+    "    made.append(kwargs.get('cafile'))\n"
+    "    return original(*args, **kwargs)\n"
+    "ssl.create_default_context = counting\n"
+    "from prefect.client.orchestration import PrefectClient, SyncPrefectClient\n"
+    "if sys.argv[1] == 'shared':\n"
+    "    from flows.prefect_seam import share_api_tls_context\n"
+    "    assert share_api_tls_context()\n"
+    "made.clear()\n"
+    "for cls in (PrefectClient, PrefectClient, SyncPrefectClient):\n"
+    "    cls('http://127.0.0.1:9/api')\n"
+    "print(json.dumps(made))\n"
+)
+
+
+def _tls_contexts_made(mode: str, home: Path) -> list[str | None]:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PREFECT_HOME": str(home)}
+    env.pop("PREFECT_API_TLS_INSECURE_SKIP_VERIFY", None)
+    done = subprocess.run([sys.executable, "-c", _TLS_CONTEXTS_MADE, mode], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_prefect_clients_build_a_tls_context_each_and_the_seam_builds_the_same_one_once(tmp_path: Path) -> None:
+    own = _tls_contexts_made("prefect", tmp_path)
+    shared = _tls_contexts_made("shared", tmp_path)
+    assert len(own) == 3 and len(set(own)) == 1 and own[0], own  # one per client, from the CA file Prefect picks
+    assert shared == own[:1]
+
+
+def test_the_shared_tls_context_skips_verification_when_prefect_is_told_to() -> None:
+    import ssl
+
+    from prefect.settings import PREFECT_API_TLS_INSECURE_SKIP_VERIFY, temporary_settings
+
+    with temporary_settings({PREFECT_API_TLS_INSECURE_SKIP_VERIFY: True}):
+        shared = prefect_seam._api_tls_context(*prefect_seam._api_tls_inputs())
+    assert (shared.verify_mode, shared.check_hostname) == (ssl.CERT_NONE, False)
