@@ -200,6 +200,10 @@ class _Host:
             return f"another Python ({request['executable']})"
         if list(request["path"])[1:] != sys.path[1:]:
             return "another import path (PYTHONPATH or site-packages)"
+        env = request["env"]
+        differing = sorted(n for n in {*env, *os.environ} if _read_at_start(n) and env.get(n) != os.environ.get(n))
+        if differing:
+            return f"environment read when Python and Prefect start differs ({', '.join(differing)})"
         changed = self.snapshot.changed()
         if changed is not None:
             self.stopping = f"code changed since it started: {changed}"
@@ -233,18 +237,20 @@ class _Host:
             conn.close()
             return None
         self.settings_checked.add(settings_key)
-        conn.settimeout(None)
-        send_message(conn, {"pid": pid})
         run = _Run(pid, os.pidfd_open(pid), read_end, conn)
         self.runs[pid] = run
         for channel in (run.pidfd, run.done, conn):
             self.selector.register(channel, selectors.EVENT_READ, run)
         _log(f"pid {pid}: {' '.join(request['argv'])}")
+        conn.settimeout(None)
+        try:
+            send_message(conn, {"pid": pid})
+        except OSError:
+            _kill(pid, signal.SIGTERM)  # the caller left before its run started; reaped when it exits
         return None
 
     def _on_ready(self, run: _Run, channel: Any) -> None:
-        key = self.selector.get_map().get(channel)
-        if key is None or key.data is not run:
+        if not self._watching(run, channel):
             return  # handled earlier in the same batch (and the descriptor maybe reused since)
         if channel == run.pidfd:
             self._finished(run)
@@ -300,13 +306,16 @@ class _Host:
         if gone:
             _kill(run.pid, signal.SIGTERM)
 
-    def _drop(self, run: _Run, channel: Any) -> None:
-        """Stop watching ``channel`` for ``run`` (a descriptor number another run reuses is left alone)."""
+    def _watching(self, run: _Run, channel: Any) -> bool:
         try:
             key = self.selector.get_map().get(channel)
-        except ValueError:  # a closed socket
-            return
-        if key is not None and key.data is run:
+        except ValueError:  # a socket closed since
+            return False
+        return key is not None and key.data is run
+
+    def _drop(self, run: _Run, channel: Any) -> None:
+        """Stop watching ``channel`` for ``run`` (a descriptor number another run reuses is left alone)."""
+        if self._watching(run, channel):
             self.selector.unregister(channel)
 
     def _leave_to_child(self, conn: socket.socket) -> None:
@@ -325,6 +334,13 @@ class _Host:
 
 
 _HOST_PID = 0
+
+
+def _read_at_start(name: str) -> bool:
+    """Variables a child cannot take from its caller: read by the interpreter at start-up (PYTHON*, the
+    locale), or by Prefect when imported (its API CA file defaults to SSL_CERT_FILE; our shared TLS context
+    was built from them). Prefect's own settings (PREFECT_*) are compared in the child instead."""
+    return name.startswith(("PYTHON", "LC_")) or name in ("LANG", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
 def _same_user(conn: socket.socket) -> bool:
@@ -367,6 +383,7 @@ def _become_run(job: _Job) -> list[str]:
     os.chdir(job.cwd)
     os.environ.clear()
     os.environ.update(job.env)
+    time.tzset()  # the C library reads TZ once; a fresh process would have read the caller's
     from compiler.settings import get_settings
 
     get_settings.cache_clear()  # read from the caller's environment, as a fresh process would
@@ -392,7 +409,10 @@ def _answer_caller(job: _Job, code: int) -> None:
     this process still does; anything printed from here on goes to the runner's log."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os.write(job.go, str(code).encode())
+    try:
+        os.write(job.go, str(code).encode())
+    except BrokenPipeError:
+        pass  # the runner is gone: its caller learnt that already
     os.close(job.go)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)

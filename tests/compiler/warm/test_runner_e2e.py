@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import certifi
 import pytest
 
 from compiler.processes import pid_alive
@@ -165,12 +166,23 @@ def test_a_run_from_a_subfolder_is_run_there(project: Project) -> None:
     assert (done.returncode, _runs_in_log(project)) == (0, before + 1), done.stdout + done.stderr
 
 
-def test_other_prefect_settings_are_declined_and_the_command_runs_itself(project: Project) -> None:
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("PREFECT_LOGGING_LEVEL", "WARNING", "Prefect settings differ from the runner's (logging)"),
+        ("PYTHONWARNINGS", "ignore", "environment read when Python and Prefect start differs (PYTHONWARNINGS)"),
+        # certifi's bundle: a valid CA file (the command must still work) that is not the one the runner started with
+        ("SSL_CERT_FILE", certifi.where(), "environment read when Python and Prefect start differs (SSL_CERT_FILE)"),
+    ],
+)
+def test_what_a_forked_run_could_not_honour_is_declined_and_the_command_runs_itself(
+    project: Project, variable: str, value: str, reason: str
+) -> None:
     before = _runs_in_log(project)
-    done = project.cli("run", "warm_note", env={**project.env, "PREFECT_LOGGING_LEVEL": "WARNING"})
+    done = project.cli("run", "warm_note", env={**project.env, variable: value})
     assert done.returncode == 0, done.stdout + done.stderr
     assert _runs_in_log(project) == before
-    assert "declined: Prefect settings differ from the runner's (logging)" in project.log()
+    assert f"declined: {reason}" in project.log()
 
 
 def test_turned_off_the_command_runs_itself(project: Project) -> None:
