@@ -17,8 +17,18 @@ __all__ = ["runner_status", "start_runner", "stop_runner"]
 
 
 def runner_status(server_dir: Path) -> WarmRecord | None:
+    """The recorded runner while its process runs; a record left by a killed runner whose pid another
+    process reuses since is not it (that process is never signalled)."""
     record = read_record(server_dir)
-    return record if record is not None and pid_alive(record.pid) else None
+    return record if record is not None and pid_alive(record.pid) and _is_runner(record.pid) else None
+
+
+def _is_runner(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"compiler.warm.host" in command
 
 
 def start_runner(server_dir: Path) -> int | None:

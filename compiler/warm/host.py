@@ -532,18 +532,12 @@ def _take_lock(server_dir: Path) -> BinaryIO | None:
 
 
 def _start(server_dir: Path) -> _Host | None:
-    from compiler.processes import pid_alive
     from compiler.project import find_project_root
     from flows.local_server import local_server_status
 
-    lock = _take_lock(server_dir)
+    lock = _take_lock(server_dir)  # one runner per project: the lock decides, not the record
     if lock is None:
         _log("another warm runner serves this project")
-        return None
-    existing = read_record(server_dir)
-    if existing is not None and existing.pid != os.getpid() and pid_alive(existing.pid):
-        _log(f"warm runner pid {existing.pid} already serves this project")
-        lock.close()
         return None
     started = time.monotonic()
     for name in RUN_MODULES:

@@ -67,3 +67,10 @@ def test_turned_off_it_does_not_even_connect(tmp_path: Path, monkeypatch: pytest
             listener.accept()  # nobody connected
     finally:
         listener.close()
+
+
+def test_a_record_whose_pid_now_belongs_to_another_process_is_not_a_runner(tmp_path: Path) -> None:
+    from compiler.warm.control import runner_status
+
+    folder = _record(tmp_path / "prefect", os.getpid(), str(tmp_path / "warm.sock"))  # alive, but pytest
+    assert runner_status(folder) is None
