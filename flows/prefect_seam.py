@@ -341,7 +341,8 @@ async def one_suspension_observer_for_this_loop() -> AsyncIterator[None]:
 # for every client they build, ~40 ms each on this machine (4 per `run` in P4's profile of the warm child; 43 ms
 # of P6's 0.17 s answered re-run), unless ``httpx_settings["verify"]`` is given. No setting shares one. The
 # wrapper gives each client the context Prefect's __init__ would build (same settings, same file), built once
-# per process and settings; like Prefect's own, it reads the CA file when built, not on every client.
+# per process and settings; unlike Prefect's, it reads the CA file once per process (an edited CA file takes a
+# restart, as for the HTTP actions' shared context in flows/net_guard.py).
 
 
 def _api_tls_inputs() -> tuple[bool, str]:
