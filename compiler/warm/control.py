@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +14,12 @@ from compiler.processes import pid_alive
 from compiler.project import find_project_root
 from compiler.warm.protocol import WarmRecord, disabled, read_record, record_path
 
-__all__ = ["runner_status", "start_runner", "stop_runner"]
+__all__ = ["runner_status", "start_runner", "stop_runner", "supported"]
+
+
+def supported() -> bool:
+    """The runner watches its children through pidfds and checks callers with SO_PEERCRED: Linux only."""
+    return hasattr(os, "pidfd_open") and hasattr(socket, "SO_PEERCRED")
 
 
 def runner_status(server_dir: Path) -> WarmRecord | None:
@@ -35,7 +41,7 @@ def start_runner(server_dir: Path) -> int | None:
     """Start a warm runner for this project in the background (its pid), unless one runs or it is turned off.
 
     It inherits this process's environment, which at this point points Prefect at the embedded server."""
-    if disabled(os.environ) or runner_status(server_dir) is not None:
+    if disabled(os.environ) or not supported() or runner_status(server_dir) is not None:
         return None
     log = open(server_dir / "warm.log", "ab")  # noqa: SIM115 - handed to the child process
     with log:
