@@ -104,12 +104,12 @@ def _quiet_prefect_failure_echoes() -> None:
     hide_engine_failure_echoes()
 
 
-def run_environment_defaults() -> dict[str, str]:
-    """Environment a `run` sets (unless already set) before Prefect is imported; the warm runner checks it too.
+def set_run_environment_defaults() -> None:
+    """Environment a `run` sets (unless already set) before Prefect is imported; a warm runner's child too.
 
     Heartbeats let the zombie-run automation end this run Crashed if the process is killed (read by Prefect
     when it is imported; async flows do not wait for the heartbeat thread)."""
-    return {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -129,8 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         params["event"] = normalize_event(_read_json(args.event, "event"))
     if args.idempotency_key:
         params["idempotency_key"] = args.idempotency_key
-    for name, value in run_environment_defaults().items():
-        os.environ.setdefault(name, value)
+    set_run_environment_defaults()
     # A local server this starts boots while Prefect is imported and the flow is built (~1 s saved).
     api_url, embedded, api_ready = begin_api()
     if not args.json:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import signal
 import socket
@@ -18,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from compiler.project import project_path
-from compiler.processes import pid_alive
+from compiler.processes import pid_alive, read_process_record, write_process_record
 
 __all__ = ["LocalServer", "StartingServer", "begin_local_server", "spawn_server", "ensure_local_server", "stop_local_server", "local_server_status", "start_server", "SERVER_DIR"]
 
@@ -172,18 +171,11 @@ def _start_lock(home: Path) -> Iterator[None]:
 
 
 def _recorded(home: Path) -> LocalServer | None:
-    try:
-        data = json.loads(_state_file(home).read_text())
-        return LocalServer(int(data["pid"]), int(data["port"]), str(data["home"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    return read_process_record(_state_file(home), LocalServer)
 
 
 def _record(home: Path, server: LocalServer) -> None:
-    # Written to a temporary file and renamed: a reader never sees half a record.
-    tmp = _state_file(home).with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"pid": server.pid, "port": server.port, "home": str(home)}))
-    os.replace(tmp, _state_file(home))
+    write_process_record(_state_file(home), server)
 
 
 def _terminate(pid: int, grace: float = 10.0) -> None:
@@ -210,11 +202,9 @@ def _terminate(pid: int, grace: float = 10.0) -> None:
 
 def stop_local_server(home: Path = SERVER_DIR) -> LocalServer | None:
     """Stop the recorded server (by its PID) and forget it."""
-    try:
-        data = json.loads(_state_file(home).read_text())
-    except (OSError, ValueError):
+    server = _recorded(home)
+    if server is None:
         return None
-    server = LocalServer(int(data["pid"]), int(data["port"]), str(data["home"]))
     if pid_alive(server.pid):
         _terminate(server.pid)
     _state_file(home).unlink(missing_ok=True)

@@ -40,8 +40,6 @@ async def answer_if_completed(flow: Flow[..., Any], loaded: LoadedAutomation, pa
     except Exception:  # noqa: BLE001 - the engine reports invalid parameters its own way
         return None
     run = RunInputs.from_parameters(validated)
-    if run.event is None and run.condition is None and not run.idempotency_key:
-        return None
     occurrence = resolve_occurrence(run, run_id="")
     completed = await read_completed(loaded, occurrence, run)
     if completed is None:

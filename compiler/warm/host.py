@@ -446,7 +446,7 @@ def _settings_differ(check: bool = True) -> str | None:
     Building Prefect's settings afresh costs ~50 ms; with ``check`` False (the same inputs were checked by
     an earlier child: ``_settings_inputs``) only the API address is resolved."""
     from compiler.api_target import configured_api_url
-    from compiler.cli_runtime import run_environment_defaults
+    from compiler.cli_runtime import set_run_environment_defaults
     from flows.local_server import local_server_status
 
     url = configured_api_url()
@@ -456,8 +456,7 @@ def _settings_differ(check: bool = True) -> str | None:
             return "the embedded server is not running"
         url = server.api_url
     os.environ["PREFECT_API_URL"] = url
-    for name, value in run_environment_defaults().items():
-        os.environ.setdefault(name, value)
+    set_run_environment_defaults()
     if not check:
         return None
     from prefect.settings import Settings, get_current_settings
@@ -559,7 +558,7 @@ def _start(server_dir: Path) -> _Host | None:
     snapshot = CodeSnapshot.capture(find_project_root())
     idle = float(os.environ.get(IDLE_ENV) or 1800)
     host = _Host(server_dir, server.pid, listener, path, lock, snapshot, idle)
-    write_record(server_dir, WarmRecord(os.getpid(), path, server.api_url))
+    write_record(server_dir, WarmRecord(os.getpid(), path))
     _log(f"ready in {time.monotonic() - started:.1f}s on {path} for {server.api_url}")
     return host
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compiler.processes import read_process_record, write_process_record
+
 __all__ = [
     "DISABLE_ENV",
     "WarmRecord",
@@ -42,22 +44,14 @@ def record_path(server_dir: Path) -> Path:
 class WarmRecord:
     pid: int
     socket: str
-    api_url: str
 
 
 def read_record(server_dir: Path) -> WarmRecord | None:
-    try:
-        data = json.loads(record_path(server_dir).read_text())
-        return WarmRecord(int(data["pid"]), str(data["socket"]), str(data["api_url"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    return read_process_record(record_path(server_dir), WarmRecord)
 
 
 def write_record(server_dir: Path, record: WarmRecord) -> None:
-    # Written to a temporary file and renamed: a reader never sees half a record.
-    tmp = record_path(server_dir).with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"pid": record.pid, "socket": record.socket, "api_url": record.api_url}))
-    os.replace(tmp, record_path(server_dir))
+    write_process_record(record_path(server_dir), record)
 
 
 def send_message(sock: socket.socket, message: dict[str, Any]) -> None:

@@ -35,7 +35,7 @@ def test_only_run_commands_are_handed_over(argv: list[str], expected: bool) -> N
 
 def _record(folder: Path, pid: int, socket_path: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "warm.json").write_text(json.dumps({"pid": pid, "socket": socket_path, "api_url": "http://127.0.0.1:9/api"}))
+    (folder / "warm.json").write_text(json.dumps({"pid": pid, "socket": socket_path}))
     return folder
 
 
