@@ -4,11 +4,34 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-__all__ = ["begin_api", "configured_api_url", "use_api"]
+if TYPE_CHECKING:
+    from flows.local_server import StartingServer
+
+__all__ = ["ApiTarget", "begin_api", "configured_api_url", "use_api"]
+
+
+@dataclass(frozen=True)
+class ApiTarget:
+    """The API a command talks to; ``starting`` is the embedded server while it does not answer yet."""
+
+    url: str
+    embedded: bool
+    starting: StartingServer | None = None
+
+    def ready(self) -> None:
+        """Return once the API answers (at once unless an embedded server is still starting)."""
+        if self.starting is not None:
+            self.starting.wait()
+
+    def abandon(self) -> None:
+        """The command ends without using the API: stop an embedded server it started (none is left behind by
+        a refused command); a server another command started is left running."""
+        if self.starting is not None:
+            self.starting.abandon()
 
 
 def configured_api_url() -> str | None:
@@ -39,17 +62,15 @@ def use_api() -> tuple[str, bool]:
     return server.api_url, True
 
 
-def begin_api() -> tuple[str, bool, Callable[[], Any]]:
-    """``use_api`` without waiting for an embedded server it has to start: call the returned function
-    before the first API call, and do imports and other work in between (they overlap the start-up)."""
+def begin_api() -> ApiTarget:
+    """``use_api`` without waiting for an embedded server it has to start: call ``ready()`` before the first
+    API call, and do imports and other work in between (they overlap the start-up)."""
     url = configured_api_url()
     if url:
         os.environ["PREFECT_API_URL"] = url
-        return url, False, lambda: None
+        return ApiTarget(url, embedded=False)
     from flows.local_server import StartingServer, begin_local_server
 
     server = begin_local_server()
     os.environ["PREFECT_API_URL"] = server.api_url
-    if isinstance(server, StartingServer):
-        return server.api_url, True, server.wait
-    return server.api_url, True, lambda: server
+    return ApiTarget(server.api_url, embedded=True, starting=server if isinstance(server, StartingServer) else None)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import atexit
 import fcntl
 import gc
-import importlib
 import json
 import os
 import selectors
@@ -37,39 +36,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from compiler.warm.code_snapshot import CodeSnapshot
+from compiler.warm.preload import complete_pydantic_models, import_run_modules
 from compiler.warm.protocol import WarmRecord, read_record, record_path, recv_fds, recv_message, send_message, write_record
 
-__all__ = ["RUN_MODULES", "main"]
+__all__ = ["main"]
 
-# What a `run` imports. fastapi.encoders: Prefect imports it on the first flow call to serialize the
-# parameters (0.79 s of a 2.2 s warm child in the P4 profile before it was listed here).
-RUN_MODULES = (
-    "compiler.cli",
-    "compiler.cli_runtime",
-    "compiler.api_target",
-    "compiler.build",
-    "compiler.deploy_config",
-    "flows.actions",
-    "flows.engine",
-    "flows.flow_factory",
-    "flows.gates",
-    "flows.history",
-    "flows.idempotency",
-    "flows.occurrences",
-    "flows.registry",
-    "flows.rerun_answer",
-    "flows.summary",
-    "prefect.flow_engine",
-    "prefect.task_engine",
-    "fastapi.encoders",
-    # Imported by Prefect on first use: building a flow's parameter schema (pydantic.v1: 0.25 s of the warm
-    # child in the same profile), the summary artifact, the task-run graph helpers; and by the engine's loops.
-    "pydantic.v1",
-    "prefect.artifacts",
-    "prefect.utilities.visualization",
-    "anyio._backends._asyncio",
-    "sqlite3",
-)
 IDLE_ENV = "AUTOMATIONS_WARM_IDLE_SECONDS"
 _TICK_SECONDS = 1.0
 _REQUEST_TIMEOUT = 5.0
@@ -502,23 +473,6 @@ def _build_every_flow() -> None:
     get_settings.cache_clear()
 
 
-def _complete_pydantic_models() -> None:
-    """Build the validators of every model still waiting for its first use (Prefect's API schemas with forward
-    references build theirs on the first response they parse: 0.13 s of the warm child in P4's profile)."""
-    import pydantic
-
-    todo = list(pydantic.BaseModel.__subclasses__())
-    while todo:
-        model = todo.pop()
-        todo.extend(model.__subclasses__())
-        if getattr(model, "__pydantic_complete__", True) or model.__pydantic_generic_metadata__.get("origin"):
-            continue
-        try:
-            model.model_rebuild()
-        except Exception:  # noqa: BLE001 - not buildable yet: it builds on first use, as it would have
-            continue
-
-
 def _take_lock(server_dir: Path) -> BinaryIO | None:
     """One runner per project: a second one started at the same moment leaves at once."""
     handle = open(server_dir / "warm.lock", "a+b")  # noqa: SIM115 - held for the runner's life
@@ -539,10 +493,9 @@ def _start(server_dir: Path) -> _Host | None:
         _log("another warm runner serves this project")
         return None
     started = time.monotonic()
-    for name in RUN_MODULES:
-        importlib.import_module(name)
+    import_run_modules()
     _build_every_flow()
-    _complete_pydantic_models()
+    complete_pydantic_models()
     from prefect.client.orchestration import get_client
 
     get_client()  # not used: building one builds the process's shared TLS context (flows/api_clients.py)
