@@ -1,19 +1,22 @@
-"""A new SQLite database for a local Prefect server starts from a snapshot of Prefect's migrated schema.
+"""A new SQLite database for a local Prefect server starts from a snapshot of a new server's database.
 
-Why: Prefect creates a server's database by replaying its ~120 Alembic migrations one by one, which took
-8.7–12 s of every first server start here (benchmark P4: the first `run` on a fresh checkout took 20.8 s, of
-which ~17.7 s waiting for the server to answer). The result of those migrations is the same for every
-database of one Prefect release, so it is kept as SQL text (`schema_snapshots/prefect-<version>-sqlite.sql`,
-what ``sqlite3``'s ``iterdump`` prints of a database that `prefect server database upgrade` created; its
-text differs between regenerations in the order of table constraints only) and a
-new database is created from it in ~0.1 s. Prefect still checks the migrations when the server starts (its
-default): with the snapshot's revision at head, that check does nothing.
+Why: Prefect creates a server's database by replaying its ~120 Alembic migrations one by one and then
+registers every block type it knows (~60 types and schemas, one transaction each). Both took most of every
+first server start here (benchmark P4: the first `run` on a fresh checkout took 20.8 s, ~17.7 s of it waiting
+for the server to answer; migrations 8.7–12 s, block registration 1.5–2.5 s). The result is the same for
+every new database of one Prefect release with the same collections installed, so it is kept as SQL text
+(`schema_snapshots/prefect-<version>-sqlite.sql`: what ``sqlite3``'s ``iterdump`` prints of the database of a
+`prefect server start` on an empty file, with the collections it was made with in its header) and a new
+database is created from it in ~0.1 s. Prefect still checks the migrations when the server starts (its
+default): with the snapshot's revision at head, that check does nothing. The block types are trusted only
+when this environment's Prefect collections are the snapshot's (``snapshot_has_these_blocks``); otherwise the
+server registers them as usual.
 
 A Prefect release without a snapshot replays its migrations as before (slower, never wrong);
 ``tests/flows/test_schema_snapshot.py`` fails until one is written for the installed release:
 
     python -m flows.schema_snapshot            # write the snapshot of the installed Prefect
-    python -m flows.schema_snapshot --check    # exit 1 when it differs from a fresh migration
+    python -m flows.schema_snapshot --check    # exit 1 when it differs from a new server's database
 """
 
 from __future__ import annotations
@@ -21,26 +24,38 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.metadata
+import json
 import os
+import re
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import httpx
 
 __all__ = [
     "SNAPSHOT_DIR",
+    "block_registry",
     "describe_database",
     "dump_database",
-    "migrate_new_database",
-    "migrated_schema",
+    "new_server_database",
+    "new_server_schema",
     "seed_database",
-    "snapshot_matches_migrations",
+    "snapshot_has_these_blocks",
+    "snapshot_matches_a_new_server",
     "snapshot_path",
 ]
 
 SNAPSHOT_DIR = Path(__file__).with_name("schema_snapshots")
-_MIGRATE_TIMEOUT_SECONDS = 600.0  # ~13 s here; a loaded 2-core machine is several times slower
+_START_TIMEOUT_SECONDS = 600.0  # ~20 s here; a loaded 2-core machine is several times slower
+_REGISTRY_HEADER = "-- block registry: "
+# Row values that differ between two new databases: ids and the moments rows were written.
+_VOLATILE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?")
 
 
 def installed_prefect_version() -> str:
@@ -49,6 +64,28 @@ def installed_prefect_version() -> str:
 
 def snapshot_path(prefect_version: str | None = None) -> Path:
     return SNAPSHOT_DIR / f"prefect-{prefect_version or installed_prefect_version()}-sqlite.sql"
+
+
+def block_registry() -> str:
+    """What decides the block types a server registers: Prefect and every installed Prefect collection (the
+    server imports the ``prefect.collections`` entry points), as ``name==version`` pairs."""
+    versions = {f"prefect=={installed_prefect_version()}"}
+    for entry_point in importlib.metadata.entry_points(group="prefect.collections"):
+        if entry_point.dist is not None:
+            versions.add(f"{entry_point.dist.name}=={entry_point.dist.version}")
+    return ", ".join(sorted(versions))
+
+
+def snapshot_has_these_blocks(snapshot: Path | None = None) -> bool:
+    """True when the snapshot's block types were registered with this environment's Prefect collections."""
+    snapshot = snapshot or snapshot_path()
+    with contextlib.suppress(OSError), snapshot.open(encoding="utf-8") as lines:
+        for line in lines:
+            if not line.startswith("--"):
+                break
+            if line.startswith(_REGISTRY_HEADER):
+                return line[len(_REGISTRY_HEADER):].strip() == block_registry()
+    return False
 
 
 def seed_database(database: Path, snapshot: Path | None = None) -> bool:
@@ -82,9 +119,9 @@ def dump_database(database: Path) -> str:
 
 
 def describe_database(database: Path) -> dict[str, object]:
-    """What makes two databases the same for Prefect: every table's columns in order, every schema object's
-    definition, every row. A definition is compared as its set of lines: Alembic rebuilds a table with its
-    constraints in set order, which differs from one Python process to the next."""
+    """What makes two new databases the same for Prefect: every table's columns in order, every schema object's
+    definition, every row but its ids, timestamps and set orders. A definition is compared as its set of lines: Alembic
+    rebuilds a table with its constraints in set order, which differs from one Python process to the next."""
     with contextlib.closing(sqlite3.connect(database)) as connection:
         objects = connection.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
         described: dict[str, object] = {}
@@ -93,63 +130,99 @@ def describe_database(database: Path) -> dict[str, object]:
             described[f"{kind} {name}"] = (table, lines)
             if kind == "table":
                 described[f"columns {name}"] = connection.execute(f'PRAGMA table_xinfo("{name}")').fetchall()
-                described[f"rows {name}"] = sorted(map(repr, connection.execute(f'SELECT * FROM "{name}"')))
+                rows = connection.execute(f'SELECT * FROM "{name}"')
+                described[f"rows {name}"] = sorted(_VOLATILE.sub("*", repr(tuple(map(_as_set, row)))) for row in rows)
         return described
 
 
-def migrate_new_database(database: Path) -> None:
-    """Let Prefect create ``database`` with its migrations (`prefect server database upgrade`, in a temporary
-    PREFECT_HOME and with no other Prefect setting of this environment)."""
+def _as_set(cell: object) -> object:
+    """A JSON list of strings compared as a set: Prefect writes some sets (a block schema's capabilities) as lists
+    in set order."""
+    if isinstance(cell, str) and cell.startswith("["):
+        with contextlib.suppress(ValueError):
+            items = json.loads(cell)
+            if isinstance(items, list) and all(isinstance(item, str) for item in items):
+                return sorted(items)
+    return cell
+
+
+def new_server_database(database: Path) -> None:
+    """Let Prefect create ``database``: `prefect server start` on it (127.0.0.1, a temporary PREFECT_HOME, no
+    other Prefect setting of this environment, no services) until it answers, then stopped."""
     with tempfile.TemporaryDirectory(prefix="schema-snapshot-") as home:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
         env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
-        env.update({"PREFECT_HOME": home, "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{database}"})
-        done = subprocess.run(
-            [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
-            env=env,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=_MIGRATE_TIMEOUT_SECONDS,
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"`prefect server database upgrade` failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        env.update({"PREFECT_HOME": home, "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{database}",
+                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_UI_ENABLED": "false"})
+        log = Path(home) / "server.log"
+        with log.open("wb") as output:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-services"],
+                env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        try:
+            _wait_until_answering(server, f"http://127.0.0.1:{port}/api/health", log)
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
-def migrated_schema(prefect_version: str | None = None) -> str:
-    """The snapshot text for the installed Prefect: a new database created by its migrations, dumped."""
-    version = prefect_version or installed_prefect_version()
+def _wait_until_answering(server: subprocess.Popen[bytes], health_url: str, log: Path) -> None:
+    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+    with httpx.Client() as client:
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError(f"`prefect server start` exited with code {server.returncode}:\n{log.read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(health_url, timeout=1.0).status_code == 200:
+                    return
+            time.sleep(0.2)
+    raise RuntimeError(f"`prefect server start` did not answer within {_START_TIMEOUT_SECONDS:.0f}s:\n{log.read_text()}")
+
+
+def new_server_schema() -> str:
+    """The snapshot text for this environment: a new server's database, dumped, under a header naming the
+    Prefect release and collections it was made with."""
     with tempfile.TemporaryDirectory(prefix="schema-snapshot-") as folder:
         database = Path(folder) / "prefect.db"
-        migrate_new_database(database)
+        new_server_database(database)
         header = (
-            f"-- The SQLite schema Prefect {version}'s migrations create (`prefect server database upgrade`).\n"
+            f"-- The SQLite database a new Prefect {installed_prefect_version()} server creates: migrations and block types.\n"
             "-- Written by `python -m flows.schema_snapshot`; new local servers' databases start from it.\n"
+            f"{_REGISTRY_HEADER}{block_registry()}\n"
         )
         return header + dump_database(database)
 
 
-def snapshot_matches_migrations() -> bool:
-    """True when a database seeded from the installed Prefect's snapshot is the one its migrations create."""
+def snapshot_matches_a_new_server() -> bool:
+    """True when a database seeded from the installed Prefect's snapshot is the one a new server creates."""
     with tempfile.TemporaryDirectory(prefix="schema-snapshot-") as folder:
-        seeded, migrated = Path(folder) / "seeded.db", Path(folder) / "migrated.db"
+        seeded, fresh = Path(folder) / "seeded.db", Path(folder) / "fresh.db"
         if not seed_database(seeded):
             return False
-        migrate_new_database(migrated)
-        return describe_database(seeded) == describe_database(migrated)
+        new_server_database(fresh)
+        return describe_database(seeded) == describe_database(fresh)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.schema_snapshot", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare with a fresh migration instead of writing")
+    parser.add_argument("--check", action="store_true", help="compare with a new server's database instead of writing")
     args = parser.parse_args(argv)
     path = snapshot_path()
     if args.check:
-        if snapshot_matches_migrations():
-            print(f"{path}: matches Prefect {installed_prefect_version()}'s migrations")
+        if snapshot_matches_a_new_server() and snapshot_has_these_blocks():
+            print(f"{path}: matches a new Prefect {installed_prefect_version()} server's database ({block_registry()})")
             return 0
-        print(f"{path}: {'differs from' if path.is_file() else 'missing; write it from'} a fresh migration: python -m flows.schema_snapshot")
+        print(f"{path}: {'differs from' if path.is_file() else 'missing; write it from'} a new server's database "
+              f"or was made with other collections: python -m flows.schema_snapshot")
         return 1
-    fresh = migrated_schema()
+    fresh = new_server_schema()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(fresh, encoding="utf-8")
     print(f"wrote {path} ({len(fresh)} bytes)")

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from flows.local_server import start_server, stop_local_server
 from flows.local_server_process import new_sqlite_database
 from flows.schema_snapshot import (
+    block_registry,
     describe_database,
     installed_prefect_version,
-    migrate_new_database,
+    new_server_database,
     seed_database,
+    snapshot_has_these_blocks,
     snapshot_path,
 )
 
@@ -34,11 +37,32 @@ def test_the_installed_prefect_has_a_snapshot() -> None:
     )
 
 
-def test_a_seeded_database_is_the_one_prefects_migrations_create(tmp_path: Path) -> None:
-    seeded, migrated = tmp_path / "seeded.db", tmp_path / "migrated.db"
+def test_a_seeded_database_is_the_one_a_new_server_creates(tmp_path: Path) -> None:
+    # Tables, indexes, the migration revision and the registered block types (ids and timestamps aside).
+    seeded, fresh = tmp_path / "seeded.db", tmp_path / "fresh.db"
     assert seed_database(seeded)
-    migrate_new_database(migrated)
-    assert describe_database(seeded) == describe_database(migrated)
+    new_server_database(fresh)
+    assert describe_database(seeded) == describe_database(fresh)
+
+
+def test_the_snapshot_was_made_with_this_environments_collections() -> None:
+    assert snapshot_has_these_blocks(), f"{snapshot_path()} was made with other collections than {block_registry()}"
+
+
+@pytest.mark.parametrize(
+    ("header", "trusted"),
+    [
+        ("-- block registry: {current}", True),
+        ("-- block registry: prefect==0.0.1", False),
+        ("-- block registry: {current}, prefect-aws==1.0.0", False),
+        ("-- no registry line", False),
+    ],
+    ids=["same collections", "other prefect", "one more collection", "no header"],
+)
+def test_seeded_block_types_are_trusted_only_with_the_same_collections(tmp_path: Path, header: str, trusted: bool) -> None:
+    snapshot = tmp_path / "snapshot.sql"
+    snapshot.write_text(f"-- a snapshot\n{header.format(current=block_registry())}\nBEGIN TRANSACTION;\nCOMMIT;\n", encoding="utf-8")
+    assert snapshot_has_these_blocks(snapshot) is trusted
 
 
 def test_an_existing_database_is_never_touched(tmp_path: Path) -> None:
@@ -91,3 +115,21 @@ def test_the_server_process_seeds_the_database_prefect_would_use_before_starting
     database = tmp_path / "prefect.db"
     assert database.is_file(), done.stdout + done.stderr
     assert _revision(database) in snapshot_path().read_text(encoding="utf-8")
+
+
+def _block_types_updated(database: Path) -> set[tuple[str, str]]:
+    with sqlite3.connect(database) as connection:
+        return set(connection.execute("SELECT slug, updated FROM block_type"))
+
+
+def test_a_server_on_a_seeded_database_keeps_the_seeded_block_types(tmp_path: Path) -> None:
+    # Registering them again would rewrite every block type (its `updated` time): the start skips that.
+    seeded = tmp_path / "seeded.db"
+    seed_database(seeded)
+    home = tmp_path / "server"
+    start_server(home, timeout=300, ui=False)
+    try:
+        assert _block_types_updated(home / "prefect.db") == _block_types_updated(seeded)
+        assert (home / "memo_store.toml").is_file()  # Prefect's own record: later starts skip it as well
+    finally:
+        stop_local_server(home)
