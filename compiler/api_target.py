@@ -27,12 +27,6 @@ class ApiTarget:
         if self.starting is not None:
             self.starting.wait()
 
-    def abandon(self) -> None:
-        """The command ends without using the API: stop an embedded server it started (none is left behind by
-        a refused command); a server another command started is left running."""
-        if self.starting is not None:
-            self.starting.abandon()
-
 
 def configured_api_url() -> str | None:
     """The API URL the user configured, read without importing Prefect (its settings load on import)."""

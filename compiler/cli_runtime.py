@@ -134,19 +134,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.verbose:
         _set_env("AUTOMATIONS_VERBOSE_ERRORS", "true")  # read by the engine's failure handling
-    set_run_environment_defaults()
-    # An embedded server this starts boots while the automation is validated, Prefect is imported and the
-    # flow is built (P4's first run: started 0.45 s sooner than after validating); a refused run stops it.
-    api = begin_api()
-    try:
-        inputs = _run_inputs(args)
-    except BaseException:
-        api.abandon()
-        raise
+    inputs = _run_inputs(args)
     if isinstance(inputs, int):
-        api.abandon()
-        return inputs
+        return inputs  # refused before any server is started
     loaded, params = inputs
+    set_run_environment_defaults()
+    # An embedded server this starts boots while Prefect is imported and the flow is built.
+    api = begin_api()
     if not args.json:
         out(f"Prefect API: {api.url}" + (" (embedded local server; stop it with `python -m compiler server stop`)" if api.embedded else ""))
     from flows.flow_factory import build_flow, run_tags

@@ -1,4 +1,4 @@
-"""A `run` starts the embedded server before it validates; a run it refuses leaves no server behind."""
+"""A `run` it refuses (unknown automation, bad parameter, unreadable event file) starts no embedded server."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _processes_with_home(home: Path) -> list[int]:
     ],
     ids=["unknown automation", "bad parameter", "unreadable event file"],
 )
-def test_a_refused_run_leaves_no_embedded_server(tmp_path: Path, args: list[str], code: int, message: str) -> None:
+def test_a_refused_run_starts_no_embedded_server(tmp_path: Path, args: list[str], code: int, message: str) -> None:
     shutil.copytree(ROOT / "configs", tmp_path / "configs")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AUTOMATIONS_"))}
     env.update({"PREFECT_HOME": str(tmp_path / "prefect-home"), "PYTHONPATH": str(ROOT), "NO_COLOR": "1"})

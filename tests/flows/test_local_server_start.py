@@ -53,22 +53,3 @@ def test_a_recorded_server_that_is_still_starting_is_waited_for_not_started_agai
     assert isinstance(starting, StartingServer) and starting.proc is None
     assert starting.server == LocalServer(os.getpid(), 9, str(home.resolve()))
 
-
-def test_an_abandoned_start_stops_the_server_and_forgets_it(tmp_path: Path) -> None:
-    home = tmp_path / "prefect"
-    starting = begin_local_server(home)
-    assert isinstance(starting, StartingServer) and starting.proc is not None
-    starting.abandon()
-    assert starting.proc.poll() is not None
-    assert not (home / "server.json").exists()
-
-
-def test_abandoning_a_server_another_process_started_leaves_it_recorded(tmp_path: Path) -> None:
-    home = tmp_path / "prefect"
-    home.mkdir()
-    record = json.dumps({"pid": os.getpid(), "port": 9, "home": str(home)})
-    (home / "server.json").write_text(record)
-    starting = begin_local_server(home)
-    assert isinstance(starting, StartingServer)
-    starting.abandon()
-    assert (home / "server.json").read_text() == record
