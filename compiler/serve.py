@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import signal
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if owned_server is not None:
             from flows.local_server import SERVER_DIR, stop_local_server
 
+            if "prefect" in sys.modules:
+                from flows.prefect_seam import send_queued_events_and_logs
+
+                send_queued_events_and_logs()  # while the server still answers
             stop_local_server(SERVER_DIR)
         lock.release()
 

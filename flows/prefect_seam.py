@@ -388,3 +388,19 @@ def _with_shared_tls_context(original: Callable[..., None]) -> Callable[..., Non
         original(self, *args, httpx_settings=settings, **kwargs)
 
     return __init__
+
+
+# --- 11. Sending what a process still holds before the server it owns stops (compiler/serve.py) ----------
+# Prefect's event and log workers send from background threads and drain from interpreter exit hooks. `serve`
+# stops the embedded server it started before the interpreter exits, so those hooks found no server and printed
+# "--- Error logging to API --- All connection attempts failed" on every Ctrl-C with a run's logs still queued.
+# Prefect's public flush (APILogHandler.flush) covers logs only; the drain below is what its exit hooks call.
+
+
+def send_queued_events_and_logs(timeout: float = 5.0) -> None:
+    """Send the events and log lines this process still holds, waiting up to ``timeout`` seconds for each."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    EventsWorker.drain_all(timeout=timeout)
+    APILogWorker.drain_all(timeout=timeout)

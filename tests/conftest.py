@@ -12,10 +12,24 @@ import pytest
 
 from flows.local_server import start_server, stop_local_server
 
-__all__ = ["PREFECT_BIN", "prefect_env", "prefect_server"]
+__all__ = ["PREFECT_BIN", "prefect_env", "prefect_server", "processes_with_prefect_home"]
 
 PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
 _HEALTH_TIMEOUT_SECONDS = 300.0  # a fresh database migrates first (~11 s measured; a loaded 2-core machine took >120 s)
+
+
+def processes_with_prefect_home(home: Path) -> list[int]:
+    """Pids of the processes whose environment points PREFECT_HOME at ``home`` (an embedded server's: Linux)."""
+    needle = f"PREFECT_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 def prefect_env(api_url: str, home: Path, base: dict[str, str] | None = None) -> dict[str, str]:

@@ -392,3 +392,13 @@ def test_the_shared_tls_context_skips_verification_when_prefect_is_told_to() -> 
     with temporary_settings({PREFECT_API_TLS_INSECURE_SKIP_VERIFY: True}):
         shared = prefect_seam._api_tls_context(*prefect_seam._api_tls_inputs())
     assert (shared.verify_mode, shared.check_hostname) == (ssl.CERT_NONE, False)
+
+
+# --- 11. send_queued_events_and_logs --------------------------------------------------------------------------
+# End to end in tests/e2e/test_serve_embedded.py (serve's Ctrl-C printed "Error logging to API" without it).
+
+
+def test_sending_when_no_worker_holds_anything_finds_prefects_workers_and_their_drain() -> None:
+    # Fails (ImportError, TypeError) when Prefect moves or renames the workers or their drain's timeout; the
+    # e2e test shows the behaviour.
+    assert prefect_seam.send_queued_events_and_logs(timeout=5) is None

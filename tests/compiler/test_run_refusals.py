@@ -10,21 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import processes_with_prefect_home
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _processes_with_home(home: Path) -> list[int]:
-    """Processes whose environment points PREFECT_HOME at ``home`` (the embedded server's)."""
-    needle = f"PREFECT_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if needle in (entry / "environ").read_bytes().split(b"\0"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 @pytest.mark.parametrize(
@@ -47,4 +35,4 @@ def test_a_refused_run_starts_no_embedded_server(tmp_path: Path, args: list[str]
     assert (done.returncode, message in done.stderr) == (code, True), done.stdout + done.stderr
     home = tmp_path / "var" / "prefect"
     assert not (home / "server.json").exists()
-    assert _processes_with_home(home) == []
+    assert processes_with_prefect_home(home) == []
