@@ -616,10 +616,28 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     try:
         # Waiting instead of failing is what keeps parallel flow processes free of "database is locked".
         cursor.execute(f"PRAGMA busy_timeout = {int(_SQLITE_BUSY_TIMEOUT_S * 1000)}")
-        # WAL lets readers proceed while one process writes; the setting is persistent in the file.
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
     finally:
         cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """WAL lets readers proceed while one process writes; the setting is persistent in the file.
+
+    Switching to it does not wait on busy_timeout: it fails at once ("database is locked") while another
+    connection writes to a file still in rollback mode, which is what two processes opening a new registry at
+    the same moment do (the concurrent-processes test failed 4 times in 30 on a loaded machine). So it is
+    retried until the busy timeout, and skipped once the file is in WAL mode."""
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as exc:  # the driver's OperationalError: sqlite3's here, not SQLAlchemy's
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:

@@ -470,3 +470,24 @@ def test_concurrent_processes_lose_no_upserts(concurrent_run: tuple[str, list[st
     url, _ = concurrent_run
     with RegistryStore(url) as reader:
         assert reader.get("counter", "shared").version == PROCESSES * UPSERTS_PER_PROCESS
+
+
+def test_a_store_opened_while_another_connection_writes_a_new_file_waits_for_it(tmp_path: Path) -> None:
+    # A new file is in rollback mode until the first store switches it to WAL, and that switch fails at once
+    # (it ignores busy_timeout) while another connection writes: two processes opening a new registry together.
+    path = tmp_path / "registry.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other (i INTEGER)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO other VALUES (1)")
+    commit = threading.Timer(0.5, lambda: writer.execute("COMMIT"))
+    commit.start()
+    try:
+        with RegistryStore(sqlite_url(path)) as store:
+            store.apply("counter", "shared", "upsert", {"n": 1})
+            assert store.get("counter", "shared").version == 1
+    finally:
+        commit.join()
+        writer.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
