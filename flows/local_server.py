@@ -19,7 +19,7 @@ import httpx
 from compiler.project import project_path
 from compiler.processes import pid_alive, read_process_record, write_process_record
 
-__all__ = ["LocalServer", "StartingServer", "begin_local_server", "spawn_server", "ensure_local_server", "stop_local_server", "local_server_status", "start_server", "SERVER_DIR"]
+__all__ = ["LocalServer", "StartingServer", "begin_local_server", "spawn_server", "ensure_local_server", "free_port", "stop_local_server", "local_server_status", "start_server", "SERVER_DIR"]
 
 # Under the project root found from the working directory (as git does): `run` from a subfolder reuses the server.
 SERVER_DIR = project_path("var/prefect")
@@ -40,7 +40,7 @@ class LocalServer:
         return f"http://127.0.0.1:{self.port}"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -114,7 +114,7 @@ def spawn_server(home: Path, port: int | None = None, ui: bool = True) -> Starti
     """Start ``prefect server start`` on 127.0.0.1 with its own PREFECT_HOME; do not wait for it."""
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
-    port = port or _free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),

@@ -27,16 +27,11 @@ import importlib.metadata
 import json
 import os
 import re
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 __all__ = [
     "SNAPSHOT_DIR",
@@ -62,8 +57,9 @@ def installed_prefect_version() -> str:
     return importlib.metadata.version("prefect")
 
 
-def snapshot_path(prefect_version: str | None = None) -> Path:
-    return SNAPSHOT_DIR / f"prefect-{prefect_version or installed_prefect_version()}-sqlite.sql"
+def snapshot_path() -> Path:
+    """The installed Prefect's snapshot."""
+    return SNAPSHOT_DIR / f"prefect-{installed_prefect_version()}-sqlite.sql"
 
 
 def block_registry() -> str:
@@ -149,41 +145,25 @@ def _as_set(cell: object) -> object:
 def new_server_database(database: Path) -> None:
     """Let Prefect create ``database``: `prefect server start` on it (127.0.0.1, a temporary PREFECT_HOME, no
     other Prefect setting of this environment, no services) until it answers, then stopped."""
-    with tempfile.TemporaryDirectory(prefix="schema-snapshot-") as home:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+    from flows.local_server import LocalServer, StartingServer, free_port, stop_local_server
+
+    with tempfile.TemporaryDirectory(prefix="schema-snapshot-") as folder:
+        home, port = Path(folder), free_port()
         env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
-        env.update({"PREFECT_HOME": home, "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{database}",
+        env.update({"PREFECT_HOME": folder, "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{database}",
                     "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_UI_ENABLED": "false"})
-        log = Path(home) / "server.log"
+        log = home / "server.log"
         with log.open("wb") as output:
             server = subprocess.Popen(
                 [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-services"],
-                env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
         try:
-            _wait_until_answering(server, f"http://127.0.0.1:{port}/api/health", log)
+            StartingServer(server, LocalServer(server.pid, port, folder)).wait(_START_TIMEOUT_SECONDS)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}:\n{log.read_text()}") from exc
         finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-
-
-def _wait_until_answering(server: subprocess.Popen[bytes], health_url: str, log: Path) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-    with httpx.Client() as client:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise RuntimeError(f"`prefect server start` exited with code {server.returncode}:\n{log.read_text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if client.get(health_url, timeout=1.0).status_code == 200:
-                    return
-            time.sleep(0.2)
-    raise RuntimeError(f"`prefect server start` did not answer within {_START_TIMEOUT_SECONDS:.0f}s:\n{log.read_text()}")
+            stop_local_server(home)  # by its pid, recorded once it answered (a server that did not is stopped by wait)
 
 
 def new_server_schema() -> str:

@@ -7,6 +7,7 @@ import importlib.util
 import math
 import os
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -634,7 +635,7 @@ def _use_wal(cursor: Any) -> None:
             if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
                 cursor.execute("PRAGMA journal_mode = WAL")
             return
-        except Exception as exc:  # the driver's OperationalError: sqlite3's here, not SQLAlchemy's
+        except sqlite3.OperationalError as exc:  # the driver's own error: this runs below SQLAlchemy
             if "locked" not in str(exc) or time.monotonic() >= deadline:
                 raise
             time.sleep(0.01)
