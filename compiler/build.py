@@ -15,6 +15,7 @@ import orjson
 import yaml
 
 from compiler.catalog import LoadedAutomation, load_catalog
+from compiler.condition_groups import CHECK_ANCHOR, GROUPS_INDEX_PATH, condition_groups, groups_index, source_label
 from compiler.deploy_config import (
     BuildOptions,
     deploy_environment,
@@ -30,7 +31,6 @@ from compiler.names import (
     WATCHER_FLOW_NAME,
     cooldown_limit_name,
     event_name,
-    watcher_deployment_name,
 )
 from compiler.normalize import normalized
 from compiler.output import err, out, progress
@@ -39,6 +39,7 @@ from compiler.prefect_check import automation_problems, deployment_problems
 __all__ = [
     "AUTOMATIONS_MODULE",
     "CONCURRENCY_LIMITS_PATH",
+    "GROUPS_INDEX_PATH",
     "DEFINITIONS_DIR",
     "EVENT_PARAMETER",
     "GENERATED_HEADER",
@@ -64,6 +65,7 @@ __all__ = [
     "plan_outputs",
     "prefect_yaml_data",
     "render",
+    "watcher_deployments",
     "zombie_automation",
 ]
 
@@ -72,7 +74,8 @@ PROJECT_NAME = "platform-god-automations"
 AUTOMATIONS_MODULE = "flows/automations.py"
 WATCHER_ENTRYPOINT = "flows/watcher.py:condition_watcher"
 WATCHER_TAG = "condition-watcher"
-WATCHER_ANCHOR_DATE = "2020-01-01T00:00:00+00:00"
+WATCHER_ANCHOR_DATE = CHECK_ANCHOR.isoformat()  # "2020-01-01T00:00:00+00:00"
+WATCHER_VERSION = "2"  # 2: one watcher per condition group (1: one per condition automation)
 PREFECT_YAML_PATH = Path("prefect.yaml")
 DEPLOYMENTS_DIR = Path("deployments")
 DEFINITIONS_DIR = DEPLOYMENTS_DIR / "definitions"
@@ -166,23 +169,23 @@ def event_trigger(automation: Automation) -> dict[str, Any]:
     }
 
 
-def _base_deployment(automation: Automation, options: BuildOptions, entrypoint: str, *extra_tags: str) -> dict[str, Any]:
+def _base_deployment(automation: Automation, options: BuildOptions, entrypoint: str) -> dict[str, Any]:
     return {
-        "name": watcher_deployment_name(automation.name) if entrypoint == WATCHER_ENTRYPOINT else automation.name,
+        "name": automation.name,
         "entrypoint": entrypoint,
         # Never empty: for an empty description `prefect deploy` stores the string 'None' when it creates
         # the deployment and null when it updates it (Prefect 3.9.1), so a redeploy would change it.
         "description": automation.description or f"Automation {automation.name} ({automation.trigger.type} trigger).",
         "version": automation.version,
-        "tags": _tags(automation, options, *extra_tags),
+        "tags": _tags(automation, options),
         "work_pool": {"name": options.work_pool, "job_variables": options.effective_job_variables},
         "parameters": {},
     }
 
 
 def deployments_for(automation: Automation, options: BuildOptions) -> list[dict[str, Any]]:
-    """The prefect.yaml deployments of one enabled automation (two for a condition trigger: the automation's
-    own, and its watcher ``<name>-condition-watcher``)."""
+    """The prefect.yaml deployment of one enabled automation (a list: one entry per deployment). A condition
+    automation's checks are its group's watcher deployment (:func:`watcher_deployments`)."""
     trigger = automation.trigger
     deployment = _base_deployment(automation, options, f"{AUTOMATIONS_MODULE}:{automation.name}")
     if automation.overlap in _COLLISION_STRATEGY:
@@ -202,28 +205,45 @@ def deployments_for(automation: Automation, options: BuildOptions) -> list[dict[
         ]
     elif trigger.type == "event":
         deployment["triggers"] = [event_trigger(automation)]
-    if trigger.type != "condition":
-        return [deployment]
-    watcher = _base_deployment(automation, options, WATCHER_ENTRYPOINT, WATCHER_TAG)
-    watcher["description"] = (
-        f"Checks the condition of {automation.name} every {trigger.condition.check_interval_seconds} s "
-        "and starts it when the condition holds."
-    )
-    watcher["parameters"] = {"automation": automation.name}
-    # A check still running when the next one is due is not worth a second, parallel check.
-    watcher["concurrency_limit"] = {"limit": 1, "collision_strategy": "CANCEL_NEW"}
-    watcher["schedules"] = [
-        {
-            "interval": trigger.condition.check_interval_seconds,
-            # Without an anchor Prefect anchors the interval at deploy time, so every deploy would change
-            # the schedule (and shift the check times); a fixed anchor keeps a redeploy a no-op.
-            "anchor_date": WATCHER_ANCHOR_DATE,
-            "timezone": "UTC",
-            "active": True,
-        }
-    ]
-    watcher["triggers"] = []
-    return [deployment, watcher]
+    return [deployment]
+
+
+def watcher_deployments(automations: Iterable[Automation], options: BuildOptions) -> list[dict[str, Any]]:
+    """One ``condition-watcher`` deployment per condition group (the enabled condition automations reading one
+    metrics source on one interval), named after the group: each run reads the source once and checks every
+    member (issue 20: one watcher per automation made ~140 flow runs a minute for 333 automations)."""
+    out: list[dict[str, Any]] = []
+    for group in condition_groups(automations).values():
+        out.append(
+            {
+                "name": group.name,
+                "entrypoint": WATCHER_ENTRYPOINT,
+                "description": (
+                    f"Checks the condition of every automation that reads {source_label(group.source)} every "
+                    f"{group.interval_seconds} s (deployments/condition_groups.json), reading it once per check, "
+                    "and starts those whose condition holds."
+                ),
+                "version": WATCHER_VERSION,
+                "tags": list(dict.fromkeys([PLATFORM_TAG, WATCHER_TAG, *options.extra_tags])),
+                "work_pool": {"name": options.work_pool, "job_variables": options.effective_job_variables},
+                "parameters": {"group": group.name},
+                # A check still running when the next one is due is not worth a second, parallel check.
+                "concurrency_limit": {"limit": 1, "collision_strategy": "CANCEL_NEW"},
+                "schedules": [
+                    {
+                        "interval": group.interval_seconds,
+                        # Without an anchor Prefect anchors the interval at deploy time, so every deploy would
+                        # change the schedule (and shift the check times); the fixed anchor is also the one
+                        # serve's in-process checks use, so both check at the same ticks.
+                        "anchor_date": WATCHER_ANCHOR_DATE,
+                        "timezone": "UTC",
+                        "active": True,
+                    }
+                ],
+                "triggers": [],
+            }
+        )
+    return out
 
 
 def prefect_yaml_data(automations: list[Automation], options: BuildOptions) -> dict[str, Any]:
@@ -231,6 +251,7 @@ def prefect_yaml_data(automations: list[Automation], options: BuildOptions) -> d
     deployments: list[dict[str, Any]] = []
     for automation in sorted(automations, key=lambda a: a.name):
         deployments.extend(deployments_for(automation, options))
+    deployments.extend(watcher_deployments(automations, options))
     return {
         "name": PROJECT_NAME,
         # No prefect-version: the file must not change with the installed Prefect (pyproject pins >=3.9.1,<3.10).
@@ -365,8 +386,10 @@ def render(automations: list[LoadedAutomation], options: BuildOptions) -> dict[P
     """Every output file (relative path → text) for the given automations; disabled ones are left out.
 
     - ``prefect.yaml``: one deployment per enabled automation (``flows/automations.py:<name>``), plus a
-      ``flows/watcher.py:condition_watcher`` deployment per condition automation;
+      ``flows/watcher.py:condition_watcher`` deployment per condition group (source and interval);
       ``prefect deploy --all --no-prompt`` accepts it as is.
+    - ``deployments/condition_groups.json``: each condition group's source, interval and members'
+      conditions, read by the group's watcher runs.
     - ``deployments/definitions/<name>.json``: ``normalized(automation)`` plus ``"inputs"``, read by
       the flow at run time so workers never parse YAML.
     - ``deployments/concurrency_limits.json``: per automation with a cooldown,
@@ -384,6 +407,7 @@ def render(automations: list[LoadedAutomation], options: BuildOptions) -> dict[P
     outputs: dict[Path, str] = {PREFECT_YAML_PATH: header + _yaml(prefect_yaml_data(models, options))}
     for loaded in enabled:
         outputs[DEFINITIONS_DIR / f"{loaded.automation.name}.json"] = _json(_definition(loaded))
+    outputs[GROUPS_INDEX_PATH] = _json(groups_index(condition_groups(models)))
     outputs[CONCURRENCY_LIMITS_PATH] = _json(concurrency_limits(models))
     outputs[PREFECT_AUTOMATIONS_PATH] = _json([zombie_automation()])
     return outputs
@@ -419,12 +443,14 @@ def _prefect_rejections(automations: Iterable[LoadedAutomation], options: BuildO
     croniter accepts and Prefect's schedule model does not, say), and names the automation it came from.
     """
     diagnostics = []
-    for loaded in automations:
-        if loaded.automation.status != "enabled":
-            continue
+    enabled = [loaded for loaded in automations if loaded.automation.status == "enabled"]
+    for loaded in enabled:
         for deployment in deployments_for(loaded.automation, options):
             for field, message in deployment_problems(deployment):
                 diagnostics.append(Diagnostic(loaded.path, 1, 1, f"<deployment {deployment['name']}>.{field}", message))
+    for deployment in watcher_deployments([loaded.automation for loaded in enabled], options):
+        for field, message in deployment_problems(deployment):
+            diagnostics.append(Diagnostic(str(PREFECT_YAML_PATH), 1, 1, f"<deployment {deployment['name']}>.{field}", message))
     for message in automation_problems(zombie_automation()):
         diagnostics.append(Diagnostic(str(PREFECT_AUTOMATIONS_PATH), 1, 1, ZOMBIE_AUTOMATION_NAME, message))
     return diagnostics

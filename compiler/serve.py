@@ -7,85 +7,36 @@ import asyncio
 import os
 import signal
 import sys
-from datetime import datetime
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 from compiler.output import err, say
 
-__all__ = ["add_command", "deploy_for_serving", "serve"]
+__all__ = ["add_command", "condition_checker", "deploy_for_serving", "serve"]
 
 SERVE_LOCK = Path("var/serve.lock")
+_NAMES_SHOWN = 20  # the "serving" line names this many automations, then says how many more
 
 
-def _schedules(specs: list[dict[str, Any]]) -> list[Any]:
-    from prefect.schedules import Cron, Interval
+async def deploy_for_serving(catalog: Any, trigger_types: frozenset[str] | None = None) -> Mapping[UUID, Any]:
+    """Create or update one deployment per enabled automation with no work pool (served here); deployment id →
+    the automation's flow (built on first use). ``trigger_types`` limits it to automations with those trigger
+    types (the Python API's trigger engine serves event and condition automations, its scheduler the time
+    ones); None means all. Condition checks run in the serving process (``condition_checker``)."""
+    from compiler.serve_register import LazyFlows, register_for_serving
 
-    out: list[Any] = []
-    for spec in specs:
-        if "cron" in spec:
-            out.append(Cron(spec["cron"], timezone=spec.get("timezone"), day_or=spec.get("day_or", True), active=spec.get("active", True)))
-        else:
-            anchor = spec.get("anchor_date")
-            out.append(
-                Interval(
-                    spec["interval"],
-                    anchor_date=datetime.fromisoformat(anchor) if anchor else None,
-                    timezone=spec.get("timezone"),
-                    active=spec.get("active", True),
-                )
-            )
-    return out
+    return LazyFlows((await register_for_serving(catalog, trigger_types)).automations)
 
 
-async def deploy_for_serving(catalog: Any, trigger_types: frozenset[str] | None = None) -> dict[UUID, Any]:
-    """Create or update one deployment per enabled automation (and watcher) with no work pool: served here.
+def condition_checker(registration: Any, on_report: Any = None) -> Any:
+    """The in-process checks of the served condition automations' groups (no flow run per check)."""
+    from compiler.condition_groups import condition_groups
+    from flows.condition_checker import ConditionChecker
 
-    ``trigger_types`` limits it to automations with those trigger types (the Python API's trigger engine
-    serves event and condition automations, its scheduler the time ones); None means all.
-    """
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig
-    from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
-
-    from compiler.build import concurrency_limits, deployments_for, zombie_automation
-    from compiler.deploy_config import BuildOptions, apply_limits, apply_prefect_automations
-    from flows.flow_factory import build_flow
-
-    options = BuildOptions()
-    flows: dict[UUID, Any] = {}
-    enabled = [
-        loaded
-        for loaded in catalog.automations.values()
-        if loaded.automation.status == "enabled" and (trigger_types is None or loaded.automation.trigger.type in trigger_types)
-    ]
-    for loaded in sorted(enabled, key=lambda item: item.automation.name):
-        automation_flow = build_flow(loaded)
-        for spec in deployments_for(loaded.automation, options):
-            target = automation_flow
-            if spec["entrypoint"].startswith("flows/watcher.py"):
-                from flows.watcher import condition_watcher
-
-                target = condition_watcher
-            limit = spec.get("concurrency_limit")
-            deployment = await target.ato_deployment(
-                name=spec["name"],
-                schedules=_schedules(spec["schedules"]),
-                triggers=[DeploymentEventTrigger.model_validate(t) for t in spec["triggers"]],
-                concurrency_limit=ConcurrencyLimitConfig(**limit) if limit else None,
-                parameters=spec["parameters"],
-                description=spec["description"],
-                tags=spec["tags"],
-                version=spec["version"],
-            )
-            deployment.entrypoint = spec["entrypoint"]
-            deployment_id = await deployment.aapply()
-            flows[deployment_id] = target
-    async with get_client() as client:
-        await apply_limits(client, concurrency_limits([loaded.automation for loaded in enabled]))
-        await apply_prefect_automations(client, [zombie_automation()])
-    return flows
+    groups = condition_groups(loaded.automation for loaded in registration.automations.values())
+    return ConditionChecker(groups, registration.ids, on_report=on_report)
 
 
 async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
@@ -93,10 +44,14 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
     from compiler.catalog import load_catalog
     from flows.executor import InProcessExecutor, crash_orphaned_runs, serve_owns_sigterm
 
+    from compiler.serve_register import LazyFlows, register_for_serving
+
     catalog = load_catalog(config_dir)
     for diagnostic in catalog.diagnostics:
         say(str(diagnostic))
-    flows = await deploy_for_serving(catalog)
+    registration = await register_for_serving(catalog)
+    flows = LazyFlows(registration.automations)
+    say(registration.summary())
     orphans = await crash_orphaned_runs(list(flows))
     if orphans:
         say(f"marked {len(orphans)} orphaned run(s) of a previous serve Crashed")
@@ -105,11 +60,14 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
     receiver, receiver_ok = start_for_serve(config_dir, *webhooks_address, say=say)  # only when configs/webhooks/ has some
     if not receiver_ok:
         return 1
-    names = sorted({f.name for f in flows.values()})
-    say(f"serving {len(flows)} deployment(s) of {len(catalog.automations)} automation(s): {', '.join(names)}")
     from compiler import serve_report
 
-    served = [loaded.automation for loaded in catalog.automations.values() if loaded.automation.status == "enabled"]
+    names = [flows.name(deployment_id) for deployment_id in flows]
+    shown = ", ".join(names if len(names) <= _NAMES_SHOWN else [*names[:_NAMES_SHOWN], f"… and {len(names) - _NAMES_SHOWN} more"])
+    say(f"serving {len(flows)} deployment(s) of {len(catalog.automations)} automation(s): {shown}")
+    checker = condition_checker(registration, on_report=serve_report.check_reported)
+    serve_report.print_checks(checker.groups)
+    served = [loaded.automation for loaded in registration.automations.values()]
     serve_report.print_schedule(served)
 
     stop = asyncio.Event()
@@ -127,14 +85,16 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
     executor = InProcessExecutor(
         flows,
         poll_seconds=poll_seconds,
-        on_start=lambda run: serve_report.run_started(run, flows[run.deployment_id].name),
-        on_finish=lambda run, state, seconds: serve_report.run_finished(run, flows[run.deployment_id].name, state, seconds),
+        on_start=lambda run: serve_report.run_started(run, flows.name(run.deployment_id)),
+        on_finish=lambda run, state, seconds: serve_report.run_finished(run, flows.name(run.deployment_id), state, seconds),
     )
     with serve_owns_sigterm():
         async with executor.session():
+            checks = asyncio.create_task(checker.run(stop), name="condition checks")
             try:
                 await executor.run(stop)
             finally:
+                await asyncio.gather(checks, return_exceptions=True)  # no check starts a run from here on
                 if receiver is not None:
                     await asyncio.to_thread(receiver.stop)  # no new webhook events while draining
             unfinished = await executor.drain(grace_seconds)

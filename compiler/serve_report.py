@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from compiler.names import WATCHER_FLOW_NAME
 from compiler.output import Column, say, table
 
-__all__ = ["next_fire", "print_schedule", "run_finished", "run_started", "ui_url"]
+__all__ = ["check_reported", "next_fire", "print_checks", "print_schedule", "run_finished", "run_started", "ui_url"]
 
 
 def next_fire(automation: Any, now: datetime | None = None) -> str:
@@ -85,3 +85,24 @@ def run_finished(run: Any, flow_name: str, state: Any, seconds: float) -> None:
         return  # only a check that failed is news
     message = f": {state.message.splitlines()[0]}" if state is not None and state.message and not state.is_completed() else ""
     say(f"run finished: {automation} ({trigger}): {outcome} in {seconds:.2f} s{message} {_link(run)}")
+
+
+def print_checks(groups: Any) -> None:
+    """One line for the condition checks this process makes: how many conditions, in which groups."""
+    if not groups:
+        return
+    total = sum(len(group.members) for group in groups.values())
+    shown = ", ".join(f"{name} ({len(group.members)})" for name, group in list(groups.items())[:10])
+    more = f", … and {len(groups) - 10} more" if len(groups) > 10 else ""
+    say(f"checking {total} condition(s) here, one read of each source per interval: {shown}{more}")
+
+
+def check_reported(report: Any) -> None:
+    """A line per condition whose state changed, or whose run could not be started; runs started are
+    reported by the run lines."""
+    for result in report.results:
+        before = report.changed.get(result.name)
+        if result.action in ("no deployment", "failed"):
+            say(f"condition {result.name}: {result.reason}")
+        elif before is not None:
+            say(f"condition {result.name}: {before} -> {result.state}: {result.reason}")

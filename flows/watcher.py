@@ -1,10 +1,16 @@
-"""The condition watcher: ``flows/watcher.py:condition_watcher``, deployed once per condition automation.
+"""The condition watcher: ``flows/watcher.py:condition_watcher``, deployed once per condition group.
 
-Each scheduled run (every ``check_interval_seconds``) reads the metrics document from the trigger's
-source, evaluates the condition and, when it holds and the automation is not in cooldown, creates a
-flow run of the automation's deployment with ``condition`` = the check's trigger data. The cooldown is
-only *read* here; the automation flow's gate takes the slot atomically, so two watchers racing (or a
-watcher racing a manual run) still execute the actions once.
+``group=NAME``: each scheduled run (every interval of the group) checks every condition automation that
+reads the group's metrics source on that interval, reading the document once (``flows/condition_checks.py``):
+one flow run per source and interval instead of one per automation. This is how workers check conditions;
+``serve`` checks the same groups in its own process without flow runs (``flows/condition_checker.py``).
+
+``automation=NAME``: the watcher of one automation, as deployed before checks were batched (kept so such
+deployments keep working until ``deploy --prune`` removes them). Each run reads the metrics document from
+the trigger's source, evaluates the condition and, when it holds and the automation is not in cooldown,
+creates a flow run of the automation's deployment with ``condition`` = the check's trigger data. The
+cooldown is only *read* here; the automation flow's gate takes the slot atomically, so two watchers racing
+(or a watcher racing a manual run) still execute the actions once.
 """
 
 from __future__ import annotations
@@ -44,8 +50,66 @@ def _result(fired: bool, value: Any, reason: str, flow_run_id: str | None = None
     return {"fired": fired, "value": value, "reason": reason, "flow_run_id": flow_run_id}
 
 
+def _group(name: str) -> Any:
+    """The group from build's index (``deployments/condition_groups.json``), else from the automations' files."""
+    import json
+
+    from compiler.condition_groups import GROUPS_INDEX_PATH, condition_groups, members_from_index
+
+    if GROUPS_INDEX_PATH.is_file():
+        index = json.loads(GROUPS_INDEX_PATH.read_text(encoding="utf-8"))
+        return members_from_index(name, index) if name in index else None
+    from flows.definitions import catalog
+
+    return condition_groups(loaded.automation for loaded in catalog().automations.values()).get(name)
+
+
+async def _check_group(name: str) -> State:
+    """One check of the group ``name`` for this run's scheduled time (a late or retried run checks the same tick)."""
+    from datetime import datetime, timezone
+
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+
+    from compiler.condition_groups import check_tick
+    from flows.condition_checks import check_group
+
+    logger = get_run_logger()
+    group = _group(name)
+    if group is None:
+        message = f"no condition automation reads the source of group '{name}' any more (remove this deployment with `python -m compiler deploy --prune`)"
+        logger.error(message)
+        return Failed(message=message)
+    scheduled = flow_run.get_scheduled_start_time()
+    tick = check_tick(group.interval_seconds, scheduled if scheduled is not None else datetime.now(timezone.utc))
+    async with get_client() as client:
+        report = await check_group(group, tick, client)
+    unavailable = [r for r in report.results if r.state == "unavailable"]
+    if unavailable:  # one reason for every member: said once
+        logger.warning("%s; %d condition(s) not checked this time", unavailable[0].reason, len(unavailable))
+    for result in report.results:
+        if result.action:
+            logger.info("%s: %s%s", result.name, result.reason, f" (started {result.flow_run_id})" if result.flow_run_id else "")
+        elif result.state == "problem":
+            logger.warning("%s: cannot check the condition: %s", result.name, result.reason)
+    logger.info(report.summary())
+    return Completed(message=report.summary(), data=report.record())
+
+
 @flow(name=WATCHER_FLOW_NAME, persist_result=False, validate_parameters=True)
-async def condition_watcher(automation: str) -> State:
+async def condition_watcher(automation: str | None = None, group: str | None = None) -> State:
+    """Check the conditions of ``group`` (every automation reading one source on one interval), or of one
+    ``automation`` (a watcher deployed before checks were batched); start the runs of those that hold."""
+    if group is not None:
+        return await _check_group(group)
+    if automation is None:
+        message = "the condition watcher needs a group (or an automation) to check"
+        get_run_logger().error(message)
+        return Failed(message=message)
+    return await _check_one(automation)
+
+
+async def _check_one(automation: str) -> State:
     """Check ``automation``'s condition once; start its deployment when the condition holds."""
     from prefect.deployments import arun_deployment
     from prefect.exceptions import ObjectNotFound

@@ -65,7 +65,7 @@ class BackgroundServing:
         self.component = component
         self.trigger_types = trigger_types
         self.poll_seconds = poll_seconds
-        self.deployments: dict[UUID, str] = {}  # deployment id → flow (automation or condition-watcher) name
+        self.deployments: dict[UUID, str] = {}  # deployment id → flow (automation) name
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -134,27 +134,32 @@ class BackgroundServing:
                 log.exception("%s stopped with an error", self.component)
 
     async def _main(self, catalog: Catalog, ready: concurrent.futures.Future[None]) -> None:
-        from compiler.serve import deploy_for_serving
+        from compiler.serve import condition_checker
+        from compiler.serve_register import LazyFlows, register_for_serving
         from flows.executor import InProcessExecutor, crash_orphaned_runs
 
-        flows = await deploy_for_serving(catalog, self.trigger_types)
+        registration = await register_for_serving(catalog, self.trigger_types)
+        flows = LazyFlows(registration.automations)
         if flows:
             # Only runs whose owning process (infrastructure_pid) on this host is gone: a serve or another
             # process serving the same deployments now is left alone.
             orphans = await crash_orphaned_runs(list(flows))
             if orphans:
                 log.warning("%s: marked %d run(s) left running by a killed process Crashed", self.component, len(orphans))
-        self.deployments = {deployment_id: flow.name for deployment_id, flow in flows.items()}
+        self.deployments = {deployment_id: flows.name(deployment_id) for deployment_id in flows}
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         executor = InProcessExecutor(flows, poll_seconds=self.poll_seconds)
+        checker = condition_checker(registration)  # condition automations: checked here, no flow run per check
         names = sorted(set(self.deployments.values()))
-        _emit(self.component, "started", {"deployments": len(flows), "flows": names})
+        _emit(self.component, "started", {"deployments": len(flows), "flows": names, "condition_groups": sorted(checker.groups)})
         log.info("%s: serving %d deployment(s): %s", self.component, len(flows), ", ".join(names))
         ready.set_result(None)
 
         async with executor.session():
+            checks = asyncio.create_task(checker.run(self._stop), name="condition checks")
             await executor.run(self._stop)
+            await asyncio.gather(checks, return_exceptions=True)
             in_flight = executor.in_flight
             _emit(self.component, "stopping", {"in_flight": in_flight, "grace_seconds": self._grace})
             unfinished = await executor.drain(self._grace)

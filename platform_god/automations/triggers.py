@@ -1,9 +1,10 @@
 """The spec's trigger engine: this process's event and condition automations made live on Prefect, as ``serve`` does.
 
-Prefect evaluates the triggers: an event trigger is a deployment trigger on the server, a condition
-trigger a watcher deployment on an interval schedule. ``TriggerEngine.start()`` creates those
-deployments (the same ones ``serve`` creates) and executes their runs in a background thread of this
-process; ``event_listener`` publishes Platform God events (flows/events.py).
+Prefect evaluates event triggers: each is a deployment trigger on the server. Condition triggers are
+checked in this process, one read of each metrics source per interval (as ``serve`` does).
+``TriggerEngine.start()`` creates the deployments (the same ones ``serve`` creates), checks the
+conditions and executes the runs in a background thread of this process; ``event_listener`` publishes
+Platform God events (flows/events.py).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ _DISPATCH_POLL_SECONDS = 0.25
 
 
 class ConditionEvaluator:
-    """Evaluate a condition trigger against a metrics document (what each watcher run does)."""
+    """Evaluate a condition trigger against a metrics document (what each check does per automation)."""
 
     def evaluate(self, condition: ConditionSpec | TriggerConfig | ConditionTrigger, metrics: Any) -> ConditionResult:
         spec = condition.model if isinstance(condition, TriggerConfig) else condition
