@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from compiler.build import (
+    GROUPS_INDEX_PATH,
     CONCURRENCY_LIMITS_PATH,
     DEFINITIONS_DIR,
     GENERATED_HEADER,
@@ -107,6 +108,7 @@ def test_expected_files_and_header(tmp_path: Path) -> None:
     result = build(CONFIGS / "automations", tmp_path, BuildOptions())
     assert set(result.outputs) == {
         PREFECT_YAML_PATH,
+        GROUPS_INDEX_PATH,
         CONCURRENCY_LIMITS_PATH,
         PREFECT_AUTOMATIONS_PATH,
         *(DEFINITIONS_DIR / f"{name}.json" for name in EXAMPLES),
@@ -141,7 +143,7 @@ def test_prefect_yaml_content(tmp_path: Path) -> None:
         ("chain_completion_notification", "flows/automations.py:chain_completion_notification"),
         ("daily_security_scan", "flows/automations.py:daily_security_scan"),
         ("health_alert", "flows/automations.py:health_alert"),
-        ("health_alert-condition-watcher", "flows/watcher.py:condition_watcher"),
+        ("registry-every-300s", "flows/watcher.py:condition_watcher"),
     ]
 
     event = _deployment(data, "chain_completion_notification")
@@ -170,8 +172,8 @@ def test_prefect_yaml_content(tmp_path: Path) -> None:
 
     condition = _deployment(data, "health_alert")
     assert condition["schedules"] == [] and condition["triggers"] == []
-    watcher = _deployment(data, "health_alert-condition-watcher", "flows/watcher.py")
-    assert watcher["parameters"] == {"automation": "health_alert"}
+    watcher = _deployment(data, "registry-every-300s", "flows/watcher.py")
+    assert watcher["parameters"] == {"group": "registry-every-300s"}
     assert watcher["schedules"] == [{"interval": 300, "anchor_date": "2020-01-01T00:00:00+00:00", "timezone": "UTC", "active": True}]
     assert watcher["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
     assert "condition-watcher" in watcher["tags"] and "platform-god" in watcher["tags"]
@@ -273,6 +275,7 @@ def test_check_clean_after_build(tmp_path: Path) -> None:
     folder = copy_configs(tmp_path)
     assert check(folder, tmp_path, BuildOptions()).stale == (
         CONCURRENCY_LIMITS_PATH,
+        GROUPS_INDEX_PATH,
         DEFINITIONS_DIR / "chain_completion_notification.json",
         DEFINITIONS_DIR / "daily_security_scan.json",
         DEFINITIONS_DIR / "health_alert.json",
@@ -460,7 +463,7 @@ def test_cli_build_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "stale: prefect.yaml" in capsys.readouterr().err
     assert _run_cli(["build", "--project-root", root, "--pool", "p1", "--tag", "t1"], folder) == 0
     out = capsys.readouterr().out
-    assert "wrote prefect.yaml" in out and "6 written, 0 removed, 0 unchanged" in out
+    assert "wrote prefect.yaml" in out and "7 written, 0 removed, 0 unchanged" in out
     assert _run_cli(["build", "--check", "--project-root", root, "--pool", "p1", "--tag", "t1"], folder) == 0
     assert "up to date" in capsys.readouterr().out
     # Different options → different prefect.yaml → stale.
@@ -549,7 +552,7 @@ def test_prefect_deploy_all_accepts_generated_yaml(prefect_server: str, tmp_path
                 ("chain_completion_notification", "chain_completion_notification"),
                 ("daily_security_scan", "daily_security_scan"),
                 ("health_alert", "health_alert"),
-                (WATCHER_FLOW_NAME, "health_alert-condition-watcher"),
+                (WATCHER_FLOW_NAME, "registry-every-300s"),
                 ("queued_glob", "queued_glob"),
                 ("skipping_cron", "skipping_cron"),
             ]:
@@ -590,9 +593,9 @@ def test_prefect_deploy_all_accepts_generated_yaml(prefect_server: str, tmp_path
             assert _limit(queued) == (1, "ENQUEUE")
 
             assert by_name["health_alert/health_alert"].schedules == []
-            watcher = by_name[f"{WATCHER_FLOW_NAME}/health_alert-condition-watcher"]
+            watcher = by_name[f"{WATCHER_FLOW_NAME}/registry-every-300s"]
             assert watcher.entrypoint == "flows/watcher.py:condition_watcher"
-            assert watcher.parameters == {"automation": "health_alert"}
+            assert watcher.parameters == {"group": "registry-every-300s"}
             (interval,) = watcher.schedules
             assert isinstance(interval.schedule, IntervalSchedule) and interval.schedule.interval.total_seconds() == 300
             assert _limit(watcher) == (1, "CANCEL_NEW")
