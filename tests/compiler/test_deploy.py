@@ -25,10 +25,19 @@ def _bodies(tag: str) -> dict[str, str]:
         f"{tag}_event": "trigger:\n  type: event\n  event: {event_type: custom, custom_type: " + tag + "}\n  cooldown_seconds: 600\n" + LOG_ACTION,
         f"{tag}_cron": "trigger:\n  type: time\n  time: {cron_expression: '15 3 * * 1-5', timezone_str: Europe/Berlin}\n" + LOG_ACTION,
         f"{tag}_cond": (
-            "overlap: skip\ntrigger:\n  type: condition\n  condition: {metric_path: $.m, operator: gt, threshold: 1, check_interval_seconds: 60}\n"
+            "overlap: skip\ntrigger:\n  type: condition\n  condition: {metric_path: $.m, operator: gt, threshold: 1, check_interval_seconds: 60, "
+            "source: {type: file, path: " + tag + ".json}}\n"
             "  cooldown_seconds: 120\n" + LOG_ACTION
         ),
     }
+
+
+def watcher_name(tag: str) -> str:
+    """The condition group watcher of ``_bodies(tag)``'s condition automation (its own file source: unique per module)."""
+    from compiler.condition_groups import group_name
+    from compiler.model.triggers import MetricsSource
+
+    return group_name(MetricsSource(type="file", path=f"{tag}.json"), 60)
 
 
 def make_project(base: Path, automations: dict[str, str]) -> Path:
@@ -112,7 +121,7 @@ async def server_state(tag: str, pool: str) -> dict[str, Any]:
     async with get_client() as client:
         state["pool"] = (await client.read_work_pool(pool)).model_dump(mode="json", include={"id", "name", "type", "base_job_template"})
         for flow_name, name in [(f"{tag}_event", f"{tag}_event"), (f"{tag}_cron", f"{tag}_cron"), (f"{tag}_cond", f"{tag}_cond"),
-                                (WATCHER_FLOW_NAME, f"{tag}_cond-condition-watcher")]:
+                                (WATCHER_FLOW_NAME, watcher_name(tag))]:
             try:
                 d = await client.read_deployment_by_name(f"{flow_name}/{name}")
             except ObjectNotFound:
@@ -157,11 +166,11 @@ def deployed(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> A
 def test_deploy_creates_pool_deployments_limits_and_automations(deployed: dict[str, Any]) -> None:
     tag, state, project = deployed["tag"], deployed["state"], deployed["project"]
     assert state["pool"]["type"] == "process" and state["pool"]["base_job_template"]
-    for key in (f"{tag}_event/{tag}_event", f"{tag}_cron/{tag}_cron", f"{tag}_cond/{tag}_cond", f"{WATCHER_FLOW_NAME}/{tag}_cond-condition-watcher"):
+    for key in (f"{tag}_event/{tag}_event", f"{tag}_cron/{tag}_cron", f"{tag}_cond/{tag}_cond", f"{WATCHER_FLOW_NAME}/{watcher_name(tag)}"):
         assert state[key]["work_pool_name"] == deployed["pool"], key
         assert state[key]["pull_steps"] == [{"prefect.deployments.steps.set_working_directory": {"directory": str(project.resolve())}}]
     assert state[f"{tag}_cron/{tag}_cron"]["schedules"][0][0]["timezone"] == "Europe/Berlin"
-    assert state[f"{WATCHER_FLOW_NAME}/{tag}_cond-condition-watcher"]["parameters"] == {"automation": f"{tag}_cond"}
+    assert state[f"{WATCHER_FLOW_NAME}/{watcher_name(tag)}"]["parameters"] == {"group": watcher_name(tag)}
     assert [t["trigger"]["expect"] for t in state[f"{tag}_event/{tag}_event"]["triggers"]] == [[f"platform-god.custom.{tag}"]]
     assert state[f"limit {tag}_event"]["slot_decay_per_second"] == pytest.approx(1 / 600)
     assert state[f"limit {tag}_cond"]["slot_decay_per_second"] == pytest.approx(1 / 120)
@@ -216,8 +225,8 @@ def test_prune_deletes_deployments_triggers_and_limits_of_removed_or_disabled_au
             return await client.read_resource_related_automations(f"prefect.deployment.{event_id}")
 
     assert after[f"{tag}_event/{tag}_event"] is None  # disabled
-    assert after[f"{tag}_cond/{tag}_cond"] is None and after[f"{WATCHER_FLOW_NAME}/{tag}_cond-condition-watcher"] is None  # removed
+    assert after[f"{tag}_cond/{tag}_cond"] is None and after[f"{WATCHER_FLOW_NAME}/{watcher_name(tag)}"] is None  # removed
     assert after[f"limit {tag}_event"] is None and after[f"limit {tag}_cond"] is None
     assert asyncio.run(event_triggers()) == []
     assert after[f"{tag}_cron/{tag}_cron"] == deployed["state"][f"{tag}_cron/{tag}_cron"]  # kept as it was
-    assert f"pruned deployment {WATCHER_FLOW_NAME}/{tag}_cond-condition-watcher (flows/watcher.py:condition_watcher)" in out
+    assert f"pruned deployment {WATCHER_FLOW_NAME}/{watcher_name(tag)} (flows/watcher.py:condition_watcher)" in out

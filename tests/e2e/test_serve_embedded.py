@@ -54,7 +54,7 @@ def test_serve_on_the_embedded_server_runs_an_event_and_stops_cleanly(tmp_path: 
     try:
         ui = re.search(r"http://127\.0\.0\.1:\d+", wait_for("Prefect UI:", START_TIMEOUT_SECONDS))
         assert ui is not None
-        wait_for("serving 4 deployment(s)", START_TIMEOUT_SECONDS)
+        wait_for("serving 3 deployment(s)", START_TIMEOUT_SECONDS)
         assert httpx.post(f"{ui.group(0)}/api/events", json=[_chain_completed()], timeout=30).status_code == 204
         assert "Completed" in wait_for("run finished: chain_completion_notification", 120)
         serve.send_signal(signal.SIGINT)

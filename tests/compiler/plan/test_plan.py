@@ -33,10 +33,19 @@ def _bodies(tag: str) -> dict[str, str]:
         f"{tag}_event": "trigger:\n  type: event\n  event: {event_type: chain_complete, chain_name: full_analysis}\n  cooldown_seconds: 600\n" + SAY,
         f"{tag}_cron": "trigger:\n  type: time\n  time: {cron_expression: '15 3 * * 1-5', timezone_str: Europe/Berlin}\n" + SAY,
         f"{tag}_cond": (
-            "overlap: skip\ntrigger:\n  type: condition\n  condition: {metric_path: $.m, operator: gt, threshold: 1, check_interval_seconds: 60}\n"
+            "overlap: skip\ntrigger:\n  type: condition\n  condition: {metric_path: $.m, operator: gt, threshold: 1, check_interval_seconds: 60, "
+            "source: {type: file, path: " + tag + ".json}}\n"
             "  cooldown_seconds: 120\n" + SAY
         ),
     }
+
+
+def watcher_name(tag: str) -> str:
+    """The condition group watcher of ``_bodies(tag)``'s condition automation (its own file source: unique per module)."""
+    from compiler.condition_groups import group_name
+    from compiler.model.triggers import MetricsSource
+
+    return group_name(MetricsSource(type="file", path=f"{tag}.json"), 60)
 
 
 def _write_project(base: Path, tag: str) -> Path:
@@ -173,7 +182,7 @@ def test_changed_job_variables_show_on_every_deployment(deployed: dict[str, Any]
     changed = {c["name"]: c["fields"] for c in data["changes"]}
     tag = deployed["tag"]
     assert code == 2 and sorted(changed) == sorted(
-        [f"{tag}_event/{tag}_event", f"{tag}_cron/{tag}_cron", f"{tag}_cond/{tag}_cond", f"condition-watcher/{tag}_cond-condition-watcher"]
+        [f"{tag}_event/{tag}_event", f"{tag}_cron/{tag}_cron", f"{tag}_cond/{tag}_cond", f"condition-watcher/{watcher_name(tag)}"]
     )
     expected = {"op": "+", "path": "job_variables.env.AUTOMATIONS_LOCK_URL", "after": "redis://redis.internal:6379/0"}
     assert all(fields == [expected] for fields in changed.values())
@@ -195,7 +204,7 @@ def test_an_added_automation_adds_its_deployment_and_limit(deployed: dict[str, A
 def test_a_removed_automation_is_removed_only_with_prune(deployed: dict[str, Any]) -> None:
     tag, name = deployed["tag"], f"{deployed['tag']}_cond"
     removed = [
-        ("remove", "deployment", f"condition-watcher/{name}-condition-watcher"),
+        ("remove", "deployment", f"condition-watcher/{watcher_name(tag)}"),
         ("remove", "deployment", f"{name}/{name}"),
         ("remove", "concurrency limit", f"automation-cooldown-{name}"),
     ]
