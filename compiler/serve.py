@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -40,16 +40,20 @@ def condition_checker(registration: Any, on_report: Any = None) -> Any:
 
 
 async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
-                webhooks_address: tuple[str | None, int | None] = (None, None)) -> int:
+                webhooks_address: tuple[str | None, int | None] = (None, None),
+                wait_for_server: Callable[[], Any] | None = None) -> int:
     from compiler.catalog import load_catalog
     from flows.executor import InProcessExecutor, crash_orphaned_runs, serve_owns_sigterm
 
-    from compiler.serve_register import LazyFlows, register_for_serving
+    from compiler.serve_register import LazyFlows, desired_for_serving, register_for_serving
 
     catalog = load_catalog(config_dir)
     for diagnostic in catalog.diagnostics:
         say(str(diagnostic))
-    registration = await register_for_serving(catalog)
+    desired = desired_for_serving(catalog)  # while an embedded server starts
+    if wait_for_server is not None:
+        await asyncio.to_thread(wait_for_server)
+    registration = await register_for_serving(catalog, desired=desired)
     flows = LazyFlows(registration.automations)
     say(registration.summary())
     orphans = await crash_orphaned_runs(list(flows))
@@ -116,23 +120,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     # Heartbeats let the zombie-run automation mark runs Crashed if this process is killed.
     os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
-    owned_server = None
+    owned_server = False
     try:
         url = configured_api_url()
+        wait_for_server = None
         if url is None:
-            from flows.local_server import SERVER_DIR, local_server_status, start_server
+            from flows.local_server import SERVER_DIR, StartingServer, begin_local_server
 
-            running = local_server_status(SERVER_DIR)
-            if running is None:
-                owned_server = running = start_server(SERVER_DIR)
-            url = running.api_url
-            say(f"Prefect UI: {running.ui_url}  (local server, SQLite under {SERVER_DIR})")
+            # Not waited for here: the automations are loaded and compared while it starts (P13: ready time).
+            server = begin_local_server(SERVER_DIR)
+            if isinstance(server, StartingServer):
+                owned_server, wait_for_server = server.proc is not None, server.wait
+                server = server.server
+            url = server.api_url
+            say(f"Prefect UI: {server.ui_url}  (local server, SQLite under {SERVER_DIR})")
         else:
             say(f"Prefect API: {url}")
         os.environ["PREFECT_API_URL"] = url
-        return asyncio.run(serve(args.config_dir, args.grace, args.poll, (args.webhooks_host, args.webhooks_port)))
+        return asyncio.run(serve(args.config_dir, args.grace, args.poll, (args.webhooks_host, args.webhooks_port), wait_for_server))
     finally:
-        if owned_server is not None:
+        if owned_server:
             from flows.local_server import SERVER_DIR, stop_local_server
 
             if "prefect" in sys.modules:

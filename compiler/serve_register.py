@@ -25,7 +25,7 @@ from compiler.deploy_config import BuildOptions, apply_prefect_automations
 from compiler.names import PLATFORM_TAG
 from compiler.plan.shapes import concurrency_shape, desired_schedule, desired_triggers, server_schedule, trigger_shape
 
-__all__ = ["LazyFlows", "Registration", "register_for_serving", "served_automations"]
+__all__ = ["Desired", "LazyFlows", "Registration", "desired_for_serving", "register_for_serving", "served_automations"]
 
 _IN_FLIGHT = 4  # API writes at once: SQLite servers answered 503 to 8 (measured), 4 keeps both cores busy
 _PAGE = 200  # the API caps reads at 200 items
@@ -97,10 +97,27 @@ def served_automations(catalog: Catalog, trigger_types: frozenset[str] | None = 
 # Desired and observed, in one shape (the plan's shapes: both sides go through Prefect's schema classes)
 
 
-def _desired(loaded: LoadedAutomation) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Desired:
+    """One served deployment: its automation, the prefect.yaml-style spec, and the shape to compare."""
+
+    loaded: LoadedAutomation
+    spec: dict[str, Any]
+    shape: dict[str, Any]
+
+
+def desired_for_serving(catalog: Catalog, trigger_types: frozenset[str] | None = None) -> list[Desired]:
+    """What the server should hold, computed without it (``serve`` does it while its embedded server starts)."""
+    out = []
+    for loaded in served_automations(catalog, trigger_types):
+        (spec,) = deployments_for(loaded.automation, BuildOptions())
+        out.append(Desired(loaded, spec, _desired(loaded, spec)))
+    return out
+
+
+def _desired(loaded: LoadedAutomation, spec: dict[str, Any]) -> dict[str, Any]:
     from flows.flow_factory import parameter_schema_of
 
-    (spec,) = deployments_for(loaded.automation, BuildOptions())
     limit = spec.get("concurrency_limit")
     return {
         "entrypoint": spec["entrypoint"],
@@ -114,7 +131,7 @@ def _desired(loaded: LoadedAutomation) -> dict[str, Any]:
         "paused": False,
         "concurrency_limit": concurrency_shape(limit["limit"], limit["collision_strategy"]) if limit else None,
         "schedules": [desired_schedule(s) for s in spec["schedules"]],
-        "triggers": desired_triggers(spec["name"], spec["triggers"]),
+        "triggers": desired_triggers(spec["name"], spec["triggers"]) if spec["triggers"] else {},
         "enforce_parameter_schema": True,
     }
 
@@ -164,14 +181,14 @@ async def _paged(read: Any, **kwargs: Any) -> list[Any]:
 # Writing
 
 
-async def _write(client: Any, loaded: LoadedAutomation, desired: dict[str, Any], existing: Any | None, triggers_differ: bool) -> UUID:
+async def _write(client: Any, item: Desired, existing: Any | None, triggers_differ: bool) -> UUID:
     """Create or upsert the deployment (POST /deployments/ updates one of the same flow and name), then
     replace its trigger automations when they differ."""
     from prefect.client.schemas.actions import DeploymentScheduleCreate
     from prefect.client.schemas.objects import ConcurrencyOptions
     from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 
-    (spec,) = deployments_for(loaded.automation, BuildOptions())
+    loaded, spec, desired = item.loaded, item.spec, item.shape
     flow_id = existing.flow_id if existing is not None else await client.create_flow_from_name(loaded.automation.name)
     limit = spec.get("concurrency_limit")
     deployment_id: UUID = await client.create_deployment(
@@ -206,14 +223,17 @@ def _schedule(spec: dict[str, Any]) -> Any:
     return CronSchedule(cron=spec["cron"], timezone=spec.get("timezone"), day_or=spec.get("day_or", True))
 
 
-async def register_for_serving(catalog: Catalog, trigger_types: frozenset[str] | None = None) -> Registration:
+async def register_for_serving(
+    catalog: Catalog, trigger_types: frozenset[str] | None = None, desired: list[Desired] | None = None
+) -> Registration:
     """Make the server hold one served deployment per enabled automation (of ``trigger_types``) and the
     zombie-run automation; write only what differs. Cooldown limits are left to each automation's first
-    run (its gate creates or corrects the limit; deploying 750 of them up front was 1,500 calls)."""
+    run (its gate creates or corrects the limit; deploying 750 of them up front was 1,500 calls).
+    ``desired``: :func:`desired_for_serving` of the same arguments, when already computed."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
 
-    served = served_automations(catalog, trigger_types)
+    items = desired if desired is not None else desired_for_serving(catalog, trigger_types)
     registration = Registration()
     async with get_client() as client:
         existing = await _paged(client.read_deployments, deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[PLATFORM_TAG])))
@@ -227,32 +247,31 @@ async def register_for_serving(catalog: Catalog, trigger_types: frozenset[str] |
 
         gate = asyncio.Semaphore(_IN_FLIGHT)
 
-        async def register(loaded: LoadedAutomation) -> None:
-            desired = _desired(loaded)
-            current = by_key.get((desired["entrypoint"], desired["name"]))
+        async def register(item: Desired) -> None:
+            current = by_key.get((item.shape["entrypoint"], item.shape["name"]))
             if current is not None:
                 observed = _observed(current, owned.get(str(current.id), []))
-                if observed == desired:
-                    registration.automations[current.id] = loaded
+                if observed == item.shape:
+                    registration.automations[current.id] = item.loaded
                     registration.unchanged += 1
                     return
-                triggers_differ = observed["triggers"] != desired["triggers"]
+                triggers_differ = observed["triggers"] != item.shape["triggers"]
             else:
                 triggers_differ = True
             async with gate:
-                deployment_id = await _write(client, loaded, desired, current, triggers_differ)
-            registration.automations[deployment_id] = loaded
+                deployment_id = await _write(client, item, current, triggers_differ)
+            registration.automations[deployment_id] = item.loaded
             if current is None:
                 registration.created += 1
             else:
                 registration.updated += 1
 
-        await asyncio.gather(*(register(loaded) for loaded in served))
+        await asyncio.gather(*(register(item) for item in items))
         if trigger_types is None or "condition" in trigger_types:
             registration.removed = await _remove_served_watchers(client, existing)
         await apply_prefect_automations(client, [zombie_automation()])
     # Keep the catalog's order (by name) for whoever lists them.
-    order = {loaded.automation.name: i for i, loaded in enumerate(served)}
+    order = {item.loaded.automation.name: i for i, item in enumerate(items)}
     registration.automations = dict(sorted(registration.automations.items(), key=lambda item: order[item[1].automation.name]))
     return registration
 
