@@ -217,12 +217,34 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.json:
         out(json.dumps([h.to_json() for h in histories], indent=2))
         return 0
+    if args.name:
+        _print_last_check(args.name)
     if not histories:
         out("no runs found")
     for history in histories:
         _print_history(history)
         out()
     return 0
+
+
+def _print_last_check(name: str) -> None:
+    """For a condition automation: its last check (checks that start nothing are not runs, so not listed below)."""
+    from flows.condition_checks import last_check
+    from flows.definitions import load_automation
+    from flows.registry import RegistryError
+
+    try:
+        check = last_check(load_automation(name).automation)
+    except (KeyError, RegistryError):
+        return
+    if check is None:
+        out("last condition check: none recorded yet")
+        return
+    value = json.dumps(check.get("value"), ensure_ascii=False)
+    did = {"started": f"; started run {check.get('flow_run_id')}", "cooldown": "; in cooldown, no run"}.get(check.get("action") or "", "")
+    out(f"last condition check {check.get('check_id')} at {check.get('checked_at')}: {check.get('state')} (value {value}): "
+        f"{check.get('reason')}{did}")
+    out()
 
 
 def cmd_dry_run(args: argparse.Namespace) -> int:

@@ -232,3 +232,15 @@ def test_the_watcher_flow_of_an_unknown_group_fails_and_says_how_to_remove_it(ch
 
     state = asyncio.run(condition_watcher(group="registry-every-12345s", return_state=True))
     assert state.is_failed() and "deploy --prune" in state.message
+
+
+def test_runs_of_a_condition_automation_shows_its_last_check(checked: Checked, capsys: pytest.CaptureFixture[str]) -> None:
+    from compiler.cli import main
+
+    checked.set_metrics(a=1, b=2, c=3)
+    asyncio.run(checked.check())
+    capsys.readouterr()
+    assert main(["--config-dir", str(checked.base / "configs" / "automations"), "runs", checked.name("b")]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"last condition check {checked.group.name}@{TICK:%Y-%m-%dT%H:%M:%SZ} at ")
+    assert first.endswith(": clear (value 2): $.b = 2: gt 50 does not hold")
