@@ -14,6 +14,8 @@ as `python -m compiler serve` on a new checkout does. Measured:
 - what the server holds per deployment: scheduled runs, trigger automations.
 
     python benchmarks/p13_serve.py
+    P13_DATABASE=postgres python benchmarks/p13_serve.py   # the embedded server on a private PostgreSQL (as root:
+                                                          # Debian's postgresql package; a new database per project)
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
-from _common import PROJECT_ROOT, PYTHON, RecordingServer, median, result_line, say, temp_dir  # noqa: E402
+from _common import PROJECT_ROOT, PYTHON, RecordingServer, median, result_line, say, temp_dir  # noqa: E402  (puts the project on sys.path)
 from p1_build import generate  # noqa: E402
 
 COUNT = int(os.environ.get("P13_COUNT", "1000"))
+DATABASE = os.environ.get("P13_DATABASE", "sqlite")
 BASELINE = 10
 SAMPLES = int(os.environ.get("P13_SAMPLES", "15"))
 GOAL_READY_SECONDS = 30.0
@@ -98,9 +101,12 @@ class Served:
         return self.log.read_text(errors="replace")
 
 
-def start(project: Path, label: str) -> Served:
-    """`python -m compiler serve` in ``project`` with no API configured: it starts the embedded server."""
+def start(project: Path, label: str, database_url: str | None = None) -> Served:
+    """`python -m compiler serve` in ``project`` with no API configured: it starts the embedded server (on
+    ``database_url`` when given, else SQLite under the project)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    if database_url:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
     env.update(
         {
             "PREFECT_HOME": str(project / "prefect-client-home"),  # no profile pointing at another server
@@ -182,10 +188,10 @@ def server_objects(api_url: str) -> dict[str, int]:
     return {"scheduled runs": scheduled, "deployments": deployments, "automations (first 200)": automations}
 
 
-def measure(project: Path, http: RecordingServer, label: str, restart: bool) -> dict[str, Any]:
-    say(f"{label}: starting serve (embedded server, fresh database) ...")
+def measure(project: Path, http: RecordingServer, label: str, restart: bool, database_url: str | None = None) -> dict[str, Any]:
+    say(f"{label}: starting serve (embedded server, fresh {DATABASE} database) ...")
     load = os.getloadavg()[0]
-    served = start(project, label)
+    served = start(project, label, database_url)
     figures: dict[str, Any] = {"ready": served.ready_seconds, "load": load, "ready_cpu": served.cpu}
     try:
         figures["rss"] = _proc_status(served.proc.pid, "VmRSS")
@@ -200,7 +206,7 @@ def measure(project: Path, http: RecordingServer, label: str, restart: bool) -> 
         stop(served.proc)
     if restart:
         say(f"{label}: restarting serve (the database kept, nothing changed) ...")
-        again = start(project, label + "-restart")
+        again = start(project, label + "-restart", database_url)
         figures["restart_ready"] = again.ready_seconds
         summary = next((line for line in again.text().splitlines() if line.startswith("deployments: ")), "?")
         say(f"{label}: restart ready after {again.ready_seconds:.1f}s ({summary}; CPU serve {again.cpu[0]:.1f}s, server {again.cpu[1]:.1f}s)")
@@ -208,13 +214,37 @@ def measure(project: Path, http: RecordingServer, label: str, restart: bool) -> 
     return figures
 
 
+def _postgres(work: Path) -> Any:
+    """A private PostgreSQL (the cluster tests' harness) and a function making a new database URL."""
+    from tests.cluster.harness import start_postgres
+
+    postgres = start_postgres(work)
+    made = 0
+
+    def new_database() -> str:
+        nonlocal made
+        made += 1
+        name = f"p13_{made}"
+        subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-c", f"CREATE DATABASE {name}"],
+                       check=True, capture_output=True, stdin=subprocess.DEVNULL)
+        return postgres.sqlalchemy_url.rsplit("/", 1)[0] + f"/{name}"
+
+    return postgres, new_database
+
+
 def main() -> int:
     work = temp_dir("p13")
+    postgres = None
     try:
+        new_database: Any = lambda: None  # noqa: E731 - SQLite: the embedded server's own file
+        if DATABASE == "postgres":
+            postgres, new_database = _postgres(work)
         with RecordingServer() as http:
-            small = measure(make_project(work, BASELINE, http.url), http, f"{BASELINE} automations", restart=False)
-            large = measure(make_project(work, COUNT, http.url), http, f"{COUNT} automations", restart=True)
+            small = measure(make_project(work, BASELINE, http.url), http, f"{BASELINE} automations", restart=False, database_url=new_database())
+            large = measure(make_project(work, COUNT, http.url), http, f"{COUNT} automations", restart=True, database_url=new_database())
     finally:
+        if postgres is not None:
+            postgres.stop()
         shutil.rmtree(work, ignore_errors=True)
     ratio = median(large["latencies"]) / median(small["latencies"])
     passed = large["ready"] <= GOAL_READY_SECONDS and large["peak_rss"] <= GOAL_RSS_MB and ratio <= GOAL_LATENCY_RATIO
@@ -227,7 +257,7 @@ def main() -> int:
     )
     result_line(
         "P13",
-        f"serve of {COUNT:,} automations (embedded SQLite server)",
+        f"serve of {COUNT:,} automations (embedded server on {'SQLite' if DATABASE == 'sqlite' else 'PostgreSQL'})",
         figure,
         f"ready <= {GOAL_READY_SECONDS:g}s, RSS <= {GOAL_RSS_MB:g} MB, latency <= {GOAL_LATENCY_RATIO:g}x the {BASELINE}-automation figure",
         passed,

@@ -7,8 +7,8 @@ import asyncio
 import os
 import signal
 import sys
-from pathlib import Path
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -43,9 +43,8 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
                 webhooks_address: tuple[str | None, int | None] = (None, None),
                 wait_for_server: Callable[[], Any] | None = None) -> int:
     from compiler.catalog import load_catalog
-    from flows.executor import InProcessExecutor, crash_orphaned_runs, serve_owns_sigterm
-
     from compiler.serve_register import LazyFlows, desired_for_serving, register_for_serving
+    from flows.executor import InProcessExecutor, crash_orphaned_runs, serve_owns_sigterm
 
     catalog = load_catalog(config_dir)
     for diagnostic in catalog.diagnostics:
