@@ -65,14 +65,7 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
         return 1
     from compiler import serve_report
 
-    names = [flows.name(deployment_id) for deployment_id in flows]
-    shown = ", ".join(names if len(names) <= _NAMES_SHOWN else [*names[:_NAMES_SHOWN], f"… and {len(names) - _NAMES_SHOWN} more"])
-    say(f"serving {len(flows)} deployment(s) of {len(catalog.automations)} automation(s): {shown}")
-    checker = condition_checker(registration, on_report=serve_report.check_reported)
-    serve_report.print_checks(checker.groups)
-    served = [loaded.automation for loaded in registration.automations.values()]
-    serve_report.print_schedule(served)
-
+    # Before "serving" is printed: whoever waits for that line may signal at once.
     stop = asyncio.Event()
     signals_seen: list[int] = []
     loop = asyncio.get_running_loop()
@@ -85,6 +78,14 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
+    names = [flows.name(deployment_id) for deployment_id in flows]
+    shown = ", ".join(names if len(names) <= _NAMES_SHOWN else [*names[:_NAMES_SHOWN], f"… and {len(names) - _NAMES_SHOWN} more"])
+    say(f"serving {len(flows)} deployment(s) of {len(catalog.automations)} automation(s): {shown}")
+    checker = condition_checker(registration, on_report=serve_report.check_reported)
+    serve_report.print_checks(checker.groups)
+    served = [loaded.automation for loaded in registration.automations.values()]
+    serve_report.print_schedule(served)
+
     executor = InProcessExecutor(
         flows,
         poll_seconds=poll_seconds,
