@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from compiler.catalog import load_catalog
-from tests.prefect_support import using_api
+from tests.prefect_support import using_api, wait_for
 
 PER_KIND = 67  # x 3 trigger kinds: "a few hundred" automations
 LOG = "actions:\n  - type: log_message\n    name: say\n    parameters: {message: hi}\n"
@@ -51,6 +51,30 @@ async def _owned_automations(deployments: list[Any]) -> dict[str, int]:
         return {d.name: len(await client.read_resource_related_automations(f"prefect.deployment.{d.id}")) for d in deployments}
 
 
+async def _scheduled_runs(deployments: list[Any]) -> dict[str, int]:
+    """Scheduled runs the server pre-created, per deployment name."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    names = {d.id: d.name for d in deployments}
+    counts = dict.fromkeys(names.values(), 0)
+    async with get_client() as client:
+        runs: list[Any] = []
+        while True:
+            page = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=list(names))),
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))),
+                limit=200, offset=len(runs),
+            )
+            runs.extend(page)
+            if len(page) < 200:
+                break
+    for run in runs:
+        counts[names[run.deployment_id]] += 1
+    return counts
+
+
 async def _served_watcher(name: str) -> None:
     """A watcher deployment as serve made one per condition automation before checks were batched."""
     from prefect.client.orchestration import get_client
@@ -75,11 +99,13 @@ def registered(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) ->
         first = asyncio.run(register_for_serving(load_catalog(folder)))
         deployments = asyncio.run(_ours(tag))
         owned = asyncio.run(_owned_automations(deployments))
+        scheduled = asyncio.run(wait_for(lambda: _scheduled_runs(deployments), lambda runs: all(runs[n] for n in runs if "_cron_" in n), timeout=180))
         again = asyncio.run(register_for_serving(load_catalog(folder)))
         changed = folder / f"{tag}_cron_005.yaml"
         changed.write_text(changed.read_text(encoding="utf-8").replace("'5 3 * * *'", "'5 4 * * *'"), encoding="utf-8")
         after_change = asyncio.run(register_for_serving(load_catalog(folder)))
-        yield {"tag": tag, "first": first, "deployments": deployments, "owned": owned, "again": again, "after_change": after_change}
+        yield {"tag": tag, "first": first, "deployments": deployments, "owned": owned, "again": again, "after_change": after_change,
+               "scheduled": scheduled}
 
 
 def test_the_first_start_creates_one_deployment_per_automation_and_no_watcher(registered: dict[str, Any]) -> None:
@@ -121,3 +147,13 @@ def test_flows_are_built_only_when_used(registered: dict[str, Any]) -> None:
     assert flows.name(some) == registered["first"].automations[some].automation.name
     assert flows._built == {}  # naming it built nothing
     assert flows[some].name == flows.name(some) and list(flows._built) == [some]
+
+
+def test_the_server_pre_creates_runs_only_for_cron_automations_and_few_of_them(registered: dict[str, Any]) -> None:
+    """What the server does per deployment stays bounded: no interval watcher filling a 100-run window, a few
+    runs ahead per cron schedule (Prefect's minimum of 3 within its hour), none for event or condition ones."""
+    by_kind: dict[str, set[int]] = {}
+    for name, count in registered["scheduled"].items():
+        by_kind.setdefault(name.split("_")[1], set()).add(count)
+    assert by_kind["event"] == {0} and by_kind["cond"] == {0}
+    assert by_kind["cron"] and max(by_kind["cron"]) <= 5 and min(by_kind["cron"]) >= 1
