@@ -10,7 +10,8 @@ as `python -m compiler serve` on a new checkout does. Measured:
   up), on the fresh database and again on a restart with nothing changed (the database kept);
 - RSS of the serve process once ready (and its peak), and of the embedded server;
 - event → first action: a new probe event posted to the server, until the HTTP server sees the probe's
-  request, median of SAMPLES, with 10 and with 1,000 automations registered;
+  request, median of SAMPLES, with 1,000 automations registered, against the median of SAMPLES taken with
+  10 before and SAMPLES after them (the shared machine's load drifts);
 - what the server holds per deployment: scheduled runs, trigger automations.
 
     python benchmarks/p13_serve.py
@@ -214,6 +215,19 @@ def measure(project: Path, http: RecordingServer, label: str, restart: bool, dat
     return figures
 
 
+def latency_again(project: Path, http: RecordingServer, label: str, database_url: str | None) -> list[float]:
+    """The latency samples of ``project`` once more (a restart): the baseline is taken before and after the
+    large project, so a change of the shared machine's load in between weighs on both sides."""
+    say(f"{label}: serving again for a second set of latency samples ...")
+    served = start(project, label + "-again", database_url)
+    try:
+        samples = latencies(served, http)
+    finally:
+        stop(served.proc)
+    say(f"{label}: event -> first action median {median(samples):.3f}s (second set)")
+    return samples
+
+
 def _postgres(work: Path) -> Any:
     """A private PostgreSQL (the cluster tests' harness) and a function making a new database URL."""
     from tests.cluster.harness import start_postgres
@@ -240,8 +254,10 @@ def main() -> int:
         if DATABASE == "postgres":
             postgres, new_database = _postgres(work)
         with RecordingServer() as http:
-            small = measure(make_project(work, BASELINE, http.url), http, f"{BASELINE} automations", restart=False, database_url=new_database())
+            small_project, small_database = make_project(work, BASELINE, http.url), new_database()
+            small = measure(small_project, http, f"{BASELINE} automations", restart=False, database_url=small_database)
             large = measure(make_project(work, COUNT, http.url), http, f"{COUNT} automations", restart=True, database_url=new_database())
+            small["latencies"] += latency_again(small_project, http, f"{BASELINE} automations", small_database)
     finally:
         if postgres is not None:
             postgres.stop()
