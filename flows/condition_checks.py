@@ -31,6 +31,7 @@ __all__ = [
     "CheckReport",
     "MemberResult",
     "check_group",
+    "in_cooldown",
     "last_check",
 ]
 
@@ -141,7 +142,7 @@ def _evaluate_all(members: tuple[GroupMember, ...], document: Any) -> list[tuple
 # Acting
 
 
-async def _in_cooldown(client: Any, automation: str) -> bool:
+async def in_cooldown(client: Any, automation: str) -> bool:
     """Read-only: True when the cooldown limit has no free slot now. A missing limit means no cooldown yet."""
     from prefect.exceptions import ObjectNotFound
 
@@ -166,7 +167,7 @@ async def _start(client: Any, member: GroupMember, result: MemberResult, data: d
 
     async with gate:
         try:
-            if member.cooldown_seconds > 0 and await _in_cooldown(client, member.name):
+            if member.cooldown_seconds > 0 and await in_cooldown(client, member.name):
                 result.action = COOLDOWN
                 result.reason = f"in cooldown ({member.cooldown_seconds}s after the last run); condition holds: {result.reason}"
                 return

@@ -33,17 +33,11 @@ SKIPPED = "Skipped"
 async def _in_cooldown(automation_name: str) -> bool:
     """Read-only: True when the cooldown limit has no free slot now. A missing limit means no cooldown yet."""
     from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
 
-    from flows.gates import cooldown_limit_name
+    from flows.condition_checks import in_cooldown
 
     async with get_client() as client:
-        try:
-            limit = await client.read_global_concurrency_limit_by_name(cooldown_limit_name(automation_name))
-        except ObjectNotFound:
-            return False  # the automation flow's gate creates it on its first run
-    # The server applies slot decay when reading, so active_slots is the current occupancy.
-    return bool(limit.active) and limit.active_slots >= limit.limit
+        return await in_cooldown(client, automation_name)
 
 
 def _result(fired: bool, value: Any, reason: str, flow_run_id: str | None = None) -> dict[str, Any]:
