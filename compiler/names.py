@@ -13,7 +13,6 @@ __all__ = [
     "WATCHER_FLOW_NAME",
     "cooldown_limit_name",
     "event_name",
-    "watcher_deployment_name",
 ]
 
 # On every deployment, every flow run (deployment runs inherit it; manual runs get it from the runtime)
@@ -55,12 +54,6 @@ def cooldown_limit_name(automation_name: str) -> str:
     return f"automation-cooldown-{automation_name}"
 
 
-# The Prefect flow that checks condition triggers (flows/watcher.py), one deployment per condition automation.
+# The Prefect flow that checks condition triggers (flows/watcher.py): one deployment per condition group
+# (compiler/condition_groups.py), named after the group.
 WATCHER_FLOW_NAME = "condition-watcher"
-
-
-def watcher_deployment_name(automation_name: str) -> str:
-    """The watcher deployment of a condition automation, named so the UI and `prefect deployment ls` say
-    what it is (``condition-watcher/health_alert-condition-watcher``) next to the automation's own
-    deployment (``health_alert/health_alert``)."""
-    return f"{automation_name}-{WATCHER_FLOW_NAME}"
