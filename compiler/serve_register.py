@@ -27,7 +27,10 @@ from compiler.plan.shapes import concurrency_shape, desired_schedule, desired_tr
 
 __all__ = ["Desired", "LazyFlows", "Registration", "desired_for_serving", "register_for_serving", "served_automations"]
 
-_IN_FLIGHT = 4  # API writes at once: SQLite servers answered 503 to 8 (measured), 4 keeps both cores busy
+# API writes at once. Measured for P13 (294 automations, fresh SQLite server, load 13-16): 1, 2, 4 and 8 in
+# flight cost the server the same CPU (18-25 s, within the noise); 8 without the project's quick 503 retries
+# (flows/api_retry.py) failed with "database is locked". More in flight only overlaps this process's share.
+_IN_FLIGHT = 4
 # With an enforced schema the server checks it against JSON Schema's metaschema on every deployment write and
 # every run created from it. Measured for P13: 200 new deployments on a fresh embedded server, 4 alternating
 # pairs, 2026-12-07: 31.8 ms of server CPU per deployment enforced vs 26.9 ms not (means; 27-37 vs 25-30).
