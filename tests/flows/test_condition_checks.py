@@ -234,9 +234,12 @@ def test_the_watcher_flow_of_an_unknown_group_fails_and_says_how_to_remove_it(ch
     assert state.is_failed() and "deploy --prune" in state.message
 
 
-def test_runs_of_a_condition_automation_shows_its_last_check(checked: Checked, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_of_a_condition_automation_shows_its_last_check(
+    checked: Checked, prefect_server: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from compiler.cli import main
 
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)  # the CLI reads the environment (else it starts an embedded server)
     checked.set_metrics(a=1, b=2, c=3)
     asyncio.run(checked.check())
     capsys.readouterr()
