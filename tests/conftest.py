@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.local_server import start_server, stop_local_server
+from flows.local_server.server import start_server, stop_local_server
 
 __all__ = ["PREFECT_BIN", "prefect_env", "prefect_server", "processes_with_prefect_home"]
 

@@ -1,11 +1,11 @@
-"""Action ``update_registry`` (parameters: ``compiler.model.actions.update_registry``): create, update, upsert, merge or delete an entity in the registry database."""
+"""Action ``update_registry`` (parameters: ``compiler.language.model.actions.update_registry``): create, update, upsert, merge or delete an entity in the registry database."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from compiler.model.actions.update_registry import SPEC, UpdateRegistryParameters
+from compiler.language.model.actions.update_registry import SPEC, UpdateRegistryParameters
 from flows.actions.base import ActionContext, ActionError, ActionType
 
 __all__ = ["ACTION"]

@@ -46,7 +46,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from flows.settings import get_settings
+from compiler.language.settings import get_settings
 
 __all__ = [
     "Deadline",

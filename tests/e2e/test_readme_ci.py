@@ -63,7 +63,7 @@ async def _remove_deployments(project: Path) -> None:
 
     async with get_client() as client:
         for entry in yaml.safe_load((project / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]:
-            flow_name = "condition-watcher" if entry["entrypoint"].startswith("flows/watcher.py") else entry["name"]
+            flow_name = "condition-watcher" if entry["entrypoint"].startswith("flows/conditions/watcher.py") else entry["name"]
             try:
                 deployment = await client.read_deployment_by_name(f"{flow_name}/{entry['name']}")
             except ObjectNotFound:

@@ -118,7 +118,7 @@ async def free_cooldown(name: str) -> None:
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
     from prefect.exceptions import ObjectNotFound
 
-    from flows.gates import cooldown_limit_name
+    from flows.engine.admission import cooldown_limit_name
 
     async with get_client() as client:
         try:
