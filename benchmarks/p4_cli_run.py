@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import PROJECT_ROOT, PYTHON, median, result_line, say, temp_dir  # noqa: E402
+from _common import PROJECT_ROOT, PYTHON, median, result_line, say, temp_dir
 
-from flows.local_server.process_records import pid_alive  # noqa: E402
+from flows.local_server.process_records import pid_alive
 
 LATER_RUNS = 7
 GOAL_FIRST = 10.0  # issue 11 raised these from 15 s and 3 s

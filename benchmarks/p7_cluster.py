@@ -45,9 +45,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RecordingServer, median, result_line, say, start_serve, stop_process, temp_dir, wait_for_log  # noqa: E402
+from _common import RecordingServer, median, result_line, say, start_serve, stop_process, temp_dir, wait_for_log
 
-from tests.cluster.harness import (  # noqa: E402
+from tests.cluster.harness import (
     PREFECT_BIN,
     Cluster,
     custom_event,

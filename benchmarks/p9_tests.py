@@ -25,7 +25,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import PROJECT_ROOT, PYTHON, median, result_line, say, temp_dir  # noqa: E402
+from _common import PROJECT_ROOT, PYTHON, median, result_line, say, temp_dir
 
 CASES = 200
 PER_FILE = 20

@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 import yaml
 
+from compiler.commands.output import err, out, progress
+from compiler.commands.prefect_check import automation_problems, deployment_problems
 from compiler.language.catalog import LoadedAutomation, load_catalog
 from compiler.language.deploy_config import (
     BuildOptions,
@@ -23,6 +25,7 @@ from compiler.language.deploy_config import (
 )
 from compiler.language.diagnostics import Diagnostic
 from compiler.language.model.automation import Automation
+from compiler.language.normalize import normalized
 from compiler.language.prefect_names import (
     EVENT_NAMES,
     FILTER_LABELS,
@@ -32,9 +35,6 @@ from compiler.language.prefect_names import (
     event_name,
     watcher_deployment_name,
 )
-from compiler.language.normalize import normalized
-from compiler.commands.output import err, out, progress
-from compiler.commands.prefect_check import automation_problems, deployment_problems
 
 __all__ = [
     "AUTOMATIONS_MODULE",

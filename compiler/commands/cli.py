@@ -10,7 +10,7 @@ from typing import Any
 
 from compiler.commands.output import Column, err, out, status_style, table
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 DEFAULT_CONFIG_DIR = Path("configs/automations")  # under the project root, found from any subfolder
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2

@@ -39,6 +39,7 @@ from compiler.commands.build import (
     BuildResult,
     build,
 )
+from compiler.commands.output import err, out, progress
 from compiler.language.deploy_config import (
     BuildOptions,
     apply_server_objects,
@@ -47,7 +48,6 @@ from compiler.language.deploy_config import (
     resolve_build_options,
 )
 from compiler.language.diagnostics import Diagnostic
-from compiler.commands.output import err, out, progress
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from compiler.language.catalog import LoadedAutomation
@@ -79,7 +79,7 @@ def _time_verdict(loaded: LoadedAutomation, scheduled: datetime | None, now: dat
         return False, missed, None
     late = (now - scheduled).total_seconds()
     suffix = f", started {late:.0f}s late (policy {spec.missed_runs.policy}, grace {spec.missed_runs.grace_seconds}s)" if late > 0 else ""
-    return True, f"{cron} fires at {local.isoformat()}{suffix}", scheduled.astimezone(timezone.utc).isoformat()
+    return True, f"{cron} fires at {local.isoformat()}{suffix}", scheduled.astimezone(UTC).isoformat()
 
 
 def trigger_verdict(
@@ -112,7 +112,7 @@ def trigger_verdict(
             raise ValueError(f"{automation.name} has a condition trigger: give --metrics FILE")
         result = evaluate_condition(trigger.condition, metrics)
         return TriggerVerdict(result.fired, (result.reason,), condition=result.as_trigger_data(trigger.condition, check_id))
-    started = now or scheduled or datetime.now(timezone.utc)
+    started = now or scheduled or datetime.now(UTC)
     fires, why, scheduled_time = _time_verdict(loaded, scheduled, started)
     return TriggerVerdict(fires, (why,), scheduled_time=scheduled_time)
 
@@ -231,7 +231,7 @@ async def dry_run(
     if missing:
         reasons.append(f"missing input(s): {', '.join(missing)} (a run would be refused)")
     occurrence = resolve_occurrence(run, "dry-run")
-    builtins = builtin_variables(automation, "dry-run", datetime.now(timezone.utc), occurrence)
+    builtins = builtin_variables(automation, "dry-run", datetime.now(UTC), occurrence)
 
     def variables_for(outputs: dict[str, Any]) -> dict[str, Any]:
         return template_variables(automation, loaded.inputs, run, builtins, outputs)

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-__all__ = ["deployment_problems", "automation_problems"]
+__all__ = ["automation_problems", "deployment_problems"]
 
 
 def _first_error(exc: ValidationError) -> str:

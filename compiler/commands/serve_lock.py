@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flows.local_server.process_records import pid_alive
 
-__all__ = ["ProjectLock", "LockHeld"]
+__all__ = ["LockHeld", "ProjectLock"]
 
 
 class LockHeld(RuntimeError):

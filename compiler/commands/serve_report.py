@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compiler.language.prefect_names import WATCHER_FLOW_NAME
 from compiler.commands.output import Column, say, table
+from compiler.language.prefect_names import WATCHER_FLOW_NAME
 
 __all__ = ["next_fire", "print_schedule", "run_finished", "run_started", "ui_url"]
 
 
 def next_fire(automation: Any, now: datetime | None = None) -> str:
     """When the automation next fires: the next cron time, the watcher's next check, or the event it waits for."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     trigger = automation.trigger
     if trigger.type == "time":
         from croniter import croniter

@@ -78,8 +78,8 @@ def _triggered(catalog: Catalog, event: dict[str, Any]) -> list[dict[str, Any]]:
 async def webhook_dry_run(loaded: LoadedWebhook, headers: dict[str, str], body: bytes, catalog: Catalog) -> dict[str, Any]:
     """The receiver's verdict for this request now (rate limit and cooldowns are not applied)."""
     from compiler.language.model.webhooks import secret_name
-    from flows.events.webhooks.intake import after_authentication, precheck
     from flows.events.webhooks.auth import verify
+    from flows.events.webhooks.intake import after_authentication, precheck
 
     webhook = loaded.webhook
     now = time.time()

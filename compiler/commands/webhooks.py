@@ -101,8 +101,8 @@ def _format_report(report: dict[str, Any]) -> list[str]:
 
 def cmd_dry_run_webhook(args: argparse.Namespace) -> int:
     """``dry-run NAME --request FILE``: NAME is a webhook; the report says what the receiver would do."""
-    from compiler.language.catalog import load_catalog
     from compiler.commands.webhook_dry_run import SavedRequestError, read_saved_request, webhook_dry_run
+    from compiler.language.catalog import load_catalog
 
     catalog = _webhooks(args.config_dir)
     try:

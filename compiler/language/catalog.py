@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,11 @@ __all__ = [
     "Catalog",
     "LoadedAutomation",
     "LoadedChain",
+    "chains_dir_for",
+    "internal_error",
     "load_automation_data",
     "load_catalog",
     "load_chains",
-    "chains_dir_for",
-    "internal_error",
 ]
 
 AUTOMATION_SUFFIXES = (".yaml", ".yml", ".json")
@@ -270,7 +270,7 @@ def _semantic_checks(doc: SourceDocument, automation: Automation, chains: dict[s
             if problem:
                 # A warning like an uninstalled agent: the plug-in may be installed only on the workers.
                 report(("actions", index, "parameters", "action_name"), problem, "warning")
-        for where, url in getattr(params, "urls", lambda: [])():
+        for where, url in getattr(params, "urls", list)():
             _check_address(("actions", index, "parameters", *where), url, report)
     trigger = automation.trigger
     if trigger.type == "condition" and trigger.condition.source.url is not None:

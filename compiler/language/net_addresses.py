@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["ALLOWED_SCHEMES", "IPAddress", "METADATA_REASON", "classify_ip", "literal_ip"]
+__all__ = ["ALLOWED_SCHEMES", "METADATA_REASON", "IPAddress", "classify_ip", "literal_ip"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

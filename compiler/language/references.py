@@ -11,7 +11,7 @@ from compiler.language.diagnostics import Diagnostic, format_location
 from compiler.language.source import SourceDocument
 from compiler.language.templates import Placeholder, TemplateSyntaxError, iter_placeholders
 
-__all__ = ["BUILTIN_VARIABLES", "TRIGGER_NAMESPACES", "OUTPUTS_NAMESPACE", "ReferenceReport", "check_references"]
+__all__ = ["BUILTIN_VARIABLES", "OUTPUTS_NAMESPACE", "TRIGGER_NAMESPACES", "ReferenceReport", "check_references"]
 
 # Names every run defines (see flows/engine/run_context.py, which builds them).
 BUILTIN_VARIABLES: dict[str, str] = {

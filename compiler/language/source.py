@@ -339,7 +339,7 @@ _MERGE_KEY = object()  # key was '<<': its value is merged into the mapping
 class _Frame:
     """An open mapping or sequence (or the document root) while events stream in."""
 
-    __slots__ = ("kind", "data", "path", "key", "key_path", "key_lines", "merges", "anchor", "start_nodes", "mark", "is_key")
+    __slots__ = ("anchor", "data", "is_key", "key", "key_lines", "key_path", "kind", "mark", "merges", "path", "start_nodes")
 
     def __init__(self, kind: int, data: Any, path: Location | None, anchor: str | None, start_nodes: int, mark: Any, is_key: bool) -> None:
         self.kind = kind

@@ -10,14 +10,14 @@ from functools import lru_cache
 from typing import Any
 
 __all__ = [
+    "SECRET_PREFIX",
+    "MissingVariable",
     "Placeholder",
     "Template",
     "TemplateSyntaxError",
-    "MissingVariable",
-    "parse_template",
     "iter_placeholders",
+    "parse_template",
     "render_value",
-    "SECRET_PREFIX",
 ]
 
 SECRET_PREFIX = "secret:"

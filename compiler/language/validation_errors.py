@@ -105,11 +105,7 @@ def _walk(root: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> tuple[tuple
             tp = _pick_member(get_args(tp), part)
             continue
         tp = _child_type(tp, part)
-        if isinstance(current, dict) and isinstance(part, str) and part in current:
-            current = current[part]
-            path.append(part)
-            union = None
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        if (isinstance(current, dict) and isinstance(part, str) and part in current) or (isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)):
             current = current[part]
             path.append(part)
             union = None

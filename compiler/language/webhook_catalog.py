@@ -17,8 +17,8 @@ from compiler.language.validation_errors import diagnostics_from_validation_erro
 
 __all__ = [
     "CREDENTIAL_HEADERS",
-    "LoadedWebhook",
     "WEBHOOK_VARIABLES",
+    "LoadedWebhook",
     "WebhookCatalog",
     "load_webhooks",
     "validate_with_webhooks",

@@ -10,13 +10,13 @@ from typing import Any, Generic, TypeVar
 from compiler.language.model.actions import ActionParameters, ActionSpec, LogLevel
 
 __all__ = [
+    "LOG_LEVELS",
     "ActionContext",
     "ActionError",
     "ActionParameters",
     "ActionType",
     "EventSink",
     "LogLevel",
-    "LOG_LEVELS",
 ]
 
 LOG_LEVELS: dict[str, int] = {

@@ -9,8 +9,8 @@ import re
 from typing import Any
 
 from compiler.language.model.actions.create_artifact import SPEC, CreateArtifactParameters
-from flows.actions.base import ActionContext, ActionError, ActionType
 from flows.actions.artifact_storage import ArtifactStorageError, StoredArtifact, confine_artifact_path, store_artifact
+from flows.actions.base import ActionContext, ActionError, ActionType
 
 __all__ = ["ACTION", "confine_artifact_path"]
 

@@ -15,7 +15,7 @@ from compiler.language.plugins import register_custom_action, registered_custom_
 from flows.actions.base import ActionContext, ActionError, ActionType
 
 # The registry itself is the language's (validate checks the names); this module loads and calls them.
-__all__ = ["ACTION", "register_custom_action", "registered_custom_actions", "ENTRY_POINT_GROUP"]
+__all__ = ["ACTION", "ENTRY_POINT_GROUP", "register_custom_action", "registered_custom_actions"]
 
 
 def _resolve(name: str) -> Callable[..., Any]:

@@ -8,17 +8,17 @@ from typing import Any
 
 from compiler.language.model.actions.http_request import SPEC, HttpRequestParameters
 from flows.actions.base import ActionContext, ActionError, ActionType
-from flows.engine.failure_messages import connection_failure
 from flows.actions.secrets import REDACTED
+from flows.engine.failure_messages import connection_failure
 
 __all__ = ["ACTION", "SENSITIVE_HEADERS", "redact_headers"]
 
 async def execute(params: HttpRequestParameters, ctx: ActionContext) -> dict[str, Any]:
     import httpx
 
+    from compiler.language.settings import get_settings
     from flows.actions.net_guard import BlockedAddress, guarded_client
     from flows.actions.secrets import SecretBox
-    from compiler.language.settings import get_settings
 
     settings = get_settings()
     # Secrets were resolved by the engine in the same single rendering pass as every other template
@@ -37,15 +37,14 @@ async def execute(params: HttpRequestParameters, ctx: ActionContext) -> dict[str
         # written in the URL itself was silently dropped: merge the parameters into it instead.
         url = httpx.URL(params.url).copy_merge_params(params.params)
     try:
-        async with guarded_client(timeout=ctx.deadline_seconds, follow_redirects=params.follow_redirects) as client:
-            async with client.stream(
-                params.method,
-                url,
-                headers=params.headers,
-                json=json_body,
-                content=content,
-            ) as response:
-                raw = await _read_bounded(response, settings.http_max_body_bytes)
+        async with guarded_client(timeout=ctx.deadline_seconds, follow_redirects=params.follow_redirects) as client, client.stream(
+            params.method,
+            url,
+            headers=params.headers,
+            json=json_body,
+            content=content,
+        ) as response:
+            raw = await _read_bounded(response, settings.http_max_body_bytes)
     except BlockedAddress as exc:
         raise ActionError(box.redact_text(str(exc))) from None
     except httpx.TimeoutException as exc:

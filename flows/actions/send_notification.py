@@ -42,7 +42,6 @@ async def _deliver(channel: Channel, params: SendNotificationParameters, ctx: Ac
         ctx.logger.log(LOG_LEVELS[params.level], "%s", params.message)
     elif channel == "registry":
         from flows.registry import RegistryStore
-
         from flows.registry.store import Deadline, RegistryBusy, RegistryError
 
         store = RegistryStore.from_settings()

@@ -7,7 +7,7 @@ from typing import Any
 
 from compiler.language.model.chains import ChainDefinition, ChainStep
 
-__all__ = ["ChainFailed", "run_chain", "resolve_chain"]
+__all__ = ["ChainFailed", "resolve_chain", "run_chain"]
 
 
 class ChainFailed(RuntimeError):

@@ -9,7 +9,7 @@ import signal
 import sys
 from typing import Any
 
-__all__ = ["AgentRunFailed", "run_agent_isolated", "child_main"]
+__all__ = ["AgentRunFailed", "child_main", "run_agent_isolated"]
 
 _RESULT_MARK = "@@agent-result@@"
 
@@ -32,7 +32,7 @@ async def run_agent_isolated(
     )
     try:
         stdout, stderr = await asyncio.wait_for(proc.communicate(request.encode()), timeout=deadline_seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         _kill(proc)
         raise AgentRunFailed(f"agent {agent_name} did not finish within {deadline_seconds:g}s and was stopped", retryable=True) from None
     except BaseException:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compiler.language.model.triggers import ConditionSpec, MetricsSource, NUMERIC_OPERATORS, compile_jsonpath
+from compiler.language.model.triggers import NUMERIC_OPERATORS, ConditionSpec, MetricsSource, compile_jsonpath
 
-__all__ = ["ConditionResult", "evaluate_condition", "read_metrics", "MetricsUnavailable"]
+__all__ = ["ConditionResult", "MetricsUnavailable", "evaluate_condition", "read_metrics"]
 
 
 class MetricsUnavailable(RuntimeError):

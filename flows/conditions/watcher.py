@@ -19,7 +19,7 @@ from flows.prefect_api import clients as api_clients
 
 api_clients.install()  # quick retries of SQLite 503s, one TLS context (see flows/prefect_api/clients.py)
 
-__all__ = ["condition_watcher", "WATCHER_FLOW_NAME", "SKIPPED"]
+__all__ = ["SKIPPED", "WATCHER_FLOW_NAME", "condition_watcher"]
 
 SKIPPED = "Skipped"
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from compiler.language.model.automation import Automation
 from compiler.language.prefect_names import cooldown_limit_name
 from flows.engine.run_context import Occurrence, RunInputs
 
-__all__ = ["check_gates", "cooldown_limit_name", "missed_run_reason", "CooldownUnavailable"]
+__all__ = ["CooldownUnavailable", "check_gates", "cooldown_limit_name", "missed_run_reason"]
 
 
 class CooldownUnavailable(RuntimeError):
@@ -124,7 +124,7 @@ async def check_gates(automation: Automation, occurrence: Occurrence, run: RunIn
 
         policy = automation.trigger.time.missed_runs
         scheduled = datetime.fromisoformat(run.scheduled_time)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         newer = None
         if policy.policy == "last" and (now - scheduled).total_seconds() > policy.grace_seconds:
             deployment_id = deployment.get_id()

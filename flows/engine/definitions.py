@@ -10,7 +10,7 @@ from compiler.language.catalog import Catalog, LoadedAutomation, LoadedChain, lo
 from compiler.language.model.automation import automation_model
 from compiler.language.settings import get_settings
 
-__all__ = ["DEFINITIONS_DIR", "load_automation", "automation_names", "catalog", "chain_definitions"]
+__all__ = ["DEFINITIONS_DIR", "automation_names", "catalog", "chain_definitions", "load_automation"]
 
 DEFINITIONS_DIR = Path("deployments/definitions")
 

@@ -16,7 +16,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -34,9 +34,9 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.states import Crashed, Pending
 
+from flows.local_server.process_records import pid_alive
 from flows.prefect_api import clients as api_clients
 from flows.prefect_api.seam import engine_leaves_sigterm_alone, one_suspension_observer_for_this_loop, run_flow_in_this_process
-from flows.local_server.process_records import pid_alive
 
 api_clients.install()  # quick retries of SQLite 503s, one TLS context (see flows/prefect_api/clients.py)
 
@@ -93,7 +93,7 @@ class InProcessExecutor:
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=list(self.flows))),
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
-                next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=datetime.now(timezone.utc)),
+                next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=datetime.now(UTC)),
             ),
             sort=FlowRunSort.NEXT_SCHEDULED_START_TIME_ASC,
             limit=room,
@@ -118,7 +118,7 @@ class InProcessExecutor:
         _tell(self.on_start, run)
         try:
             state = await run_flow_in_this_process(flow, run)
-        except BaseException as exc:  # noqa: BLE001 - the engine already recorded the state; keep serving
+        except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             log.exception("flow run %s raised outside the engine", run.id)
@@ -151,7 +151,7 @@ class InProcessExecutor:
                     continue
                 if await self._claim(client, run):
                     self._running[run.id] = asyncio.create_task(self._execute(run), name=str(run.id))
-        except Exception:  # noqa: BLE001 - a hiccup of the API must not end serving
+        except Exception:
             log.warning("polling for runs failed; retrying", exc_info=True)
 
     async def _listen_for_new_runs(self, announced: asyncio.Event) -> None:
@@ -172,7 +172,7 @@ class InProcessExecutor:
                 self.listening.set()
                 async for _ in subscriber:
                     announced.set()
-        except Exception:  # noqa: BLE001 - polling still finds every run
+        except Exception:
             log.info("the server's events stream is unavailable; new runs are found by polling", exc_info=True)
 
     async def drain(self, grace_seconds: float) -> list[UUID]:
@@ -210,7 +210,7 @@ def _tell(hook: Callable[..., None] | None, *args: Any) -> None:
         return
     try:
         hook(*args)
-    except Exception:  # noqa: BLE001 - reporting a run must never stop serving runs
+    except Exception:
         log.warning("run hook failed", exc_info=True)
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 __all__ = [
     "PREFECT_EXCEPTION_PREFIX",
-    "describe_exception",
-    "escape_controls",
     "clean_failure",
     "connection_failure",
+    "describe_exception",
+    "escape_controls",
     "is_permanent_os_error",
     "plain_message",
     "validation_message",
@@ -129,8 +129,8 @@ def clean_failure(exc: BaseException, action_name: str) -> Exception:
     """The exception an action task raises for ``exc``: our one-line message, and the retry class kept
     (a disk-full or permission error is never retried). ``AUTOMATIONS_VERBOSE_ERRORS`` logs the original
     traceback first."""
-    from flows.actions.base import ActionError
     from compiler.language.settings import get_settings
+    from flows.actions.base import ActionError
     from flows.engine.task_options import NotRetryable, is_retryable
 
     message = describe_exception(exc)

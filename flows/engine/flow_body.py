@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,10 @@ from pydantic import ValidationError
 
 from compiler.language.catalog import LoadedAutomation
 from compiler.language.model.actions import ActionBase
+from compiler.language.settings import get_settings
 from compiler.language.templates import MissingVariable, TemplateSyntaxError, iter_placeholders, render_value
 from flows.actions import ACTION_TYPES, ActionContext, ActionError
 from flows.engine.failure_messages import clean_failure, plain_message, validation_message
-from flows.exactly_once.occurrences import CACHED
 from flows.engine.run_context import (
     Occurrence,
     RunInputs,
@@ -28,11 +28,11 @@ from flows.engine.run_context import (
     resolve_occurrence,
     template_variables,
 )
-from compiler.language.settings import get_settings
-from flows.exactly_once.result_storage import shared_storage_block
 from flows.engine.task_options import NotRetryable, exactly_once, task_options
+from flows.exactly_once.occurrences import CACHED
+from flows.exactly_once.result_storage import shared_storage_block
 
-__all__ = ["ActionRecord", "run_automation", "SKIPPED"]
+__all__ = ["SKIPPED", "ActionRecord", "run_automation"]
 
 SKIPPED = "Skipped"
 _INNER_DEADLINE_MARGIN = 0.5
@@ -212,9 +212,9 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
     from prefect.runtime import flow_run
 
     from flows.engine.admission import check_gates
+    from flows.engine.summary import remember_summary, summary_rows
     from flows.exactly_once.idempotency import action_key
     from flows.exactly_once.occurrences import read_completed, record_completed
-    from flows.engine.summary import remember_summary, summary_rows
 
     automation = loaded.automation
     logger = get_run_logger()
@@ -236,7 +236,7 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
         hint = " ".join(f"--param {m}=..." for m in missing)
         return Failed(message=f"missing input(s): {', '.join(missing)}; give them as flow parameters ({hint})")
 
-    builtins = builtin_variables(automation, run_id, datetime.now(timezone.utc), occurrence)
+    builtins = builtin_variables(automation, run_id, datetime.now(UTC), occurrence)
     settings = get_settings()
     shared_storage = await shared_storage_block()
     state = _RunState()

@@ -11,13 +11,13 @@ from prefect import Flow, tags
 from compiler.language.catalog import LoadedAutomation
 from compiler.language.model.automation import Automation
 from compiler.language.prefect_names import PLATFORM_TAG
-from flows.prefect_api import clients as api_clients
 from flows.engine.flow_body import run_automation
-from flows.prefect_api.seam import name_flow_function
 from flows.engine.run_context import RunInputs
 from flows.engine.summary import publish_summary_hook
+from flows.prefect_api import clients as api_clients
+from flows.prefect_api.seam import name_flow_function
 
-__all__ = ["build_flow", "run_tags", "RESERVED_PARAMETERS"]
+__all__ = ["RESERVED_PARAMETERS", "build_flow", "run_tags"]
 
 # Every process that runs automation flows imports this module: quick retries of SQLite 503s and one TLS
 # context for every API client there.

@@ -10,11 +10,11 @@ import httpx
 from prefect.tasks import exponential_backoff
 
 from compiler.language.model.actions import ActionBase
+from compiler.language.settings import get_settings
 from flows.actions.base import ActionError
 from flows.exactly_once.idempotency import policy_for
-from compiler.language.settings import get_settings
 
-__all__ = ["exactly_once", "task_options", "is_retryable", "retry_delays", "NotRetryable"]
+__all__ = ["NotRetryable", "exactly_once", "is_retryable", "retry_delays", "task_options"]
 
 
 class NotRetryable(Exception):

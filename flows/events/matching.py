@@ -9,7 +9,7 @@ from typing import Any
 from compiler.language.model.triggers import EventSpec
 from flows.events.publish import FILTER_LABELS, build_event, event_name
 
-__all__ = ["normalize_event", "match_event", "trigger_filters"]
+__all__ = ["match_event", "normalize_event", "trigger_filters"]
 
 
 def trigger_filters(spec: EventSpec) -> dict[str, str]:

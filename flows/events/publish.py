@@ -28,13 +28,13 @@ from compiler.language.prefect_names import EVENT_NAMES, FILTER_LABELS, LABEL_PR
 
 __all__ = [
     "EVENT_NAMES",
-    "LABEL_PREFIX",
     "FILTER_LABELS",
+    "LABEL_PREFIX",
     "EventListener",
     "PublishedEvent",
     "agent_payload",
-    "event_name",
     "build_event",
+    "event_name",
     "publish",
 ]
 

@@ -36,7 +36,7 @@ from prefect.locking.protocol import LockManager
 
 from compiler.language.settings import REDIS_SCHEMES
 
-__all__ = ["FileLockManager", "LockSettingError", "lock_manager", "REDIS_SCHEMES"]
+__all__ = ["REDIS_SCHEMES", "FileLockManager", "LockSettingError", "lock_manager"]
 
 log = logging.getLogger("platform_god.locks")
 
@@ -214,7 +214,7 @@ def _redis_manager(url: str, hold_seconds: float) -> LockManager:
         from prefect_redis.locking import RedisLockManager
     except ImportError:
         raise LockSettingError(
-            f"AUTOMATIONS_LOCK_URL is a Redis URL but prefect-redis is not installed: pip install -e \".[cluster]\""
+            "AUTOMATIONS_LOCK_URL is a Redis URL but prefect-redis is not installed: pip install -e \".[cluster]\""
         ) from None
 
     class HoldingRedisLockManager(RedisLockManager):  # type: ignore[misc]

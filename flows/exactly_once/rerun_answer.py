@@ -19,9 +19,9 @@ from prefect.context import TagsContext
 from prefect.states import Completed, State
 
 from compiler.language.catalog import LoadedAutomation
-from flows.exactly_once.occurrences import CACHED, read_completed
 from flows.engine.run_context import RunInputs, resolve_occurrence
 from flows.engine.summary import publish_summary, summary_description
+from flows.exactly_once.occurrences import CACHED, read_completed
 
 __all__ = ["answer_if_completed"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows.exactly_once.idempotency import result_storage
 from compiler.language.settings import get_settings
+from flows.exactly_once.idempotency import result_storage
 
-__all__ = ["shared_storage_block", "occurrence_storage"]
+__all__ = ["occurrence_storage", "shared_storage_block"]
 
 _LOADED: dict[str, Any] = {}  # block slug → the block, loaded from the API once per process
 

@@ -19,7 +19,7 @@ import httpx
 from compiler.language.project import project_path
 from flows.local_server.process_records import pid_alive, read_process_record, write_process_record
 
-__all__ = ["LocalServer", "StartingServer", "begin_local_server", "spawn_server", "ensure_local_server", "free_port", "stop_local_server", "local_server_status", "start_server", "SERVER_DIR"]
+__all__ = ["SERVER_DIR", "LocalServer", "StartingServer", "begin_local_server", "ensure_local_server", "free_port", "local_server_status", "spawn_server", "start_server", "stop_local_server"]
 
 # Under the project root found from the working directory (as git does): `run` from a subfolder reuses the server.
 SERVER_DIR = project_path("var/prefect")

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from flows.engine.failure_messages import plain_message
 
-__all__ = ["ActionHistory", "RunHistory", "read_runs", "read_run"]
+__all__ = ["ActionHistory", "RunHistory", "read_run", "read_runs"]
 
 
 @dataclass

@@ -326,7 +326,7 @@ async def one_suspension_observer_for_this_loop() -> AsyncIterator[None]:
         try:
             # The engine registers each run's suspension request before observing it: marking by id reaches it.
             observer = await stack.enter_async_context(FlowRunSuspendingObserver(on_suspended=mark_flow_run_suspension_requested))
-        except Exception:  # noqa: BLE001 - without it every run keeps Prefect's own observer: slower, never wrong
+        except Exception:
             logging.getLogger(__name__).warning("no shared suspension observer; each run starts its own", exc_info=True)
         else:
             _SHARED_SUSPENSION_OBSERVERS[loop] = observer

@@ -100,5 +100,5 @@ def _run_exit_callbacks() -> None:
     for callback in callbacks:
         try:
             callback()
-        except Exception:  # noqa: BLE001 - one failing stop must not keep the others from running
+        except Exception:
             log.exception("stopping %r at exit failed", callback)

@@ -127,7 +127,7 @@ class BackgroundServing:
         try:
             with temporary_settings(updates=heartbeats):
                 asyncio.run(self._main(catalog, ready))
-        except BaseException as exc:  # noqa: BLE001 - reported to start() or logged; never kills the caller
+        except BaseException as exc:
             if not ready.done():
                 ready.set_exception(exc)
             else:

@@ -19,7 +19,8 @@ from typing import Any, get_args
 
 from compiler.language.catalog import LoadedAutomation
 from compiler.language.model.automation import Automation
-from compiler.language.model.triggers import ConditionTrigger, EventTrigger, EventType as _EventType, Operator, TimeTrigger
+from compiler.language.model.triggers import ConditionTrigger, EventTrigger, Operator, TimeTrigger
+from compiler.language.model.triggers import EventType as _EventType
 from flows.events.publish import PublishedEvent
 from flows.prefect_api.history import ActionHistory, RunHistory
 
@@ -190,8 +191,8 @@ class AutomationDefinition:
         """Validate data as an automation file would be (chains from ``config_dir``/../chains); raises
         ``AutomationError`` with every problem."""
         from compiler.language.catalog import load_automation_data
-        from flows.python_api import AutomationError
         from compiler.language.settings import get_settings
+        from flows.python_api import AutomationError
 
         folder = Path(config_dir) if config_dir is not None else get_settings().config_dir / "automations"
         label = f"<registered:{data.get('name', '?')}>.json"

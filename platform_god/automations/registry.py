@@ -131,13 +131,13 @@ class AutomationRegistry:
         """
         return run
 
-    def export_automation(self, automation: AutomationDefinition | str, format: str = "yaml") -> str:  # noqa: A002 - the spec's name
+    def export_automation(self, automation: AutomationDefinition | str, format: str = "yaml") -> str:
         """The normalized definition (defaults filled in) as YAML or JSON."""
         self._ensure_loaded()
         name = automation.name if isinstance(automation, AutomationDefinition) else automation
         return self._inner.export_automation(name, _format(format))
 
-    def export_all(self, format: str = "yaml") -> str:  # noqa: A002 - the spec's name
+    def export_all(self, format: str = "yaml") -> str:
         """Every automation, normalized, as one YAML or JSON list."""
         self._ensure_loaded()
         return self._inner.export_all(_format(format))

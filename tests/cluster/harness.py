@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -394,7 +394,7 @@ def custom_event(custom_type: str, payload: Mapping[str, Any], event_id: str | N
     built = build_event("custom", {"custom_type": custom_type}, payload)
     return {
         "id": event_id or built.id,
-        "occurred": datetime.now(timezone.utc).isoformat(),
+        "occurred": datetime.now(UTC).isoformat(),
         "event": built.event,
         "resource": built.resource,
         "payload": built.payload,

@@ -11,15 +11,15 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
 from flows.events.publish import build_event
+from tests import ROOT
 from tests.conftest import processes_with_prefect_home
 
-from tests import ROOT
 START_TIMEOUT_SECONDS = 300.0  # a fresh local server on a loaded 2-core machine
 
 
@@ -27,7 +27,7 @@ def _chain_completed() -> dict[str, object]:
     payload = {"chain_name": "full_analysis", "status": "completed", "completed_steps": 2, "total_steps": 2,
                "execution_time_ms": 5}
     built = build_event("chain_complete", {"chain_name": "full_analysis"}, payload)
-    return {"id": built.id, "occurred": datetime.now(timezone.utc).isoformat(), "event": built.event,
+    return {"id": built.id, "occurred": datetime.now(UTC).isoformat(), "event": built.event,
             "resource": built.resource, "payload": built.payload, "related": []}
 
 

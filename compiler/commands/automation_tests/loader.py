@@ -9,14 +9,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from compiler.language.catalog import AUTOMATION_SUFFIXES, Catalog, LoadedAutomation
 from compiler.commands.automation_tests.model import Case, TestFile
+from compiler.language.catalog import AUTOMATION_SUFFIXES, Catalog, LoadedAutomation
 from compiler.language.diagnostics import Diagnostic, format_location
 from compiler.language.source import Location, SourceDocument, SourceError, load_source
 from compiler.language.validation_errors import diagnostics_from_validation_error
@@ -141,7 +141,7 @@ def _check_trigger_data(problems: _Problems, at: Location, case: Case, loaded: L
             problems.add((*at, "when", data_key), f"{loaded.automation.name} has a {trigger.type} trigger, which uses when.{needed}, not {data_key}", key=True)
     if when.event is not None and trigger.type == "event":
         _check_event(problems, at, when.event)
-    zone: tzinfo = ZoneInfo(trigger.time.timezone_str) if trigger.type == "time" else timezone.utc  # type: ignore[union-attr]
+    zone: tzinfo = ZoneInfo(trigger.time.timezone_str) if trigger.type == "time" else UTC  # type: ignore[union-attr]
     parsed: dict[str, datetime | None] = {"scheduled_time": None, "now": None}
     for time_key in parsed:
         text = getattr(when, time_key)

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from compiler.commands.build import PLATFORM_TAG
-from compiler.language.deploy_config import BuildOptions, pull_steps_for_directory, resolve_build_options
-from compiler.language.diagnostics import Diagnostic
 from compiler.commands.output import err, out
 from compiler.commands.plan.desired import desired_state
 from compiler.commands.plan.diff import Plan, compute_plan
 from compiler.commands.plan.observed import read_server
 from compiler.commands.plan.report import plan_json, plan_lines
+from compiler.language.deploy_config import BuildOptions, pull_steps_for_directory, resolve_build_options
+from compiler.language.diagnostics import Diagnostic
 
 __all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_NO_CHANGES", "PlanError", "PlanResult", "add_command", "cmd_plan", "make_plan"]
 
@@ -67,7 +67,7 @@ def make_plan(config_dir: Path, project_root: Path, options: BuildOptions, *, ap
         observed = asyncio.run(_observe(api_url, options, names, sorted(desired.limits)))
     except PlanError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any failed read is "cannot plan", with the reason
+    except Exception as exc:
         raise PlanError(f"reading the Prefect API at {api_url} failed: {type(exc).__name__}: {exc}") from exc
     result.plan = compute_plan(desired, observed, prune=prune)
     return result

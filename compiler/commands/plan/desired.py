@@ -21,9 +21,9 @@ from compiler.commands.build import (
     WATCHER_FLOW_NAME,
 )
 from compiler.commands.build import plan_outputs as build_outputs  # the build's own "what would be written", errors included
+from compiler.commands.plan.shapes import concurrency_shape, desired_automation, desired_schedule, desired_triggers
 from compiler.language.deploy_config import BuildOptions, deploy_environment
 from compiler.language.diagnostics import Diagnostic
-from compiler.commands.plan.shapes import concurrency_shape, desired_automation, desired_schedule, desired_triggers
 
 __all__ = ["DesiredState", "deployment_key", "desired_state", "flow_name_of"]
 
@@ -120,7 +120,7 @@ def desired_state(config_dir: Path, project_root: Path, options: BuildOptions) -
     state = DesiredState(work_pool=options.work_pool, errors=list(errors), warnings=list(warnings))
     if errors:
         return state
-    project = yaml.load(outputs[PREFECT_YAML_PATH], Loader=_Loader)  # noqa: S506 - a safe loader (C or Python)
+    project = yaml.load(outputs[PREFECT_YAML_PATH], Loader=_Loader)
     with _environment(deploy_environment(project_root)):
         # `prefect deploy` fills in {{ $NAME }} from its environment: the project folder for $PWD.
         project = apply_values(project, {}, remove_notset=False)

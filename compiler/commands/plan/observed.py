@@ -17,7 +17,7 @@ from compiler.commands.plan.shapes import concurrency_shape, server_schedule, tr
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
 
-__all__ = ["ObservedState", "PAGE", "read_server"]
+__all__ = ["PAGE", "ObservedState", "read_server"]
 
 PAGE = 200  # the API caps every read at 200 items
 

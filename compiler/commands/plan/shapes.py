@@ -159,8 +159,8 @@ def trigger_shape(automation: Mapping[str, Any], deployment_id: str) -> dict[str
 
 def desired_triggers(deployment_name: str, specs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """prefect.yaml triggers, by name, as `prefect deploy` turns them into automations (unnamed ones get its default names)."""
-    from pydantic import TypeAdapter
     from prefect.events import DeploymentTriggerTypes
+    from pydantic import TypeAdapter
 
     adapter: TypeAdapter[Any] = TypeAdapter(DeploymentTriggerTypes)
     shapes: dict[str, dict[str, Any]] = {}

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from flows.local_server.process_records import pid_alive
-from compiler.language.project import project_path
 from compiler.commands.warm.protocol import disabled, read_record, recv_message, send_fds, send_message
+from compiler.language.project import project_path
+from flows.local_server.process_records import pid_alive
 
 __all__ = ["is_run_command", "run_warm"]
 

@@ -460,8 +460,8 @@ def _build_every_flow() -> None:
     """What every child does first, done once here: validate the project's automations and build their flows
     (the validation models and Prefect's parameter-schema machinery are built on first use). No API call, no
     file written; the settings read on the way are forgotten, since a child reads its caller's."""
-    from compiler.language.catalog import load_catalog
     from compiler.commands.cli import build_parser
+    from compiler.language.catalog import load_catalog
     from compiler.language.project import project_path
     from compiler.language.settings import get_settings
     from flows.engine.flow_factory import build_flow

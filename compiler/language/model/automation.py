@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -11,7 +11,7 @@ from compiler.language.model.actions import ACTION_SPECS, ActionBase, action_mod
 from compiler.language.model.base import JsonValue, StrictModel
 from compiler.language.model.triggers import Trigger
 
-__all__ = ["Automation", "AUTOMATION_NAME_PATTERN", "OverlapPolicy", "action_union", "automation_model"]
+__all__ = ["AUTOMATION_NAME_PATTERN", "Automation", "OverlapPolicy", "action_union", "automation_model"]
 
 # Safe as a Prefect flow and deployment name, a file name and a concurrency-limit name.
 AUTOMATION_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -24,7 +24,7 @@ _CONTEXT_KEY = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 def action_union() -> Any:
     """A discriminated union (on ``type``) of one model per row of the action table."""
     models = tuple(action_model(s.name, s.parameters, s.description) for s in ACTION_SPECS.values())
-    return Annotated[Union[models], Field(discriminator="type")]  # type: ignore[valid-type]
+    return Annotated[models, Field(discriminator="type")]  # type: ignore[valid-type]
 
 
 class _AutomationFields(StrictModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-__all__ = ["StrictModel", "JsonValue"]  # JsonValue: plain JSON data for free-form fields
+__all__ = ["JsonValue", "StrictModel"]  # JsonValue: plain JSON data for free-form fields
 
 
 class StrictModel(BaseModel):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import difflib
 import json
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Union
-
-from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
@@ -19,19 +18,19 @@ from compiler.language.model.base import JsonValue, StrictModel
 from compiler.language.urls import url_problem
 
 __all__ = [
-    "EventType",
-    "Operator",
-    "MatchMode",
-    "EventSpec",
-    "EventTrigger",
-    "MissedRunsPolicy",
-    "TimeSpec",
-    "TimeTrigger",
-    "MetricsSource",
+    "NUMERIC_OPERATORS",
     "ConditionSpec",
     "ConditionTrigger",
+    "EventSpec",
+    "EventTrigger",
+    "EventType",
+    "MatchMode",
+    "MetricsSource",
+    "MissedRunsPolicy",
+    "Operator",
+    "TimeSpec",
+    "TimeTrigger",
     "Trigger",
-    "NUMERIC_OPERATORS",
     "compile_jsonpath",
 ]
 
@@ -128,7 +127,7 @@ def _cron_problem(value: str) -> str | None:
     and the answer depends on the expression alone (the search starts at a fixed date)."""
     try:
         # croniter searches forward; an expression such as '0 0 31 2 *' has no next date at all.
-        croniter(value, datetime(2000, 1, 1, tzinfo=timezone.utc)).get_next(datetime)
+        croniter(value, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
     except CroniterBadCronError as exc:
         return f"invalid cron expression '{value}': {exc}"
     except CroniterBadDateError:
@@ -280,4 +279,4 @@ def compile_jsonpath(path: str) -> Any:
     return parse_jsonpath(path)
 
 
-Trigger = Annotated[Union[EventTrigger, TimeTrigger, ConditionTrigger], Field(discriminator="type")]
+Trigger = Annotated[EventTrigger | TimeTrigger | ConditionTrigger, Field(discriminator="type")]

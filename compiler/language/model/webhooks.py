@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
@@ -12,14 +12,14 @@ from compiler.language.model.base import JsonValue, StrictModel
 from compiler.language.model.triggers import EventType
 
 __all__ = [
+    "LABEL_FIELDS",
+    "REQUIRED_LABELS",
+    "SECRET_REFERENCE_PATTERN",
     "BearerAuth",
     "ContentType",
     "GithubAuth",
     "HmacAuth",
-    "LABEL_FIELDS",
     "RateLimit",
-    "REQUIRED_LABELS",
-    "SECRET_REFERENCE_PATTERN",
     "Webhook",
     "WebhookAuth",
     "WebhookEvent",
@@ -85,7 +85,7 @@ class BearerAuth(StrictModel):
     token: _SecretReference
 
 
-WebhookAuth = Annotated[Union[GithubAuth, HmacAuth, BearerAuth], Field(discriminator="type")]
+WebhookAuth = Annotated[GithubAuth | HmacAuth | BearerAuth, Field(discriminator="type")]
 
 # The resource labels an event carries (the same names as the event trigger's filters), by kind.
 LABEL_FIELDS = ("agent_name", "chain_name", "custom_type", "entity_type", "entity_id", "artifact_type", "status")

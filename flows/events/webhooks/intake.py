@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,7 +17,7 @@ from compiler.language.webhook_catalog import CREDENTIAL_HEADERS
 from flows.events.publish import LABEL_PREFIX, build_event
 from flows.events.webhooks.auth import verify
 
-__all__ = ["Verdict", "WEBHOOK_LABEL", "after_authentication", "content_type_problem", "event_id_for", "inspect", "precheck"]
+__all__ = ["WEBHOOK_LABEL", "Verdict", "after_authentication", "content_type_problem", "event_id_for", "inspect", "precheck"]
 
 WEBHOOK_LABEL = f"{LABEL_PREFIX}.webhook"
 # Fixed forever: event ids derived from non-UUID delivery ids must stay the same across versions.
@@ -153,7 +153,7 @@ def after_authentication(webhook: Webhook, headers: Mapping[str, str], body: byt
     except (orjson.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         what = "JSON" if media not in _FORM_TYPES else "form data"
         return Verdict(415, f"body is not valid {what}: {type(exc).__name__}", delivery_id=delivery_id)
-    received = datetime.fromtimestamp(now, timezone.utc)
+    received = datetime.fromtimestamp(now, UTC)
     variables = {
         "body": parsed,
         "headers": {name: value for name, value in headers.items() if name not in _hidden_headers(webhook)},

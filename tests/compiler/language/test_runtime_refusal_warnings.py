@@ -125,7 +125,8 @@ def test_no_address_warning_where_private_addresses_are_allowed(tmp_path: Path, 
 
 
 def test_a_custom_action_registered_in_code_is_known(tmp_path: Path, private_not_allowed: None) -> None:
-    from compiler.language.plugins import CUSTOM_ACTIONS as _REGISTERED, register_custom_action
+    from compiler.language.plugins import CUSTOM_ACTIONS as _REGISTERED
+    from compiler.language.plugins import register_custom_action
 
     register_custom_action("rotate_keys", lambda arguments, context: None)
     try:

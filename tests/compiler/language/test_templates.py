@@ -22,7 +22,7 @@ VALID = [
     ("empty", "", ()),
     ("one-name", "{name}", (Placeholder(("name",), 0),)),
     ("dotted-in-text", "Hi {user.name}!", ("Hi ", Placeholder(("user", "name"), 3), "!")),
-    ("digit-and-dash-segments", "{outputs.scan.items.0.file-name}", 
+    ("digit-and-dash-segments", "{outputs.scan.items.0.file-name}",
      (Placeholder(("outputs", "scan", "items", "0", "file-name"), 0),)),
     ("escaped-braces", "{{literal}}", ("{literal}",)),
     ("escape-around-placeholder", "{{{name}}}", ("{", Placeholder(("name",), 2), "}")),

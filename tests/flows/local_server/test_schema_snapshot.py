@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from flows.local_server.server import start_server, stop_local_server
 from flows.local_server.process import new_sqlite_database
 from flows.local_server.schema_snapshot import (
     block_registry,
@@ -21,7 +20,7 @@ from flows.local_server.schema_snapshot import (
     snapshot_has_these_blocks,
     snapshot_path,
 )
-
+from flows.local_server.server import start_server, stop_local_server
 from tests import ROOT
 
 

@@ -12,7 +12,7 @@ import logging
 import signal
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +197,7 @@ def test_trigger_parameters_keep_json_types_of_the_event(prefect_server: str) ->
         deployment_id = await deployment.aapply()
         try:
             await asyncio.sleep(2)  # the trigger is loaded by the server's event services
-            event = {"id": str(uuid.uuid4()), "occurred": datetime.now(timezone.utc).isoformat(), "event": f"seam.probe.{name}",
+            event = {"id": str(uuid.uuid4()), "occurred": datetime.now(UTC).isoformat(), "event": f"seam.probe.{name}",
                      "resource": {"prefect.resource.id": f"seam.{name}"}, "payload": payload}
             async with httpx.AsyncClient() as http:
                 response = await http.post(f"{prefect_server}/events", content=json.dumps([event]), headers={"content-type": "application/json"})

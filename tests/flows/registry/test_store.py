@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from flows.registry import EntityExists, EntityNotFound, RegistryError, RegistryStore
 from compiler.language.settings import get_settings
+from flows.registry import EntityExists, EntityNotFound, RegistryError, RegistryStore
 
 SHA = "ab" * 32
 

@@ -6,7 +6,8 @@ from typing import get_args
 
 import pytest
 
-from compiler.language.model.triggers import EventType as LanguageEventType, Operator
+from compiler.language.model.triggers import EventType as LanguageEventType
+from compiler.language.model.triggers import Operator
 from flows.actions import ACTION_TYPES
 from flows.prefect_api.history import ActionHistory, RunHistory
 from platform_god.automations import (

@@ -8,8 +8,7 @@ import asyncio
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
 
@@ -40,7 +39,7 @@ def ran(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     for title, code in section_python_blocks((ROOT / "README.md").read_text(encoding="utf-8"), "## Python API").items():
         script = project / f"{title.lower().replace(' ', '_')}.py"
         script.write_text(code, encoding="utf-8")
-        started_at = datetime.now(timezone.utc)
+        started_at = datetime.now(UTC)
         done = subprocess.run(
             [sys.executable, script.name], cwd=project, env=env, stdin=subprocess.DEVNULL,
             capture_output=True, text=True, timeout=SNIPPET_TIMEOUT_SECONDS,

@@ -7,16 +7,7 @@ table under the same name.
 
 from __future__ import annotations
 
-from compiler.language.model.actions.base import (
-    ACTION_NAME_PATTERN,
-    ActionBase,
-    ActionParameters,
-    ActionSpec,
-    IdempotencyOptions,
-    LogLevel,
-    action_model,
-)
-from compiler.language.model.actions import (  # noqa: E402 - after base, which every type module imports
+from compiler.language.model.actions import (
     create_artifact,
     custom,
     execute_agent,
@@ -25,6 +16,15 @@ from compiler.language.model.actions import (  # noqa: E402 - after base, which 
     log_message,
     send_notification,
     update_registry,
+)
+from compiler.language.model.actions.base import (
+    ACTION_NAME_PATTERN,
+    ActionBase,
+    ActionParameters,
+    ActionSpec,
+    IdempotencyOptions,
+    LogLevel,
+    action_model,
 )
 
 __all__ = [

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from compiler.language.model.actions.base import ActionParameters, ActionSpec
 from compiler.language.urls import header_problem, url_problem
 
-__all__ = ["HttpRequestParameters", "SPEC"]
+__all__ = ["SPEC", "HttpRequestParameters"]
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 

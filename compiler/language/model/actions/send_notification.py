@@ -10,7 +10,7 @@ from compiler.language.model.actions.base import ActionParameters, ActionSpec, L
 from compiler.language.model.base import StrictModel
 from compiler.language.urls import url_problem
 
-__all__ = ["BlockChannel", "Channel", "SendNotificationParameters", "SPEC", "WebhookChannel"]
+__all__ = ["SPEC", "BlockChannel", "Channel", "SendNotificationParameters", "WebhookChannel"]
 
 
 class BlockChannel(StrictModel):

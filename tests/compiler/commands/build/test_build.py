@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,9 @@ from compiler.commands.build import (
     check,
 )
 from compiler.language.deploy_config import apply_server_objects, deploy_environment, pull_steps_for_directory, resolve_build_options
+from tests import ROOT
 from tests.conftest import PREFECT_BIN, prefect_env
 
-from tests import ROOT
 CONFIGS = ROOT / "configs"
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLES = ("chain_completion_notification", "daily_security_scan", "health_alert")
@@ -502,7 +502,7 @@ def _cli(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 240) 
 
 def _post_event(api_url: str, event: str, resource: dict[str, str], payload: dict[str, Any]) -> str:
     event_id = str(uuid.uuid4())
-    body = [{"id": event_id, "occurred": datetime.now(timezone.utc).isoformat(), "event": event, "resource": resource, "payload": payload}]
+    body = [{"id": event_id, "occurred": datetime.now(UTC).isoformat(), "event": event, "resource": resource, "payload": payload}]
     assert httpx.post(f"{api_url}/events", json=body, timeout=10).status_code == 204
     return event_id
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+
 import pytest
 
 from tests.flows.e2e_support import CliResult, Runtime
@@ -85,7 +86,7 @@ def test_the_same_text_in_run_json_runs_and_the_prefect_state(runtime: Runtime, 
     assert (action["message"], action["summary"]) == (expected, expected)
     assert listed["actions"] == run["actions"]
     assert run["message"] == listed["message"] == f"action 'act' failed: {expected}"
-    assert f"Failed — action 'act' failed: {expected}" in table and f"Failed              1" in table
+    assert f"Failed — action 'act' failed: {expected}" in table and "Failed              1" in table
 
 
 def test_verbose_shows_the_traceback(runtime: Runtime, tag: str) -> None:

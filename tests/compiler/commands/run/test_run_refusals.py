@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import processes_with_prefect_home
-
 from tests import ROOT
+from tests.conftest import processes_with_prefect_home
 
 
 @pytest.mark.parametrize(

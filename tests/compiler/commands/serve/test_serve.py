@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -182,9 +182,8 @@ def prefect_client(prefect_server: str) -> Iterator[Any]:
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: prefect_server}):
-        with get_client(sync_client=True) as client:
-            yield client
+    with temporary_settings({PREFECT_API_URL: prefect_server}), get_client(sync_client=True) as client:
+        yield client
 
 
 def unique(prefix: str) -> str:
@@ -224,7 +223,7 @@ def publish_custom(api_url: str, custom_type: str) -> float:
     built = build_event("custom", {"custom_type": custom_type}, {"custom_type": custom_type})
     event = {
         "id": built.id,
-        "occurred": datetime.now(timezone.utc).isoformat(),
+        "occurred": datetime.now(UTC).isoformat(),
         "event": built.event,
         "resource": built.resource,
         "payload": built.payload,

@@ -194,7 +194,7 @@ def test_turned_off_the_command_runs_itself(project: Project) -> None:
 class _SlowHandler(BaseHTTPRequestHandler):
     arrived = threading.Event()
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         type(self).arrived.set()
         time.sleep(60)
         self.send_response(200)
