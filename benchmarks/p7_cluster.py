@@ -119,7 +119,6 @@ def measure(cluster: Cluster, http: RecordingServer, mode: str) -> tuple[list[fl
     """(automation runs/min per round, hand-written runs/min per round, latencies) with the pool as it is."""
     auto_rates: list[float] = []
     hand_rates: list[float] = []
-    latencies: list[float] = []
 
     def automation_parameters(n: str) -> dict[str, object]:
         return {"event": event_parameter(custom_event("p7-three", {"n": f"{mode}-{n}"}))}

@@ -423,8 +423,8 @@ def _prefect_rejections(automations: Iterable[LoadedAutomation], options: BuildO
         if loaded.automation.status != "enabled":
             continue
         for deployment in deployments_for(loaded.automation, options):
-            for field, message in deployment_problems(deployment):
-                diagnostics.append(Diagnostic(loaded.path, 1, 1, f"<deployment {deployment['name']}>.{field}", message))
+            for where, message in deployment_problems(deployment):
+                diagnostics.append(Diagnostic(loaded.path, 1, 1, f"<deployment {deployment['name']}>.{where}", message))
     for message in automation_problems(zombie_automation()):
         diagnostics.append(Diagnostic(str(PREFECT_AUTOMATIONS_PATH), 1, 1, ZOMBIE_AUTOMATION_NAME, message))
     return diagnostics

@@ -32,7 +32,7 @@ def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise SystemExit(_usage(f"cannot read {what} file {path}: {exc}"))
+        raise SystemExit(_usage(f"cannot read {what} file {path}: {exc}")) from exc
 
 
 def _usage(message: str) -> int:

@@ -80,7 +80,7 @@ def table(columns: Sequence[Column], rows: Sequence[Sequence[Any]], plain: Seque
         grid.add_column(column.header, justify=column.justify, overflow="fold")  # type: ignore[arg-type]  # never hide text
     for row in rows:
         cells = []
-        for column, value in zip(columns, row):
+        for column, value in zip(columns, row, strict=True):
             text = "" if value is None else str(value)
             cells.append(Text(text, style=column.style(text) if column.style else ""))
         grid.add_row(*cells)

@@ -1,4 +1,4 @@
-"""Action ``create_artifact`` (parameters: ``compiler.language.model.actions.create_artifact``): write a file to the artifact storage, mirror it as a Prefect artifact, register it."""
+"""Action ``create_artifact``: write a file to the artifact storage, mirror it as a Prefect artifact, register it."""
 
 from __future__ import annotations
 

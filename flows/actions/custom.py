@@ -1,4 +1,4 @@
-"""Action ``custom`` (parameters: ``compiler.language.model.actions.custom``): call an action registered in code or by entry point; YAML names it, never an import path."""
+"""Action ``custom``: call an action registered in code or by entry point; YAML names it, never an import path."""
 
 from __future__ import annotations
 

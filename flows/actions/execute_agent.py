@@ -1,4 +1,4 @@
-"""Action ``execute_agent`` (parameters: ``compiler.language.model.actions.execute_agent``): run one registered agent on a repository, in a child process that the deadline can end."""
+"""Action ``execute_agent``: run one registered agent on a repository, in a child process that the deadline can end."""
 
 from __future__ import annotations
 

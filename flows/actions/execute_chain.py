@@ -1,4 +1,4 @@
-"""Action ``execute_chain`` (parameters: ``compiler.language.model.actions.execute_chain``): run an agent chain as a Prefect subflow with one task per step."""
+"""Action ``execute_chain``: run an agent chain as a Prefect subflow with one task per step."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Action ``http_request`` (parameters: ``compiler.language.model.actions.http_request``): one HTTP call through httpx with SSRF guard, one total deadline and secret redaction."""
+"""Action ``http_request``: one HTTP call through httpx with SSRF guard, one total deadline and secret redaction."""
 
 from __future__ import annotations
 

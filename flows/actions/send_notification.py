@@ -1,4 +1,4 @@
-"""Action ``send_notification`` (parameters: ``compiler.language.model.actions.send_notification``): deliver a message to the run log, the registry, Prefect notification blocks or a webhook."""
+"""Action ``send_notification``: deliver a message to the run log, the registry, Prefect notification blocks or a webhook."""
 
 from __future__ import annotations
 

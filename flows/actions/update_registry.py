@@ -1,4 +1,4 @@
-"""Action ``update_registry`` (parameters: ``compiler.language.model.actions.update_registry``): create, update, upsert, merge or delete an entity in the registry database."""
+"""Action ``update_registry``: create, update, upsert, merge or delete an entity in the registry database."""
 
 from __future__ import annotations
 

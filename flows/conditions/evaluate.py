@@ -56,7 +56,7 @@ def _json_equal(a: Any, b: Any) -> bool:
     if _is_number(a) or _is_number(b):
         return _is_number(a) and _is_number(b) and a == b  # int/float compare exactly, at any size
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
     if isinstance(a, list | dict) or isinstance(b, list | dict):
@@ -170,7 +170,7 @@ def evaluate_condition(spec: ConditionSpec, document: Any) -> ConditionResult:
     checks = [(_path_of(m), m.value, *_check_one(spec.operator, m.value, spec.threshold)) for m in matches]
     problems = [f"{where} = {_show(value)}: {note}" for where, value, _, note in checks if note]
     if len(checks) == 1:
-        where, value, holds, note = checks[0]
+        _, value, holds, note = checks[0]
         detail = f": {note}" if note else ""
         reason = f"{path} = {_show(value)}: {wanted} {'holds' if holds else 'does not hold'}{detail}"
         return ConditionResult(holds, value, reason, problem=None if holds or not note else reason, values=values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,10 +106,9 @@ async def _ensure_limit(client: Any, automation: Automation) -> None:
     try:
         limit = await client.read_global_concurrency_limit_by_name(name)
     except ObjectNotFound:
-        try:
+        # Already there: another first run created it a moment ago, the same limit, and its slot is shared.
+        with contextlib.suppress(ObjectAlreadyExists):
             await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1, slot_decay_per_second=decay))
-        except ObjectAlreadyExists:
-            pass  # another first run created it a moment ago: the same limit, and its slot is shared
     else:
         if limit.limit != 1 or abs(limit.slot_decay_per_second - decay) > 1e-12:
             await client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(limit=1, slot_decay_per_second=decay))

@@ -138,7 +138,7 @@ async def _run_action(
     with box.install_log_filter():
         try:
             output = await action_type.execute(params, context)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the action raised leaves only with its secrets redacted
             raise _redacted(box, exc) from None
     return box.redact(output)
 
@@ -284,7 +284,8 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
     failed = [r for r in state.records if r.status not in ("Completed", CACHED, SKIPPED)]
     summary = {"occurrence": occurrence.key, "actions": [asdict(r) for r in state.records]}
     if state.stopped_by is not None:
-        return Failed(message=f"action '{state.stopped_by}' failed: {next(r.summary for r in state.records if r.name == state.stopped_by)}", data=summary)
+        reason = next(r.summary for r in state.records if r.name == state.stopped_by)
+        return Failed(message=f"action '{state.stopped_by}' failed: {reason}", data=summary)
     message = f"{len(state.records) - len(failed)}/{len(state.records)} actions succeeded"
     if failed:
         message += f"; failed with continue_on_failure: {', '.join(r.name for r in failed)}"

@@ -67,5 +67,7 @@ async def publish_summary(client: Any, flow_run_id: Any, automation: str, descri
 
     await client.create_artifact(
         # Stored as Prefect's own table artifacts are: the rows as a JSON string.
-        ArtifactCreate(key=summary_key(automation), type="table", description=description, data=json.dumps(list(rows), default=str), flow_run_id=flow_run_id)
+        ArtifactCreate(
+            key=summary_key(automation), type="table", description=description, data=json.dumps(list(rows), default=str), flow_run_id=flow_run_id
+        )
     )

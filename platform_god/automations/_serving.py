@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import logging
 import os
@@ -108,10 +109,8 @@ class BackgroundServing:
             finally:
                 stop.set()
 
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop already ended
             asyncio.run_coroutine_threadsafe(begin_stop(), loop)
-        except RuntimeError:
-            pass  # the loop already ended
         thread.join(timeout=self._grace + _JOIN_MARGIN_SECONDS + (60.0 if before_stop else 0.0))
         if thread.is_alive():
             log.warning("%s did not stop within the grace period; leaving its daemon thread behind", self.component)

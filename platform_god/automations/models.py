@@ -113,7 +113,9 @@ class RunStatus(StrEnum):
         return self in (RunStatus.COMPLETED, RunStatus.CACHED, RunStatus.SKIPPED)
 
 
-_FINAL = frozenset({RunStatus.COMPLETED, RunStatus.CACHED, RunStatus.SKIPPED, RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CRASHED, RunStatus.CANCELLED})
+_FINAL = frozenset(
+    {RunStatus.COMPLETED, RunStatus.CACHED, RunStatus.SKIPPED, RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CRASHED, RunStatus.CANCELLED}
+)
 ActionStatus = RunStatus  # actions are Prefect task runs: the same states
 
 

@@ -269,6 +269,7 @@ class Runtime:
             text=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
+            check=False,
         )
         return CliResult(completed.returncode, completed.stdout, completed.stderr)
 

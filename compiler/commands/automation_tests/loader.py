@@ -138,7 +138,8 @@ def _check_trigger_data(problems: _Problems, at: Location, case: Case, loaded: L
         if data_key == needed and not given:
             problems.add((*at, "when"), f"{loaded.automation.name} has a {trigger.type} trigger: give when.{needed}")
         elif data_key != needed and given:
-            problems.add((*at, "when", data_key), f"{loaded.automation.name} has a {trigger.type} trigger, which uses when.{needed}, not {data_key}", key=True)
+            message = f"{loaded.automation.name} has a {trigger.type} trigger, which uses when.{needed}, not {data_key}"
+            problems.add((*at, "when", data_key), message, key=True)
     if when.event is not None and trigger.type == "event":
         _check_event(problems, at, when.event)
     zone: tzinfo = ZoneInfo(trigger.time.timezone_str) if trigger.type == "time" else UTC  # type: ignore[union-attr]

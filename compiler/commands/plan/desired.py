@@ -91,7 +91,10 @@ def _parameter_schema(entrypoint: str, definition: str | None) -> dict[str, Any]
 def _deployment(entry: dict[str, Any], pull_steps: list[Any], definition: str | None) -> dict[str, Any]:
     work_pool = entry.get("work_pool") or {}
     limit = entry.get("concurrency_limit")
-    concurrency = concurrency_shape(limit.get("limit"), limit.get("collision_strategy")) if isinstance(limit, dict) else concurrency_shape(limit, None)
+    if isinstance(limit, dict):
+        concurrency = concurrency_shape(limit.get("limit"), limit.get("collision_strategy"))
+    else:
+        concurrency = concurrency_shape(limit, None)
     return {
         "entrypoint": entry["entrypoint"],
         "name": entry["name"],

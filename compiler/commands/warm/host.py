@@ -19,6 +19,7 @@ running children finish.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import gc
 import json
@@ -132,10 +133,8 @@ class _Host:
         record = read_record(self.server_dir)
         if record is not None and record.pid == os.getpid():
             record_path(self.server_dir).unlink(missing_ok=True)
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(self.socket_path)
-        except OSError:
-            pass
 
     # ---------------------------------------------------------------------------------- one caller
     def _accept(self) -> _Job | None:
@@ -260,10 +259,8 @@ class _Host:
             return
         run.answered = True
         self._drop(run, run.conn)
-        try:
+        with contextlib.suppress(OSError):
             send_message(run.conn, {"exit": code})
-        except OSError:
-            pass
         run.conn.close()
         _log(f"pid {run.pid}: exit {code}")
 
@@ -338,17 +335,15 @@ def _first_answer(fd: int, timeout: float) -> bytes:
 
 
 def _kill(pid: int, sig: int = signal.SIGKILL) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 # ------------------------------------------------------------------------------------------ the child
 def _become_run(job: _Job) -> list[str]:
     """In the child: take the caller's place; report b"1" once it is certain to run as a fresh process would."""
     job.log = os.dup(2)  # the runner's log, for what the run prints after answering its caller
-    for target, fd in zip((0, 1, 2), job.fds):
+    for target, fd in zip((0, 1, 2), job.fds, strict=True):
         os.dup2(fd, target)
         os.close(fd)
     os.chdir(job.cwd)
@@ -380,10 +375,8 @@ def _answer_caller(job: _Job, code: int) -> None:
     this process still does; anything printed from here on goes to the runner's log."""
     sys.stdout.flush()
     sys.stderr.flush()
-    try:
+    with contextlib.suppress(BrokenPipeError):  # the runner is gone: its caller learnt that already
         os.write(job.go, str(code).encode())
-    except BrokenPipeError:
-        pass  # the runner is gone: its caller learnt that already
     os.close(job.go)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -442,10 +435,8 @@ def _listen(server_dir: Path) -> tuple[socket.socket, str]:
     path = str(server_dir / "warm.sock")
     if len(path.encode()) > _SOCKET_PATH_MAX:
         path = str(Path(tempfile.mkdtemp(prefix="automations-warm-")) / "warm.sock")  # a 0700 folder
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o077)  # the socket is the user's alone from the moment it exists
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -131,7 +131,7 @@ def test_substituted_values_are_never_parsed_again(text: str, variables: dict[st
 class Spy:
     """An object with an attribute and str/format hooks that record being called."""
 
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []  # shared by every Spy: a test clears it, renders, then reads it
 
     def __init__(self) -> None:
         self.token = "attribute value"

@@ -281,7 +281,7 @@ def test_point_prefect_at_makes_an_imported_prefect_use_the_new_url(tmp_path: Pa
     )
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(tmp_path)  # no profile naming an API
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout.split() == ["None", "http://127.0.0.1:9/api"], done.stderr
 
 
@@ -372,7 +372,7 @@ def _tls_contexts_made(mode: str, home: Path) -> list[str | None]:
 
     env = {**os.environ, "PREFECT_HOME": str(home)}
     env.pop("PREFECT_API_TLS_INSECURE_SKIP_VERIFY", None)
-    done = subprocess.run([sys.executable, "-c", _TLS_CONTEXTS_MADE, mode], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", _TLS_CONTEXTS_MADE, mode], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
 

@@ -7,6 +7,7 @@ session's real ``prefect server start``; the HTTP server is a real socket on 127
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -121,7 +122,5 @@ async def free_cooldown(name: str) -> None:
     from flows.engine.admission import cooldown_limit_name
 
     async with get_client() as client:
-        try:
+        with contextlib.suppress(ObjectNotFound):
             await client.update_global_concurrency_limit(cooldown_limit_name(name), GlobalConcurrencyLimitUpdate(active_slots=0))
-        except ObjectNotFound:
-            pass

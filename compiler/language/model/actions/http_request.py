@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from compiler.language.model.actions.base import ActionParameters, ActionSpec
 from compiler.language.urls import header_problem, url_problem
@@ -51,7 +51,7 @@ class HttpRequestParameters(ActionParameters):
     )
     follow_redirects: bool = Field(default=True, description="Follow up to 5 redirects (each one is checked).")
 
-    model_config = {"populate_by_name": True}
+    model_config = ConfigDict(populate_by_name=True)
 
     @field_validator("url")
     @classmethod

@@ -379,7 +379,7 @@ def test_failed_write_leaves_old_file_and_no_temp_files(tmp_path: Path, monkeypa
         build(folder, tmp_path, BuildOptions())
     monkeypatch.undo()
     assert (tmp_path / "prefect.yaml").read_bytes() == old
-    assert [p for p in tmp_path.rglob("*.tmp")] == []
+    assert list(tmp_path.rglob("*.tmp")) == []
 
 
 def test_written_files_are_readable_by_others(tmp_path: Path) -> None:
@@ -497,7 +497,9 @@ def make_project(tmp_path: Path) -> Path:
 
 
 def _cli(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PREFECT_BIN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [PREFECT_BIN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
+    )
 
 
 def _post_event(api_url: str, event: str, resource: dict[str, str], payload: dict[str, Any]) -> str:

@@ -60,7 +60,7 @@ def save(path: Path, body: str, secret: str = README_SECRET, **headers: str) -> 
 
 def test_readme_example_validates(project: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "compiler", "--config-dir", str(project), "validate"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+                            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("1 automation(s) valid, 1 webhook(s) valid, 0 error(s)")
 
@@ -77,7 +77,7 @@ def test_readme_curl_signature_is_what_github_sends() -> None:
     body = re.search(r"body='([^']+)'", recipe).group(1)  # type: ignore[union-attr]
     command = recipe.split("\n")[1].split("sig=", 1)[1].strip('"').removeprefix("sha256=$(").removesuffix(")")
     shown = subprocess.run(["bash", "-c", f"body='{body}'; {command}"], capture_output=True, text=True, timeout=30,
-                           env={"PATH": "/usr/bin:/bin", "AUTOMATIONS_SECRET_GITHUB_WEBHOOK": README_SECRET})
+                           env={"PATH": "/usr/bin:/bin", "AUTOMATIONS_SECRET_GITHUB_WEBHOOK": README_SECRET}, check=True)
     assert "sha256=" + shown.stdout.strip() == sign_github(README_SECRET, body.encode())
 
 

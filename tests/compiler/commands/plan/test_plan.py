@@ -138,9 +138,14 @@ CHANGES = [
         "event", ("chain_name: full_analysis", "chain_name: nightly_*"),
         'triggers["{name} (event trigger)"].trigger.match["platform-god.chain-name"]', "full_analysis", "nightly_*", id="trigger-filter",
     ),
-    pytest.param("cron", ("message: hello", "message: goodbye"), "definition.actions[0].parameters.message", "hello", "goodbye", id="action-parameter"),
+    pytest.param(
+        "cron", ("message: hello", "message: goodbye"), "definition.actions[0].parameters.message", "hello", "goodbye", id="action-parameter"
+    ),
     pytest.param("cond", ("overlap: skip", "overlap: queue"), "concurrency_limit.collision_strategy", "CANCEL_NEW", "ENQUEUE", id="overlap"),
-    pytest.param("event", ("cooldown_seconds: 600", "cooldown_seconds: 900"), 'triggers["{name} (event trigger)"].trigger.within', 600.0, 900.0, id="trigger-within"),
+    pytest.param(
+        "event", ("cooldown_seconds: 600", "cooldown_seconds: 900"), 'triggers["{name} (event trigger)"].trigger.within', 600.0, 900.0,
+        id="trigger-within",
+    ),
 ]
 
 

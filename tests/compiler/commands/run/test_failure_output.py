@@ -70,8 +70,8 @@ def test_a_failed_action_is_one_line_in_our_words(runtime: Runtime, tag: str, ca
     assert PREFECT_PREFIX not in result.output
     assert "Traceback" not in result.output and "NoneType: None" not in result.output
     assert "\x00" not in result.output and "\x1b" not in result.output
-    assert [l for l in result.stderr.splitlines() if "ERROR" in l] == [
-        l for l in result.stderr.splitlines() if "action act ended Failed: " in l
+    assert [line for line in result.stderr.splitlines() if "ERROR" in line] == [
+        line for line in result.stderr.splitlines() if "action act ended Failed: " in line
     ]
 
 

@@ -4,6 +4,7 @@ repository, refused inputs, the run history listing and dry runs that execute no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -39,10 +40,8 @@ def _free_cooldown(name: str) -> None:
 
     from tests.prefect_support import reset_cooldown
 
-    try:
+    with contextlib.suppress(ObjectNotFound):  # never run on this server: no limit yet
         asyncio.run(reset_cooldown(name))
-    except ObjectNotFound:
-        pass  # never run on this server: no limit yet
 
 
 def _completed(result: CliResult) -> dict[str, Any]:

@@ -76,8 +76,8 @@ class Serve:
         self.proc.send_signal(signum)
         try:
             code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"serve did not exit within {timeout:.0f} s of {signal.Signals(signum).name}:\n{self.output}")
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"serve did not exit within {timeout:.0f} s of {signal.Signals(signum).name}:\n{self.output}") from exc
         self._reader.join(timeout=5)  # type: ignore[union-attr]
         return code, time.monotonic() - sent
 
@@ -342,7 +342,7 @@ def test_second_serve_of_a_project_refuses_until_the_first_is_dead(project: Proj
     try:
         second = subprocess.run(
             project.command(grace=5), cwd=project.root, env=project.env(), stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, timeout=60, start_new_session=True,
+            capture_output=True, text=True, timeout=60, start_new_session=True, check=False,
         )
         assert second.returncode == 1, second.stdout + second.stderr
         assert f"PID {first.proc.pid}" in second.stderr, second.stderr

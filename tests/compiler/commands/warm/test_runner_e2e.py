@@ -88,7 +88,7 @@ class Project:
     def cli(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "compiler", *args], cwd=cwd or self.root, env=env or self.env,
-            capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL, check=False,
         )
 
     def runner(self) -> dict[str, object] | None:

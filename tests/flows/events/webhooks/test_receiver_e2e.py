@@ -194,8 +194,8 @@ REFUSALS = [
     Refusal("not-json", "/hooks/gh", lambda d: push(d, body=b"ref=main", content_type="text/plain"), 415,
             "content type 'text/plain' is not accepted; send application/json"),
     Refusal("malformed-json", "/hooks/gh", lambda d: push(d, body=b'{"ref": '), 415, "body is not valid JSON"),
-    Refusal("unknown-path", "/hooks/nope", lambda d: push(d), 404, "no webhook at /hooks/nope"),
-    Refusal("secret-not-configured", "/hooks/unready", lambda d: bearer(d), 503, "webhook not ready: secret 'e2e_never_set' not found"),
+    Refusal("unknown-path", "/hooks/nope", push, 404, "no webhook at /hooks/nope"),
+    Refusal("secret-not-configured", "/hooks/unready", bearer, 503, "webhook not ready: secret 'e2e_never_set' not found"),
     Refusal("missing-field", "/hooks/gh", lambda d: push(d, body=b'{"marker": "m"}'), 422,
             "cannot build the event: template variable '{body.ref}' is not defined"),
 ]
