@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator
 
@@ -24,7 +24,8 @@ _CONTEXT_KEY = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 def action_union() -> Any:
     """A discriminated union (on ``type``) of one model per row of the action table."""
     models = tuple(action_model(s.name, s.parameters, s.description) for s in ACTION_SPECS.values())
-    return Annotated[models, Field(discriminator="type")]  # type: ignore[valid-type]
+    # Union[tuple] is the spelling of a union of types known only at run time (`|` needs them written out).
+    return Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007  # type: ignore[valid-type]
 
 
 class _AutomationFields(StrictModel):
