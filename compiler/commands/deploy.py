@@ -29,16 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from compiler.commands.build import (
-    AUTOMATIONS_MODULE,
-    CONCURRENCY_LIMITS_PATH,
-    PLATFORM_TAG,
-    PREFECT_YAML_PATH,
-    WATCHER_ENTRYPOINT,
-    WATCHER_FLOW_NAME,
-    BuildResult,
-    build,
-)
+from compiler.commands.build import CONCURRENCY_LIMITS_PATH, PREFECT_YAML_PATH, BuildResult, build
 from compiler.commands.output import err, out, progress
 from compiler.language.deploy_config import (
     BuildOptions,
@@ -48,24 +39,22 @@ from compiler.language.deploy_config import (
     resolve_build_options,
 )
 from compiler.language.diagnostics import Diagnostic
+from compiler.language.prefect_names import COOLDOWN_LIMIT_PREFIX, PLATFORM_TAG, WATCHER_ENTRYPOINT, WATCHER_FLOW_NAME, is_ours
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
 
 __all__ = [
-    "COOLDOWN_LIMIT_PREFIX",
     "DeployError",
     "DeployResult",
     "add_command",
     "cmd_deploy",
     "deploy",
     "ensure_work_pool",
-    "is_ours",
     "prune",
     "run_prefect_deploy",
 ]
 
-COOLDOWN_LIMIT_PREFIX = "automation-cooldown-"
 WORK_POOL_TYPE = "process"
 PREFECT_DEPLOY_TIMEOUT_SECONDS = 600
 _PAGE = 200  # the API caps reads at 200 per call
@@ -182,14 +171,6 @@ def run_prefect_deploy(
             f"deployment(s) created):\n{output.strip()}"
         )
     return deployed
-
-
-def is_ours(deployment: Any) -> bool:
-    """A deployment this project's deploy made (tagged platform-god, our entrypoints): what --prune and plan may remove."""
-    entry = deployment.entrypoint or ""
-    return PLATFORM_TAG in (deployment.tags or []) and (
-        entry == WATCHER_ENTRYPOINT or entry.startswith(f"{AUTOMATIONS_MODULE}:")
-    )
 
 
 async def _all_deployments(client: PrefectClient) -> list[Any]:

@@ -1,18 +1,24 @@
-"""Names build and the runtime share: our tag, event names and the labels triggers match, the cooldown limit.
+"""Names build, deploy and the runtime share: our tag, entrypoints, event names and the labels triggers match, the cooldown limit.
 
 The full table of events and labels is in ``flows/events/publish.py``, which publishes them.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
+    "AUTOMATIONS_MODULE",
+    "COOLDOWN_LIMIT_PREFIX",
     "EVENT_NAMES",
     "FILTER_LABELS",
     "LABEL_PREFIX",
     "PLATFORM_TAG",
+    "WATCHER_ENTRYPOINT",
     "WATCHER_FLOW_NAME",
     "cooldown_limit_name",
     "event_name",
+    "is_ours",
     "watcher_deployment_name",
 ]
 
@@ -50,13 +56,28 @@ def event_name(kind: str, custom_type: str | None = None) -> str:
     return EVENT_NAMES[kind]
 
 
+COOLDOWN_LIMIT_PREFIX = "automation-cooldown-"
+
+
 def cooldown_limit_name(automation_name: str) -> str:
     """The global concurrency limit that enforces an automation's cooldown (build creates it, the gate takes it)."""
-    return f"automation-cooldown-{automation_name}"
+    return f"{COOLDOWN_LIMIT_PREFIX}{automation_name}"
 
 
 # The Prefect flow that checks condition triggers (flows/conditions/watcher.py), one deployment per condition automation.
 WATCHER_FLOW_NAME = "condition-watcher"
+
+
+# The deployments' entrypoints: each automation's flow, and the condition watcher.
+AUTOMATIONS_MODULE = "flows/automations.py"
+WATCHER_ENTRYPOINT = "flows/conditions/watcher.py:condition_watcher"
+
+
+def is_ours(deployment: Any) -> bool:
+    """A deployment this project's deploy made (tagged platform-god, our entrypoints): what ``deploy --prune``
+    and ``plan`` may remove."""
+    entry = deployment.entrypoint or ""
+    return PLATFORM_TAG in (deployment.tags or []) and (entry == WATCHER_ENTRYPOINT or entry.startswith(f"{AUTOMATIONS_MODULE}:"))
 
 
 def watcher_deployment_name(automation_name: str) -> str:

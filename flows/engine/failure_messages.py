@@ -4,13 +4,11 @@ control characters escaped. The same text goes to the Prefect state, ``runs``, `
 from __future__ import annotations
 
 import errno
-import logging
 import re
 from typing import Any
 
 __all__ = [
     "PREFECT_EXCEPTION_PREFIX",
-    "clean_failure",
     "connection_failure",
     "describe_exception",
     "escape_controls",
@@ -124,28 +122,3 @@ def describe_exception(exc: BaseException) -> str:
         text = detail if own and detail else f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
     return plain_message(text)
 
-
-def clean_failure(exc: BaseException, action_name: str) -> Exception:
-    """The exception an action task raises for ``exc``: our one-line message, and the retry class kept
-    (a disk-full or permission error is never retried). ``AUTOMATIONS_VERBOSE_ERRORS`` logs the original
-    traceback first."""
-    from compiler.language.settings import get_settings
-    from flows.actions.base import ActionError
-    from flows.engine.task_options import NotRetryable, is_retryable
-
-    message = describe_exception(exc)
-    if get_settings().verbose_errors:
-        _run_logger().error("action %s failed: %s", action_name, message, exc_info=exc)
-    if isinstance(exc, NotRetryable) or is_permanent_os_error(exc):
-        return NotRetryable(message)
-    return ActionError(message, retryable=is_retryable(exc))
-
-
-def _run_logger() -> Any:
-    """The task run's logger (its lines reach the Prefect UI), or the module's logger outside a run."""
-    try:
-        from prefect import get_run_logger
-
-        return get_run_logger()
-    except Exception:  # noqa: BLE001 - MissingContextError outside a run
-        return logging.getLogger(__name__)

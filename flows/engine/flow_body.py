@@ -19,7 +19,8 @@ from compiler.language.model.actions import ActionBase
 from compiler.language.settings import get_settings
 from compiler.language.templates import MissingVariable, TemplateSyntaxError, iter_placeholders, render_value
 from flows.actions import ACTION_TYPES, ActionContext, ActionError
-from flows.engine.failure_messages import clean_failure, plain_message, validation_message
+from flows.actions.base import NotRetryable
+from flows.engine.failure_messages import plain_message, validation_message
 from flows.engine.run_context import (
     Occurrence,
     RunInputs,
@@ -28,7 +29,7 @@ from flows.engine.run_context import (
     resolve_occurrence,
     template_variables,
 )
-from flows.engine.task_options import NotRetryable, exactly_once, task_options
+from flows.engine.task_options import clean_failure, exactly_once, task_options
 from flows.exactly_once.occurrences import CACHED
 from flows.exactly_once.result_storage import shared_storage_block
 
@@ -184,7 +185,7 @@ def _action_task_for(action: ActionBase, results_dir: Path, shared_storage: Any 
         return cached[3]
     if len(_ACTION_TASKS) >= _ACTION_TASKS_MAX:
         _ACTION_TASKS.clear()
-    configured = _action_task.with_options(**task_options(action, results_dir, shared_storage))
+    configured = _action_task.with_options(**task_options(action, ACTION_TYPES[action.type], results_dir, shared_storage))
     _ACTION_TASKS[id(action)] = (action, results_dir, shared_storage, configured)
     return configured
 
@@ -249,7 +250,7 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
         variables = template_variables(automation, loaded.inputs, run, builtins, state.outputs)
         display, render_error = _render_for_key(action, variables)
         key = None
-        if render_error is None and exactly_once(action):
+        if render_error is None and exactly_once(action, ACTION_TYPES[action.type]):
             key = action_key(
                 automation.name, action.name, action.type, display, _occurrence_part(action, variables, occurrence)  # type: ignore[attr-defined]
             )

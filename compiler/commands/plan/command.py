@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compiler.commands.build import PLATFORM_TAG
 from compiler.commands.output import err, out
 from compiler.commands.plan.desired import desired_state
 from compiler.commands.plan.diff import Plan, compute_plan
@@ -17,6 +16,7 @@ from compiler.commands.plan.observed import read_server
 from compiler.commands.plan.report import plan_json, plan_lines
 from compiler.language.deploy_config import BuildOptions, pull_steps_for_directory, resolve_build_options
 from compiler.language.diagnostics import Diagnostic
+from compiler.language.prefect_names import PLATFORM_TAG
 
 __all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_NO_CHANGES", "PlanError", "PlanResult", "add_command", "cmd_plan", "make_plan"]
 

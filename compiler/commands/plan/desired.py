@@ -12,18 +12,12 @@ from typing import Any
 
 import yaml
 
-from compiler.commands.build import (
-    CONCURRENCY_LIMITS_PATH,
-    DEFINITIONS_DIR,
-    PREFECT_AUTOMATIONS_PATH,
-    PREFECT_YAML_PATH,
-    WATCHER_ENTRYPOINT,
-    WATCHER_FLOW_NAME,
-)
+from compiler.commands.build import CONCURRENCY_LIMITS_PATH, DEFINITIONS_DIR, PREFECT_AUTOMATIONS_PATH, PREFECT_YAML_PATH
 from compiler.commands.build import plan_outputs as build_outputs  # the build's own "what would be written", errors included
 from compiler.commands.plan.shapes import concurrency_shape, desired_automation, desired_schedule, desired_triggers
 from compiler.language.deploy_config import BuildOptions, deploy_environment
 from compiler.language.diagnostics import Diagnostic
+from compiler.language.prefect_names import WATCHER_ENTRYPOINT, WATCHER_FLOW_NAME
 
 __all__ = ["DesiredState", "deployment_key", "desired_state", "flow_name_of"]
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from compiler.commands.plan.desired import DesiredState
 from compiler.commands.plan.observed import ObservedState
 from compiler.commands.plan.shapes import automation_shape
+from compiler.language.prefect_names import COOLDOWN_LIMIT_PREFIX
 
 __all__ = ["Change", "FieldChange", "Plan", "compute_plan", "field_changes", "key_path"]
 
@@ -151,8 +152,6 @@ def _deployments(desired: DesiredState, observed: ObservedState, plan: Plan) -> 
 
 
 def _limits(desired: DesiredState, observed: ObservedState, plan: Plan) -> None:
-    from compiler.commands.deploy import COOLDOWN_LIMIT_PREFIX
-
     for name in sorted(desired.limits):
         change = _compare("concurrency limit", name, observed.limits.get(name), desired.limits[name])
         if change is not None:

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compiler.commands.build import AUTOMATIONS_MODULE, DEFINITIONS_DIR
-from compiler.commands.deploy import COOLDOWN_LIMIT_PREFIX
-from compiler.commands.deploy import is_ours as ours  # deploy --prune's notion of "ours", shared on purpose
+from compiler.commands.build import DEFINITIONS_DIR
 from compiler.commands.plan.desired import deployment_key
 from compiler.commands.plan.shapes import concurrency_shape, server_schedule, trigger_shape
+from compiler.language.prefect_names import AUTOMATIONS_MODULE, COOLDOWN_LIMIT_PREFIX
+from compiler.language.prefect_names import is_ours as ours  # deploy --prune's notion of "ours", shared on purpose
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient

@@ -18,6 +18,7 @@ import httpx
 import pytest
 import yaml
 
+from compiler.commands import build as build_module
 from compiler.commands.build import (
     CONCURRENCY_LIMITS_PATH,
     DEFINITIONS_DIR,
@@ -30,6 +31,7 @@ from compiler.commands.build import (
     build,
     check,
 )
+from compiler.language import prefect_names
 from compiler.language.deploy_config import apply_server_objects, deploy_environment, pull_steps_for_directory, resolve_build_options
 from tests import ROOT
 from tests.conftest import PREFECT_BIN, prefect_env
@@ -635,3 +637,11 @@ def test_prefect_deploy_all_accepts_generated_yaml(prefect_server: str, tmp_path
             assert len(await client.read_automations_by_name("platform-god-crash-zombie-runs")) == 1
 
     asyncio.run(verify())
+
+
+def test_build_writes_the_entrypoints_deploy_and_plan_recognise() -> None:
+    # build.py still defines its own copies (it is being split); deploy and plan read prefect_names'.
+    assert (build_module.AUTOMATIONS_MODULE, build_module.WATCHER_ENTRYPOINT) == (
+        prefect_names.AUTOMATIONS_MODULE,
+        prefect_names.WATCHER_ENTRYPOINT,
+    )
