@@ -78,7 +78,7 @@ class AutomationRegistry:
     @property
     def catalog(self) -> Catalog:
         """The folder's catalog with ``automations`` as above (what ``serve`` would deploy)."""
-        return Catalog(self.automations, self._catalog.chains, self.diagnostics, list(self._catalog.files))
+        return Catalog(automations=self.automations, chains=self._catalog.chains, diagnostics=self.diagnostics, files=list(self._catalog.files))
 
     def names(self) -> list[str]:
         return sorted(self.automations)

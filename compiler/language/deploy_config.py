@@ -10,12 +10,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
+from compiler.language.config_files import read_document, root_is_mapping, validate_document
 from compiler.language.diagnostics import Diagnostic
 from compiler.language.model.base import JsonValue, StrictModel
-from compiler.language.source import SourceError, load_source
-from compiler.language.validation_errors import diagnostics_from_validation_error
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
@@ -172,20 +171,15 @@ def load_deploy_config(path: Path) -> tuple[DeployConfig | None, list[Diagnostic
     """The file's settings (an empty config when the file does not exist), or located diagnostics."""
     if not path.exists():
         return DeployConfig(), []
-    try:
-        doc = load_source(path)
-    except SourceError as exc:
-        return None, [Diagnostic(str(path), p.line, p.col, "<file>", p.message) for p in exc.problems]
-    except OSError as exc:
-        return None, [Diagnostic(str(path), 1, 1, "<file>", f"cannot read file: {exc.strerror}")]
+    diagnostics: list[Diagnostic] = []
+    doc = read_document(path, diagnostics)
+    if doc is None:
+        return None, diagnostics
     if doc.data is None:
         return DeployConfig(), []  # an empty file (only comments) means "all defaults"
-    if not isinstance(doc.data, dict):
-        return None, [Diagnostic(str(path), 1, 1, "<root>", f"expected a mapping, got {type(doc.data).__name__}")]
-    try:
-        return DeployConfig.model_validate(doc.data), []
-    except ValidationError as exc:
-        return None, diagnostics_from_validation_error(exc, doc, DeployConfig)
+    if not root_is_mapping(doc, None, diagnostics):
+        return None, diagnostics
+    return validate_document(doc, DeployConfig, diagnostics), diagnostics
 
 
 def pull_steps_for_directory(directory: str) -> tuple[dict[str, Any], ...]:
