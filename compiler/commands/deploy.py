@@ -30,12 +30,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from compiler.commands.build import CONCURRENCY_LIMITS_PATH, PREFECT_YAML_PATH, BuildResult, build
+from compiler.commands.deploy_options import add_deploy_command, deploy_target
 from compiler.commands.output import err, out, progress
+from compiler.commands.plan.command import cmd_plan
 from compiler.language.deploy_config import (
     BuildOptions,
     apply_server_objects,
     deploy_environment,
-    pull_steps_for_directory,
     resolve_build_options,
 )
 from compiler.language.diagnostics import Diagnostic
@@ -302,45 +303,30 @@ def deploy(
 
 def add_command(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``deploy`` on the main parser's subparsers (which provides ``--config-dir``)."""
-    p = subparsers.add_parser(
+    p = add_deploy_command(
+        subparsers,
         "deploy",
-        help="build, then deploy everything to PREFECT_API_URL (exit 0 ok, 1 config or deploy error)",
-        description=(
-            "Build prefect.yaml and deployments/, make sure the work pool exists, run `prefect deploy --all`, "
-            "create the cooldown limits and Prefect automations; --prune also deletes what no automation produces any more."
-        ),
+        summary="build, then deploy everything to PREFECT_API_URL (exit 0 ok, 1 config or deploy error)",
+        description="Build prefect.yaml and deployments/, make sure the work pool exists, run `prefect deploy --all`, "
+        "create the cooldown limits and Prefect automations; --prune also deletes what no automation produces any more.",
+        prune_help="delete deployments and cooldown limits of removed or disabled automations",
+        func=cmd_deploy,
     )
-    p.add_argument("--prune", action="store_true", help="delete deployments and cooldown limits of removed or disabled automations")
     p.add_argument("--plan", action="store_true", help="deploy nothing: show what would change, like `plan` (exit 0 none, 2 changes, 1 error)")
-    p.add_argument("--project-root", type=Path, default=Path("."), help="folder with flows/ receiving prefect.yaml and deployments/ (default: .)")
-    p.add_argument("--pool", dest="work_pool", help="work pool name (default: deploy.yaml's work_pool, else automations)")
-    p.add_argument("--tag", dest="tags", action="append", help="extra deployment tag (repeatable; replaces deploy.yaml's tags)")
-    p.add_argument("--pull-directory", help="absolute folder workers run flows from (default: the project root)")
-    p.set_defaults(func=cmd_deploy)
-    return p  # type: ignore[no-any-return]
+    return p
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     """Run deploy; prints what was deployed, applied and pruned; returns 0 or 1."""
-    from compiler.commands.api_endpoint import configured_api_url
-
     if getattr(args, "plan", False):
-        from compiler.commands.plan.command import cmd_plan
-
         return cmd_plan(args)
-    if not configured_api_url():
-        err(NO_API_MESSAGE)
+    target = deploy_target(args, NO_API_MESSAGE)
+    if target is None:
         return 1
-    config_dir: Path = args.config_dir
-    pull = pull_steps_for_directory(args.pull_directory) if args.pull_directory else None
-    options, option_errors = resolve_build_options(config_dir, work_pool=args.work_pool, extra_tags=args.tags, pull_steps=pull)
-    if options is None:
-        for diagnostic in option_errors:
-            err(str(diagnostic))
-        return 1
+    api_url, options = target
     try:
         with progress("deploying automations") as step:
-            result = deploy(config_dir, args.project_root, options, prune=args.prune, progress=step)
+            result = deploy(args.config_dir, args.project_root, options, prune=args.prune, api_url=api_url, progress=step)
     except DeployError as exc:
         err(f"deploy failed: {exc}")
         return 1

@@ -17,7 +17,6 @@ lock then finds the result (state ``Cached``). The lock manager decides what "ex
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import fcntl
 import hashlib
@@ -28,6 +27,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from typing import Any
 from prefect.locking.protocol import LockManager
 
 from compiler.language.settings import REDIS_SCHEMES
+from flows.retry_loop import Rule, aretry, retry
 
 __all__ = ["REDIS_SCHEMES", "FileLockManager", "LockSettingError", "lock_manager"]
 
@@ -127,28 +128,34 @@ class FileLockManager(LockManager):
     def acquire_lock(self, key: str, holder: str, acquire_timeout: float | None = None, hold_timeout: float | None = None) -> bool:
         if self.is_lock_holder(key, holder):
             return True
-        started = time.monotonic()
-        reported = False
-        while not self._try_lock(key, holder):
-            waited = time.monotonic() - started
-            if acquire_timeout is not None and waited >= acquire_timeout:
-                return False
-            reported = reported or self._report_wait(key, waited)
-            time.sleep(_POLL_SECONDS)
-        return True
+        return retry(lambda: self._try_lock(key, holder), self._polling(acquire_timeout, waiting_for=key))
 
     async def aacquire_lock(self, key: str, holder: str, acquire_timeout: float | None = None, hold_timeout: float | None = None) -> bool:
         if self.is_lock_holder(key, holder):
             return True
+
+        async def attempt() -> bool:
+            return self._try_lock(key, holder)  # never blocks: a waiter polls, sleeping between tries
+
+        return await aretry(attempt, self._polling(acquire_timeout, waiting_for=key))
+
+    def _polling(self, timeout: float | None, waiting_for: str | None = None) -> Rule[bool]:
+        """Try again every _POLL_SECONDS until a try succeeds (True) or ``timeout``, counted from now, has passed
+        (False); with ``waiting_for`` (a key), say once after a while whose lock is waited for."""
         started = time.monotonic()
-        reported = False
-        while not self._try_lock(key, holder):
-            waited = time.monotonic() - started
-            if acquire_timeout is not None and waited >= acquire_timeout:
-                return False
-            reported = reported or self._report_wait(key, waited)
-            await asyncio.sleep(_POLL_SECONDS)
-        return True
+
+        def rule(done: bool) -> Generator[float, bool, bool]:
+            reported = waiting_for is None
+            while not done:
+                waited = time.monotonic() - started
+                if timeout is not None and waited >= timeout:
+                    return False
+                if not reported and waiting_for is not None:
+                    reported = self._report_wait(waiting_for, waited)
+                done = yield _POLL_SECONDS
+            return True
+
+        return rule
 
     def release_lock(self, key: str, holder: str) -> None:
         with self._mutex:
@@ -183,20 +190,13 @@ class FileLockManager(LockManager):
         return held is not None and held.holder == holder
 
     def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
-        started = time.monotonic()
-        while self.is_locked(key):
-            if timeout is not None and time.monotonic() - started >= timeout:
-                return False
-            time.sleep(_POLL_SECONDS)
-        return True
+        return retry(lambda: not self.is_locked(key), self._polling(timeout))
 
     async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
-        started = time.monotonic()
-        while self.is_locked(key):
-            if timeout is not None and time.monotonic() - started >= timeout:
-                return False
-            await asyncio.sleep(_POLL_SECONDS)
-        return True
+        async def attempt() -> bool:
+            return not self.is_locked(key)  # a non-blocking probe: the waits between probes leave the loop free
+
+        return await aretry(attempt, self._polling(timeout))
 
     def _report_wait(self, key: str, waited: float) -> bool:
         if waited < _REPORT_WAIT_AFTER_SECONDS:
