@@ -551,7 +551,7 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
         help="absolute folder workers run flows from (replaces the pull steps; default: the folder `prefect deploy` runs in)",
     )
     p.set_defaults(func=cmd_build)
-    return p  # type: ignore[no-any-return]  # argparse's subparsers object is untyped here
+    return p
 
 
 def cmd_build(args: argparse.Namespace) -> int:

@@ -158,8 +158,8 @@ def preview_actions(
     stopped_by: str | None = None
     previews: list[ActionPreview] = []
     for action in loaded.automation.actions:
-        raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
-        preview = ActionPreview(action.name, action.type, RUNS)  # type: ignore[attr-defined]
+        raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)
+        preview = ActionPreview(action.name, action.type, RUNS)
         try:
             preview.parameters = render_value(raw, variables_for(dict(so_far)))
             problem = _validated(action, preview.parameters)

@@ -70,7 +70,7 @@ def _triggered(catalog: Catalog, event: dict[str, Any]) -> list[dict[str, Any]]:
         automation = loaded.automation
         if automation.trigger.type != "event":
             continue
-        matches, why = match_event(automation.trigger.event, event)  # type: ignore[union-attr]
+        matches, why = match_event(automation.trigger.event, event)
         rows.append({"automation": name, "status": automation.status, "matches": matches, "why": why})
     return rows
 

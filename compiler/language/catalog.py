@@ -202,21 +202,21 @@ def _semantic_checks(doc: SourceDocument, automation: Automation, chains: dict[s
         if action.name in seen:
             report(("actions", index, "name"), f"action name '{action.name}' is already used by actions[{seen[action.name]}]; names must be unique")
         seen.setdefault(action.name, index)
-        params = action.parameters  # type: ignore[attr-defined]
+        params = action.parameters
         chain = getattr(params, "referenced_chain", None)
         if chain is not None and chain not in chains:
-            field_name = "chain_name" if params.chain_name else "chain"
+            field_name = "chain_name" if getattr(params, "chain_name", None) else "chain"
             report(
                 ("actions", index, "parameters", field_name),
                 f"unknown chain '{chain}'{did_you_mean(chain, chains)} (chains in configs/chains/: {', '.join(sorted(chains)) or 'none'})",
             )
-        agent = getattr(params, "agent_name", None) if action.type == "execute_agent" else None  # type: ignore[attr-defined]
+        agent = getattr(params, "agent_name", None) if action.type == "execute_agent" else None
         if agent is not None and "{" not in agent:
             problem = _unknown_agent(agent)
             if problem:
                 # A warning, not an error: agents are plug-ins that may be installed only on the workers.
                 report(("actions", index, "parameters", "agent_name"), problem, "warning")
-        custom = getattr(params, "action_name", None) if action.type == "custom" else None  # type: ignore[attr-defined]
+        custom = getattr(params, "action_name", None) if action.type == "custom" else None
         if custom is not None:
             problem = _unknown_custom_action(custom)
             if problem:

@@ -56,11 +56,11 @@ def _template_sites(data: dict[str, Any]) -> Iterable[tuple[tuple[str | int, ...
 
 def check_references(doc: SourceDocument, trigger_type: str | None) -> ReferenceReport:
     """Check every template in the raw document: syntax always; names when the document is a mapping."""
-    data = doc.data if isinstance(doc.data, dict) else {}
-    context = data.get("context") if isinstance(data.get("context"), dict) else {}
-    action_names = [
-        a.get("name") for a in data.get("actions", []) if isinstance(a, dict) and isinstance(a.get("name"), str)
-    ] if isinstance(data.get("actions"), list) else []
+    data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
+    raw_context, raw_actions = data.get("context"), data.get("actions")
+    context: dict[str, Any] = raw_context if isinstance(raw_context, dict) else {}
+    actions: list[Any] = raw_actions if isinstance(raw_actions, list) else []
+    action_names = [a["name"] for a in actions if isinstance(a, dict) and isinstance(a.get("name"), str)]
     diagnostics: list[Diagnostic] = []
     inputs: dict[str, tuple[str | int, ...]] = {}
 

@@ -6,6 +6,7 @@ import json
 import os
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -57,8 +58,8 @@ class Position:
 
 
 _new_object = object.__new__
-_set_line = Position.line.__set__  # type: ignore[attr-defined]
-_set_col = Position.col.__set__  # type: ignore[attr-defined]
+_set_line = vars(Position)["line"].__set__  # the slot's descriptor (type checkers see the field, not the slot)
+_set_col = vars(Position)["col"].__set__
 
 
 def _position(line: int, col: int) -> Position:
@@ -445,7 +446,7 @@ class _YamlLoader:
                 mark = event.start_mark
                 if top.kind == _MAP:
                     if top.key is _NO_KEY:
-                        path = top.path
+                        path: Location | None = top.path
                         if value.__class__ is str and path is not None and value not in top.key_lines and value != "<<":
                             # The common case, inlined: a new string key in a recorded mapping.
                             line = mark.line + 1
@@ -460,9 +461,9 @@ class _YamlLoader:
                         else:
                             self._set_key(top, value, mark)
                         continue
-                    key_path = top.key_path
-                    if key_path is not None:
-                        value_positions[key_path] = _position(mark.line + 1, mark.column + 1)
+                    value_path = top.key_path
+                    if value_path is not None:
+                        value_positions[value_path] = _position(mark.line + 1, mark.column + 1)
                     key = top.key
                     if key.__class__ is str:
                         top.data[key] = value
@@ -491,7 +492,6 @@ class _YamlLoader:
                 if tag is not None and tag != "!" and tag != (_MAP_TAG if is_map else _SEQ_TAG):
                     self._bad_tag(tag, mark, "a mapping" if is_map else "a list")
                 is_key = False
-                path: Location | None
                 if top.kind == _MAP:
                     if top.key is _NO_KEY:
                         # A mapping or list used as a key ('? [a, b]' or '{[a]: 1}').
@@ -725,8 +725,9 @@ class _YamlLoader:
         try:
             while loader.check_event():
                 event = loader.get_event()
-                if event.__class__ is ScalarEvent and event.end_mark.line > event.start_mark.line:
-                    spans.append((event.start_mark.line, event.end_mark.line, event.end_mark.column))
+                start, end = event.start_mark, event.end_mark
+                if event.__class__ is ScalarEvent and start is not None and end is not None and end.line > start.line:
+                    spans.append((start.line, end.line, end.column))
         except yaml.YAMLError:
             pass  # a second document that does not parse: already reported, and the spans so far suffice
         finally:
@@ -757,6 +758,8 @@ def _tab_lines(source: str) -> dict[int, int]:
 # --- JSON ---------------------------------------------------------------------------------------
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")
+# The pattern matches (perhaps nothing) at every offset, so its match is never None: typed as such once.
+_json_ws: Callable[[str, int], re.Match[str]] = _JSON_WS.match  # type: ignore[assignment]
 _JSON_NUMBER = re.compile(r"(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?")  # json.scanner.NUMBER_RE
 # json.loads accepts NaN and the infinities too; validation rejects them later, as for YAML's .nan.
 _JSON_CONSTANTS: dict[str, Any] = {
@@ -767,7 +770,8 @@ _JSON_CONSTANTS: dict[str, Any] = {
     "Infinity": float("inf"),
     "-Infinity": float("-inf"),
 }
-_scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
+# C scanner of a JSON string (after its opening quote): (text, offset after the closing quote). Not in typeshed.
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
 class _JsonInvalid(Exception):
@@ -796,9 +800,9 @@ class _JsonLoader:
             return None, {}, {}, [SourceProblem(1, 1, _EMPTY_MESSAGE)]
         data: Any = None
         try:
-            start = _JSON_WS.match(source, 0).end()  # type: ignore[union-attr]
+            start = _json_ws(source, 0).end()
             data, end = self._value(start, (), 1)
-            if _JSON_WS.match(source, end).end() != len(source):  # type: ignore[union-attr]
+            if _json_ws(source, end).end() != len(source):
                 raise _JsonInvalid(end)
         except _Stop:
             pass
@@ -854,10 +858,10 @@ class _JsonLoader:
 
     def _object(self, at: int, path: Location, depth: int) -> tuple[dict[str, Any], int]:
         source = self.source
-        ws = _JSON_WS.match
+        ws = _json_ws
         result: dict[str, Any] = {}
         first_lines: dict[str, int] = {}
-        at = ws(source, at + 1).end()  # type: ignore[union-attr]
+        at = ws(source, at + 1).end()
         if source[at] == "}":
             return result, at + 1
         while True:
@@ -873,32 +877,32 @@ class _JsonLoader:
             else:
                 first_lines[key] = key_position.line
                 self.key_positions[(*path, key)] = key_position
-            at = ws(source, at).end()  # type: ignore[union-attr]
+            at = ws(source, at).end()
             if source[at] != ":":
                 raise _JsonInvalid(at)
-            at = ws(source, at + 1).end()  # type: ignore[union-attr]
+            at = ws(source, at + 1).end()
             value, at = self._value(at, (*path, key), depth + 1)
             result[key] = value
-            at = ws(source, at).end()  # type: ignore[union-attr]
+            at = ws(source, at).end()
             if source[at] == "}":
                 return result, at + 1
             if source[at] != ",":
                 raise _JsonInvalid(at)
-            at = ws(source, at + 1).end()  # type: ignore[union-attr]
+            at = ws(source, at + 1).end()
 
     def _array(self, at: int, path: Location, depth: int) -> tuple[list[Any], int]:
         source = self.source
-        ws = _JSON_WS.match
+        ws = _json_ws
         result: list[Any] = []
-        at = ws(source, at + 1).end()  # type: ignore[union-attr]
+        at = ws(source, at + 1).end()
         if source[at] == "]":
             return result, at + 1
         while True:
             value, at = self._value(at, (*path, len(result)), depth + 1)
             result.append(value)
-            at = ws(source, at).end()  # type: ignore[union-attr]
+            at = ws(source, at).end()
             if source[at] == "]":
                 return result, at + 1
             if source[at] != ",":
                 raise _JsonInvalid(at)
-            at = ws(source, at + 1).end()  # type: ignore[union-attr]
+            at = ws(source, at + 1).end()

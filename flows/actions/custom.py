@@ -23,7 +23,7 @@ def _resolve(name: str) -> Callable[..., Any]:
         return _REGISTERED[name]
     for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
         try:
-            return ep.load()  # type: ignore[no-any-return]
+            return ep.load()
         except Exception as exc:  # noqa: BLE001 - a broken plug-in is a config error of this action
             raise ActionError(f"custom action '{name}' failed to load from {ep.value}: {exc}") from None
     known = ", ".join(sorted(registered_custom_actions())) or "none registered"

@@ -44,7 +44,7 @@ async def run_agent_isolated(
             payload = json.loads(line[len(_RESULT_MARK):])
             if "error" in payload:
                 raise AgentRunFailed(payload["error"], retryable=payload.get("retryable", False))
-            return payload["result"]  # type: ignore[no-any-return]
+            return payload["result"]
     tail = stderr.decode(errors="replace").strip().splitlines()[-3:]
     raise AgentRunFailed(f"agent {agent_name} exited with code {proc.returncode} and no result: {' | '.join(tail)}", retryable=True)
 

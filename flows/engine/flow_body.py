@@ -103,8 +103,8 @@ async def _run_action(
 
     if render_error:
         raise NotRetryable(render_error)
-    action_type = ACTION_TYPES[action.type]  # type: ignore[attr-defined]
-    raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
+    action_type = ACTION_TYPES[action.type]
+    raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)
     box = SecretBox()
     resolved: dict[str, str] = {}
     for name in sorted(_secret_refs(raw)):
@@ -192,7 +192,7 @@ def _action_task_for(action: ActionBase, results_dir: Path, shared_storage: Any 
 
 def _render_for_key(action: ActionBase, variables: dict[str, Any]) -> tuple[Any, str | None]:
     """Parameters rendered with secrets left as references: what the idempotency key and logs may see."""
-    raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
+    raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)
     try:
         return render_value(raw, variables), None
     except (MissingVariable, TemplateSyntaxError, TypeError) as exc:
@@ -245,14 +245,14 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
         if state.stopped_by is not None:
             reason = f"not run: action '{state.stopped_by}' failed and has continue_on_failure: false"
             _skipped.with_options(name=action.name, task_run_name=action.name)(reason)
-            state.records.append(ActionRecord(action.name, action.type, SKIPPED, summary=reason))  # type: ignore[attr-defined]
+            state.records.append(ActionRecord(action.name, action.type, SKIPPED, summary=reason))
             continue
         variables = template_variables(automation, loaded.inputs, run, builtins, state.outputs)
         display, render_error = _render_for_key(action, variables)
         key = None
         if render_error is None and exactly_once(action, ACTION_TYPES[action.type]):
             key = action_key(
-                automation.name, action.name, action.type, display, _occurrence_part(action, variables, occurrence)  # type: ignore[attr-defined]
+                automation.name, action.name, action.type, display, _occurrence_part(action, variables, occurrence)
             )
         action_task = _action_task_for(action, settings.results_dir, shared_storage)
         started = time.monotonic()
@@ -263,7 +263,7 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
         )
         record = ActionRecord(
             name=action.name,
-            type=action.type,  # type: ignore[attr-defined]
+            type=action.type,
             status=task_state.name or task_state.type.value,
             duration_ms=int((time.monotonic() - started) * 1000),
             cached=task_state.name == CACHED,

@@ -217,7 +217,7 @@ def _redis_manager(url: str, hold_seconds: float) -> LockManager:
             "AUTOMATIONS_LOCK_URL is a Redis URL but prefect-redis is not installed: pip install -e \".[cluster]\""
         ) from None
 
-    class HoldingRedisLockManager(RedisLockManager):  # type: ignore[misc]
+    class HoldingRedisLockManager(RedisLockManager):
         """Prefect's Redis locks with the action's hold time as every lock's TTL (Prefect passes none)."""
 
         def __init__(self, connection_url: str, hold_seconds: float) -> None:

@@ -56,7 +56,7 @@ def _eligible(loaded: LoadedAutomation, occurrence: Occurrence) -> tuple[bool, f
         return False, None
     lifetimes: list[float] = []
     for action in loaded.automation.actions:
-        if not ACTION_TYPES[action.type].side_effects:  # type: ignore[attr-defined]
+        if not ACTION_TYPES[action.type].side_effects:
             continue
         if not action.idempotency.enabled or action.idempotency.key:
             return False, None

@@ -133,7 +133,7 @@ class _View:
         return getattr(self.model, name)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.model == self.model  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.model == self.model
 
     def __hash__(self) -> int:
         return hash((type(self), repr(self.model)))

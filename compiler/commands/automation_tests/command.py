@@ -25,7 +25,7 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--junit-xml", type=Path, metavar="PATH", help="also write a JUnit XML report here")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per case")
     p.set_defaults(func=cmd_test)
-    return p  # type: ignore[no-any-return]
+    return p
 
 
 def cmd_test(args: argparse.Namespace) -> int:

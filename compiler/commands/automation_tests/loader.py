@@ -128,7 +128,7 @@ def _check_trigger_data(problems: _Problems, at: Location, case: Case, loaded: L
             problems.add((*at, "when", data_key), message, key=True)
     if when.event is not None and trigger.type == "event":
         _check_event(problems, at, when.event)
-    zone: tzinfo = ZoneInfo(trigger.time.timezone_str) if trigger.type == "time" else UTC  # type: ignore[union-attr]
+    zone: tzinfo = ZoneInfo(trigger.time.timezone_str) if trigger.type == "time" else UTC
     parsed: dict[str, datetime | None] = {"scheduled_time": None, "now": None}
     for time_key in parsed:
         text = getattr(when, time_key)

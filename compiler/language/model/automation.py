@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from types import GenericAlias
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator
@@ -24,7 +25,8 @@ _CONTEXT_KEY = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 def action_union() -> Any:
     """A discriminated union (on ``type``) of one model per row of the action table."""
     models = tuple(action_model(s.name, s.parameters, s.description) for s in ACTION_SPECS.values())
-    # Union[tuple] is the spelling of a union of types known only at run time (`|` needs them written out).
+    # Union[tuple] is the spelling of a union of types known only at run time (`|` needs them written out);
+    # a type checker cannot see a type in it, so the value is typed Any.
     return Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007  # type: ignore[valid-type]
 
 
@@ -61,12 +63,13 @@ def automation_model() -> type[_AutomationFields]:
     """The full model, built once (on first use: creating it costs a few milliseconds)."""
     from pydantic import create_model
 
-    model: type[_AutomationFields] = create_model(  # type: ignore[call-overload]
+    actions: Any = GenericAlias(list, (action_union(),))  # list[<the union built at run time>]: a value, not a type
+    model: type[_AutomationFields] = create_model(
         "Automation",
         __base__=_AutomationFields,
         __doc__="An automation: one trigger and an ordered list of actions.",
         trigger=(Trigger, Field(description="What starts the automation.")),
-        actions=(list[action_union()], Field(min_length=1, description="Run in order.")),  # type: ignore[misc]
+        actions=(actions, Field(min_length=1, description="Run in order.")),
     )
     return model
 

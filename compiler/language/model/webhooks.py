@@ -170,7 +170,7 @@ class Webhook(StrictModel):
     auth: WebhookAuth = Field(description="How senders prove who they are; required.")
     event: WebhookEvent
     content_types: list[ContentType] = Field(
-        default_factory=lambda: ["json"], min_length=1, description="Accepted bodies: json and/or form (urlencoded)."
+        default_factory=lambda: list[ContentType](["json"]), min_length=1, description="Accepted bodies: json and/or form (urlencoded)."
     )
     max_body_bytes: Annotated[int, Field(ge=1, le=26_214_400)] = Field(
         default=1_048_576, description="Larger bodies are refused with 413 (GitHub sends at most 25 MB)."

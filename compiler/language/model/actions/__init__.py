@@ -1,11 +1,13 @@
 """Actions in the language: shared fields, and the action table (one parameters model per ``type``).
 
-Adding an action type: write ``compiler/model/actions/<type>.py`` (its parameters model and ``SPEC``) and
+Adding an action type: write ``compiler/language/model/actions/<type>.py`` (its parameters model and ``SPEC``) and
 list it in ``ACTION_SPECS`` below; its ``execute`` goes to ``flows/actions/<type>.py`` and the runtime's
 table under the same name.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from compiler.language.model.actions import (
     create_artifact,
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 # The order is the order of the discriminated union (and of the JSON Schema's oneOf).
-ACTION_SPECS: dict[str, ActionSpec] = {
+ACTION_SPECS: dict[str, ActionSpec[Any]] = {
     module.SPEC.name: module.SPEC
     for module in (
         execute_agent,

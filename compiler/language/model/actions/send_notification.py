@@ -32,7 +32,7 @@ class SendNotificationParameters(ActionParameters):
     level: LogLevel = Field(default="info", description="debug, info, warning, error or critical.")
     title: str | None = Field(default=None, description="Subject for channels that have one.")
     channels: list[Channel] = Field(
-        default_factory=lambda: ["log"],
+        default_factory=lambda: list[Channel](["log"]),
         min_length=1,
         description="log, registry, {block: NAME} or {webhook: URL}; every channel must deliver.",
     )
