@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import subprocess
 import sys
 import threading
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from compiler.commands.api_endpoint import configured_api_url
 from compiler.commands.build import CONCURRENCY_LIMITS_PATH, PREFECT_YAML_PATH, BuildResult, build
 from compiler.commands.deploy_options import add_deploy_command, deploy_target
 from compiler.commands.output import err, out, progress
@@ -97,12 +99,14 @@ class DeployResult:
 
 async def ensure_work_pool(client: PrefectClient, name: str) -> tuple[bool, str | None]:
     """(created, note): create a process pool called ``name`` when missing; a note when it has another type."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
     try:
         pool = await client.read_work_pool(name)
     except ObjectNotFound:
+        # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
         from prefect.workers.process import ProcessWorker
 
         try:
@@ -175,6 +179,7 @@ def run_prefect_deploy(
 
 
 async def _all_deployments(client: PrefectClient) -> list[Any]:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
 
     found: list[Any] = []
@@ -207,8 +212,7 @@ async def prune(client: PrefectClient, project_root: Path) -> list[str]:
     is identified by (entrypoint, name), so a watcher is removed when its automation stops being a
     condition automation even though the automation's own deployment stays.
     """
-    import json
-
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.exceptions import ObjectNotFound
 
     expected = {(d["entrypoint"], d["name"]) for d in _expected_deployments(project_root)}
@@ -240,6 +244,7 @@ async def prune(client: PrefectClient, project_root: Path) -> list[str]:
 async def _server_steps(
     project_root: Path, work_pool: str, api_url: str, do_prune: bool, progress: Callable[[int, int], None] | None = None
 ) -> tuple[bool, str | None, list[str], list[str], list[str]]:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -271,8 +276,6 @@ def deploy(
     Raises DeployError when no API is configured (``api_url`` None and no PREFECT_API_URL), the API is
     unreachable, or `prefect deploy` fails.
     """
-    from compiler.commands.api_endpoint import configured_api_url
-
     url = api_url or configured_api_url()
     if not url:
         raise DeployError(NO_API_MESSAGE)

@@ -6,13 +6,22 @@ server; ``dry-run`` adds a read-only look at the cooldown, and ``test`` runs the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from croniter import croniter
+
+from compiler.commands.api_endpoint import configured_api_url
 from compiler.language.catalog import LoadedAutomation
 from compiler.language.templates import MissingVariable, TemplateSyntaxError, render_value
+from flows.conditions.evaluate import evaluate_condition
+from flows.engine.admission import cooldown_limit_name, missed_run_reason
+from flows.engine.run_context import RunInputs, builtin_variables, missing_inputs, resolve_occurrence, template_variables
+from flows.events.matching import match_event, normalize_event
 
 __all__ = ["ActionPreview", "TriggerVerdict", "cooldown_verdict", "dry_run", "preview_actions", "trigger_verdict"]
 
@@ -55,11 +64,7 @@ class ActionPreview:
 
 
 def _time_verdict(loaded: LoadedAutomation, scheduled: datetime | None, now: datetime) -> tuple[bool, str, str | None]:
-    from zoneinfo import ZoneInfo
 
-    from croniter import croniter
-
-    from flows.engine.admission import missed_run_reason
 
     spec = loaded.automation.trigger.time  # type: ignore[union-attr]
     zone = ZoneInfo(spec.timezone_str)
@@ -96,9 +101,6 @@ def trigger_verdict(
     A time trigger without ``scheduled`` lists its next runs; with it, the cron must fire at that time
     and the missed-run policy must let a run starting at ``now`` (default: on time) go ahead.
     """
-    from flows.conditions.evaluate import evaluate_condition
-    from flows.events.matching import match_event, normalize_event
-
     automation = loaded.automation
     trigger = automation.trigger
     if trigger.type == "event":
@@ -130,6 +132,7 @@ def cooldown_verdict(cooldown_seconds: int, last_run_seconds_ago: float | None) 
 
 def _validated(action: Any, rendered: Any) -> str | None:
     """Why the rendered parameters would be refused by the action (the engine fails it without retries), or None."""
+    # deferred: the action table costs ~35 ms (measured: every action module); every command loads this module; validate, list and test never need it
     from flows.actions import ACTION_TYPES
 
     try:
@@ -190,18 +193,15 @@ def preview_actions(
 
 async def _cooldown_state(name: str, cooldown: int) -> str:
     """Read-only look at the cooldown limit (never takes a slot)."""
-    from compiler.commands.api_endpoint import configured_api_url
-
     if cooldown <= 0:
         return "no cooldown"
     if not configured_api_url():
         return f"cooldown {cooldown}s (not checked: no Prefect API configured)"
-    import os
 
     os.environ["PREFECT_API_URL"] = configured_api_url() or ""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.orchestration import get_client
 
-    from flows.engine.admission import cooldown_limit_name
 
     try:
         async with get_client() as client:
@@ -216,8 +216,6 @@ async def _cooldown_state(name: str, cooldown: int) -> str:
 async def dry_run(
     loaded: LoadedAutomation, *, event: Any = None, metrics: Any = None, params: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    from flows.engine.run_context import RunInputs, builtin_variables, missing_inputs, resolve_occurrence, template_variables
-
     automation = loaded.automation
     verdict = trigger_verdict(loaded, event=event, metrics=metrics)
     reasons = list(verdict.reasons)

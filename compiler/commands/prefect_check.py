@@ -27,6 +27,7 @@ def _first_error(exc: ValidationError) -> str:
 
 @lru_cache(maxsize=4096)
 def _schedule_problem(frozen: str) -> str | None:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 
     spec = json.loads(frozen)
@@ -47,6 +48,7 @@ def _schedule_problem(frozen: str) -> str | None:
 
 @lru_cache(maxsize=4096)
 def _model_problem(kind: str, frozen: str) -> str | None:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.events.schemas.automations import AutomationCore
     from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger

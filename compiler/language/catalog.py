@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,8 +25,10 @@ from compiler.language.config_files import (
 from compiler.language.diagnostics import Diagnostic, did_you_mean
 from compiler.language.model.automation import Automation, automation_model
 from compiler.language.model.chains import ChainDefinition
+from compiler.language.plugins import agent_names, registered_custom_actions
 from compiler.language.references import check_references
 from compiler.language.source import SourceDocument
+from compiler.language.urls import HTTP_ALLOW_PRIVATE_SETTING, internal_address, is_metadata
 
 __all__ = [
     "AUTOMATION_SUFFIXES",
@@ -147,8 +150,6 @@ def load_catalog(
 def load_automation_data(data: Any, config_dir: Path, label: str = "<data>.json") -> Catalog:
     """Validate an automation given as data (one registered from code) exactly like a file named ``label``
     (a ``.json`` name: the data is checked as its JSON text); chains come from ``config_dir``'s chains folder."""
-    import json
-
     catalog = Catalog()
     chains, catalog.diagnostics = load_chains(chains_dir_for(config_dir))
     catalog.chains = chains
@@ -232,8 +233,6 @@ def _semantic_checks(doc: SourceDocument, automation: Automation, chains: dict[s
 
 def _check_address(loc: tuple[str | int, ...], url: str, report: Report) -> None:
     """A literal internal address is refused at run time: metadata always (an error), others unless allowed."""
-    from compiler.language.urls import HTTP_ALLOW_PRIVATE_SETTING, internal_address, is_metadata
-
     found = internal_address(url)
     if found is None:
         return
@@ -252,6 +251,7 @@ def _check_address(loc: tuple[str | int, ...], url: str, report: Report) -> None
 
 def _private_addresses_allowed() -> bool:
     """The setting as this process sees it: a machine that allows private addresses gets no warning."""
+    # deferred: the settings cost ~40 ms (measured: pydantic-settings, dotenv); validate loads this module without needing it
     from compiler.language.settings import get_settings
 
     try:
@@ -261,8 +261,6 @@ def _private_addresses_allowed() -> bool:
 
 
 def _unknown_custom_action(name: str) -> str | None:
-    from compiler.language.plugins import registered_custom_actions
-
     known = sorted(registered_custom_actions())
     if name in known:
         return None
@@ -276,8 +274,6 @@ def _unknown_custom_action(name: str) -> str | None:
 @lru_cache(maxsize=1)
 def _installed_agents() -> tuple[str, ...]:
     """Read entry points once per process: validating 1,000 files must not scan them 1,000 times."""
-    from compiler.language.plugins import agent_names
-
     return agent_names()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -240,6 +241,7 @@ async def apply_limits(client: PrefectClient, limits: list[dict[str, Any]]) -> l
 
 async def apply_prefect_automations(client: PrefectClient, specs: list[dict[str, Any]]) -> list[str]:
     """Create or update Prefect automations by name (keeps their id and history)."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); validate loads this module without needing it
     from prefect.events.schemas.automations import AutomationCore
 
     applied: list[str] = []
@@ -262,6 +264,7 @@ async def ensure_prefect_automations(client: PrefectClient, specs: list[dict[str
 
     For `run`: one read per automation, so a later run pays a few milliseconds, not an update.
     """
+    # deferred: Prefect costs ~1 s CPU to import (measured); validate loads this module without needing it
     from prefect.events.schemas.automations import AutomationCore
 
     created: list[str] = []
@@ -280,8 +283,6 @@ async def apply_server_objects(client: PrefectClient, project_root: Path) -> lis
     by the build); returns one line per object applied. Objects of automations that were removed are
     left alone (the same as `prefect deploy`, which never deletes deployments).
     """
-    import json
-
     deployments_dir = project_root / "deployments"
     limits = json.loads((deployments_dir / "concurrency_limits.json").read_text(encoding="utf-8"))
     automations_file = deployments_dir / "prefect_automations.json"

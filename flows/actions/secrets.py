@@ -104,6 +104,7 @@ async def resolve_secret(name: str) -> str:
     if from_env is not None:
         return from_env
 
+    # deferred: Prefect costs ~1 s CPU to import (measured); test and dry-run load the action table without running actions
     import httpx
     from prefect.blocks.system import Secret
     from prefect.exceptions import ObjectNotFound

@@ -8,7 +8,10 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
+
+from flows.agents import AgentError, AgentNotFound, AgentRequest, get_agent
 
 __all__ = ["AgentRunFailed", "child_main", "run_agent_isolated"]
 
@@ -57,9 +60,6 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
 
 def child_main() -> int:
     """Child side: read the request on stdin, run the agent, print one result line."""
-    from pathlib import Path
-
-    from flows.agents import AgentError, AgentNotFound, AgentRequest, get_agent
 
     request = json.loads(sys.stdin.read())
     try:

@@ -32,6 +32,8 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
+from prefect.events.clients import get_events_subscriber
+from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
 from prefect.states import Crashed, Pending
 
 from flows.local_server.process_records import pid_alive
@@ -160,9 +162,6 @@ class InProcessExecutor:
         Polling alone waits half a poll on average (0.125 s at the default 0.25 s) before a new run is
         seen; polling stays, for events missed while the stream reconnects or if it is unavailable.
         """
-        from prefect.events.clients import get_events_subscriber
-        from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
-
         wanted = EventFilter(
             event=EventNameFilter(name=["prefect.flow-run.Scheduled"]),
             related=EventRelatedFilter(id=[f"prefect.deployment.{deployment_id}" for deployment_id in self.flows]),

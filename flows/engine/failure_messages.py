@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import errno
 import re
+import socket
 from typing import Any
+
+from pydantic import ValidationError
+
+from compiler.language.diagnostics import format_location
 
 __all__ = [
     "PREFECT_EXCEPTION_PREFIX",
@@ -38,8 +43,6 @@ def plain_message(text: str) -> str:
 
 def validation_message(exc: Any) -> str:
     """A pydantic ``ValidationError`` as ``field: message; field: message`` (no input dump, no doc URL)."""
-    from compiler.language.diagnostics import format_location
-
     parts = []
     for error in exc.errors(include_url=False, include_input=False):
         message = str(error.get("msg", "invalid"))
@@ -93,8 +96,6 @@ def _causes(exc: BaseException) -> list[BaseException]:
 def connection_failure(exc: BaseException, target: str) -> str:
     """Why a connection to ``target`` (``host:port``) failed, from the OS error under the HTTP client's
     wrapper: ``connection refused by 127.0.0.1:8080`` rather than "All connection attempts failed"."""
-    import socket
-
     for cause in _causes(exc):
         if isinstance(cause, socket.gaierror):
             return f"cannot resolve {target.rsplit(':', 1)[0]} ({cause.strerror or cause})"
@@ -110,8 +111,6 @@ def connection_failure(exc: BaseException, target: str) -> str:
 def describe_exception(exc: BaseException) -> str:
     """Our one-line text for any failure of an action: its own message for our errors, the cause and the file
     for OS errors (``disk full at /var/x``), ``field: message`` for validation errors, else ``Type: message``."""
-    from pydantic import ValidationError
-
     if isinstance(exc, ValidationError):
         text = validation_message(exc)
     elif isinstance(exc, OSError) and exc.errno is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import Task, get_run_logger, task
+from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
 from pydantic import ValidationError
@@ -20,6 +21,8 @@ from compiler.language.settings import get_settings
 from compiler.language.templates import MissingVariable, TemplateSyntaxError, iter_placeholders, render_value
 from flows.actions import ACTION_TYPES, ActionContext, ActionError
 from flows.actions.base import NotRetryable
+from flows.actions.secrets import SecretBox, SecretNotFound, resolve_secret
+from flows.engine.admission import check_gates
 from flows.engine.failure_messages import plain_message, validation_message
 from flows.engine.run_context import (
     Occurrence,
@@ -29,8 +32,11 @@ from flows.engine.run_context import (
     resolve_occurrence,
     template_variables,
 )
+from flows.engine.summary import remember_summary, summary_rows
 from flows.engine.task_options import clean_failure, exactly_once, task_options
-from flows.exactly_once.occurrences import CACHED
+from flows.events.publish import publish as emit
+from flows.exactly_once.idempotency import action_key
+from flows.exactly_once.occurrences import CACHED, read_completed, record_completed
 from flows.exactly_once.result_storage import shared_storage_block
 
 __all__ = ["SKIPPED", "ActionRecord", "run_automation"]
@@ -99,8 +105,6 @@ async def _run_action(
     action: ActionBase, automation_name: str, run_id: str, variables: dict[str, Any], render_error: str | None
 ) -> Any:
     """Render with secrets, validate, execute, redact."""
-    from flows.actions.secrets import SecretBox, SecretNotFound, resolve_secret
-
     if render_error:
         raise NotRetryable(render_error)
     action_type = ACTION_TYPES[action.type]
@@ -158,8 +162,6 @@ def _redacted(box: Any, exc: Exception) -> BaseException:
 
 def _publisher(automation: str) -> Any:
     def publish(kind: str, labels: Mapping[str, str], payload: Mapping[str, Any]) -> Any:
-        from flows.events.publish import publish as emit
-
         return emit(kind, labels, payload, automation)
 
     return publish
@@ -210,12 +212,6 @@ def _occurrence_part(action: ActionBase, variables: dict[str, Any], occurrence: 
 
 async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | dict[str, Any]:
     """Run every action in order; the flow ends Completed, Completed(Skipped) or Failed with the reason."""
-    from prefect.runtime import flow_run
-
-    from flows.engine.admission import check_gates
-    from flows.engine.summary import remember_summary, summary_rows
-    from flows.exactly_once.idempotency import action_key
-    from flows.exactly_once.occurrences import read_completed, record_completed
 
     automation = loaded.automation
     logger = get_run_logger()

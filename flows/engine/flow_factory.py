@@ -7,13 +7,19 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from prefect import Flow, tags
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext, TaskRunContext
+from prefect.runtime import flow_run
+from prefect.utilities.callables import get_call_parameters
 
 from compiler.language.catalog import LoadedAutomation
 from compiler.language.model.automation import Automation
 from compiler.language.prefect_names import PLATFORM_TAG
+from compiler.language.settings import get_settings
 from flows.engine.flow_body import run_automation
 from flows.engine.run_context import RunInputs
 from flows.engine.summary import publish_summary_hook
+from flows.exactly_once.rerun_answer import answer_if_completed
 from flows.prefect_api import clients as api_clients
 from flows.prefect_api.seam import name_flow_function
 
@@ -29,10 +35,6 @@ RESERVED_PARAMETERS = ("event", "condition", "idempotency_key")
 
 async def _scheduled_time() -> str | None:
     """The scheduled time when this run was created by a deployment schedule, else None."""
-    from prefect.client.orchestration import get_client
-    from prefect.context import FlowRunContext
-    from prefect.runtime import flow_run
-
     context = FlowRunContext.get()
     run = context.flow_run if context is not None else None
     if run is None:
@@ -107,16 +109,11 @@ class AutomationFlow(Flow[..., Any]):
         self.loaded = loaded
 
     def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
-        from prefect.context import FlowRunContext, TaskRunContext
-
         if wait_for is not None or FlowRunContext.get() is not None or TaskRunContext.get() is not None:
             return super().__call__(*args, return_state=return_state, wait_for=wait_for, **kwargs)
         return self._answer_or_run(args, kwargs, return_state)
 
     async def _answer_or_run(self, args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool) -> Any:
-        from prefect.utilities.callables import get_call_parameters
-
-        from flows.exactly_once.rerun_answer import answer_if_completed
 
         answered = await answer_if_completed(self, self.loaded, get_call_parameters(self.fn, args, kwargs))
         if answered is None:
@@ -125,6 +122,4 @@ class AutomationFlow(Flow[..., Any]):
 
 
 def _flow_result_storage() -> Any:
-    from compiler.language.settings import get_settings
-
     return get_settings().results_dir / "data"

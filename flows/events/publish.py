@@ -83,6 +83,7 @@ def build_event(kind: str, labels: Mapping[str, str], payload: Mapping[str, Any]
 
 def publish(kind: str, labels: Mapping[str, str], payload: Mapping[str, Any], automation: str | None = None) -> PublishedEvent:
     """Emit the event through Prefect (sent in the background over the events websocket)."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); test, dry-run and `import platform_god.automations` load this module without publishing
     from prefect.events import emit_event
 
     built = build_event(kind, labels, payload, automation)

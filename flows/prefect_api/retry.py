@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
+from flows.prefect_api.seam import wrap_api_client_send
 from flows.retry_loop import aretry, retry
 
 __all__ = ["QUICK_RETRY_DELAYS", "install"]
@@ -62,7 +63,6 @@ def install() -> bool:
     global _INSTALLED
     if _INSTALLED:
         return True
-    from flows.prefect_api.seam import wrap_api_client_send
 
     _INSTALLED = wrap_api_client_send(_async_send, _sync_send)
     return _INSTALLED

@@ -6,14 +6,27 @@ test in tests/flows/prefect_api/test_seam.py fails naming the seam; fix it here 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import logging
+import os
+import ssl
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import certifi
+import prefect
+from prefect.client.base import PrefectHttpxAsyncClient, PrefectHttpxSyncClient
+from prefect.client.orchestration import PrefectClient, SyncPrefectClient
+from prefect.context import refresh_global_settings_context
+from prefect.events.worker import EventsWorker
 from prefect.filesystems import LocalFileSystem
+from prefect.logging.handlers import APILogWorker, PrefectConsoleHandler
+from prefect.settings import PREFECT_API_SSL_CERT_FILE, PREFECT_API_TLS_INSECURE_SKIP_VERIFY
 
 __all__ = [
     "EVENT_PARAMETER_TEMPLATE",
@@ -39,6 +52,7 @@ __all__ = [
 
 async def run_flow_in_this_process(flow: Any, flow_run: Any) -> Any:
     """Execute ``flow_run`` (already claimed: PENDING) with ``flow`` here; returns the final state."""
+    # deferred: prefect.flow_engine costs ~130 ms more than Prefect itself (measured); importers that never call this function do not pay for it
     from prefect.flow_engine import run_flow_async
 
     return await run_flow_async(flow, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
@@ -54,6 +68,7 @@ def engine_leaves_sigterm_alone() -> Iterator[None]:
     and the serve loop instead of starting the drain. Prefect has no setting to switch it off, so the
     engine's module-level name is swapped for a no-op for the duration.
     """
+    # deferred: prefect.flow_engine costs ~130 ms more than Prefect itself (measured); importers that never call this function do not pay for it
     import prefect.flow_engine as engine
 
     original = engine.capture_sigterm
@@ -71,8 +86,6 @@ def engine_leaves_sigterm_alone() -> Iterator[None]:
 
 
 def _send_hook_ok(cls: type) -> bool:
-    import inspect
-
     method = getattr(cls, "_send_with_retry", None)
     if method is None:
         return False
@@ -82,8 +95,6 @@ def _send_hook_ok(cls: type) -> bool:
 def wrap_api_client_send(async_wrap: Callable[[Any], Any], sync_wrap: Callable[[Any], Any]) -> bool:
     """Make Prefect's API clients call ``async_wrap(send)``/``sync_wrap(send)`` instead of ``send`` inside
     their retry loop; False (nothing patched) when the hook is gone. Call once per process."""
-    from prefect.client.base import PrefectHttpxAsyncClient, PrefectHttpxSyncClient
-
     if not (_send_hook_ok(PrefectHttpxAsyncClient) and _send_hook_ok(PrefectHttpxSyncClient)):
         return False
     async_original = PrefectHttpxAsyncClient._send_with_retry
@@ -176,6 +187,7 @@ def name_flow_function(fn: Callable[..., Any], module: str, attribute: str) -> N
 def release_redis_lock_acquired_async(manager: Any, key: str, holder: str) -> bool:
     """Release ``key`` held by ``holder`` if it was acquired through the async client; False otherwise
     (the caller then uses the manager's own release_lock)."""
+    # deferred: redis costs ~140 ms (measured) and only Redis locks use it; importers that never call this function do not pay for it
     from redis.asyncio.lock import Lock as AsyncLock
     from redis.lock import Lock
 
@@ -218,8 +230,6 @@ _ENGINE_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
 
 def prefect_console_handlers() -> list[logging.Handler]:
     """The handlers through which Prefect writes run logs to the terminal."""
-    from prefect.logging.handlers import PrefectConsoleHandler
-
     handlers = (*logging.getLogger().handlers, *logging.getLogger("prefect").handlers)
     return [handler for handler in handlers if isinstance(handler, PrefectConsoleHandler)]
 
@@ -227,8 +237,6 @@ def prefect_console_handlers() -> list[logging.Handler]:
 def hide_engine_failure_echoes() -> int:
     """Filter the engine's failure echoes from the console (the API still gets every line); returns
     the number of handlers filtered."""
-    import prefect
-
     prefect_dir = str(Path(prefect.__file__).parent)
 
     def keep(record: logging.LogRecord) -> bool:
@@ -250,23 +258,15 @@ def hide_engine_failure_echoes() -> int:
 
 def point_prefect_at(api_url: str) -> None:
     """Make this process's Prefect (already imported or not) use ``api_url``, as if it were set at import."""
-    import os
-
     os.environ["PREFECT_API_URL"] = api_url
-    import sys
 
     if "prefect" in sys.modules:
-        from prefect.context import refresh_global_settings_context
-
         refresh_global_settings_context()
 
 
 def start_event_and_log_workers() -> None:
     """Start Prefect's event and log workers for the current settings now, so that their exit hooks are
     registered before (and therefore run after) a hook registered next."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
     EventsWorker.instance()
     APILogWorker.instance()
 
@@ -284,8 +284,6 @@ _SHARED_SUSPENSION_OBSERVERS: dict[Any, Any] = {}  # event loop → its FlowRunS
 
 
 def _observe_on_the_shared_observer(original: Callable[..., Any]) -> Callable[..., Any]:
-    import asyncio
-
     @contextlib.contextmanager
     def observe(flow_run_id: Any, suspension_request: Any, polling_interval: float = 10) -> Iterator[None]:
         try:
@@ -313,8 +311,7 @@ def _observe_on_the_shared_observer(original: Callable[..., Any]) -> Callable[..
 @contextlib.asynccontextmanager
 async def one_suspension_observer_for_this_loop() -> AsyncIterator[None]:
     """While open, runs of deployments executed on the current event loop share one suspension observer."""
-    import asyncio
-
+    # deferred: prefect.flow_engine costs ~130 ms more than Prefect itself (measured); importers that never call this function do not pay for it
     import prefect.flow_engine as engine
     from prefect._flow_run_suspension import mark_flow_run_suspension_requested
     from prefect._internal.observers import FlowRunSuspendingObserver
@@ -346,17 +343,12 @@ async def one_suspension_observer_for_this_loop() -> AsyncIterator[None]:
 
 
 def _api_tls_inputs() -> tuple[bool, str]:
-    import certifi
-    from prefect.settings import PREFECT_API_SSL_CERT_FILE, PREFECT_API_TLS_INSECURE_SKIP_VERIFY
-
     return bool(PREFECT_API_TLS_INSECURE_SKIP_VERIFY.value()), PREFECT_API_SSL_CERT_FILE.value() or certifi.where()
 
 
 @lru_cache(maxsize=8)
 def _api_tls_context(insecure: bool, cafile: str) -> Any:
     """What PrefectClient.__init__ builds (Prefect 3.9), once per settings."""
-    import ssl
-
     if insecure:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -368,9 +360,6 @@ def _api_tls_context(insecure: bool, cafile: str) -> Any:
 def share_api_tls_context() -> bool:
     """Make Prefect's API clients share one TLS context per process; False (nothing patched) when their
     constructors no longer take ``httpx_settings``. Call once per process."""
-    import inspect
-
-    from prefect.client.orchestration import PrefectClient, SyncPrefectClient
 
     classes = (PrefectClient, SyncPrefectClient)
     if not all("httpx_settings" in inspect.signature(cls.__init__).parameters for cls in classes):
@@ -399,8 +388,5 @@ def _with_shared_tls_context(original: Callable[..., None]) -> Callable[..., Non
 
 def send_queued_events_and_logs(timeout: float = 5.0) -> None:
     """Send the events and log lines this process still holds, waiting up to ``timeout`` seconds for each."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
     EventsWorker.drain_all(timeout=timeout)
     APILogWorker.drain_all(timeout=timeout)

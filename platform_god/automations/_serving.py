@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from compiler.commands.serve import deploy_for_serving
 from compiler.language.catalog import Catalog
 
 __all__ = ["BackgroundServing", "StopReport"]
@@ -45,6 +46,7 @@ class StopReport:
 
 
 def _emit(component: str, what: str, payload: Mapping[str, Any]) -> None:
+    # deferred: Prefect costs ~1 s CPU to import (measured); `import platform_god.automations` does without it
     from prefect.events import emit_event
 
     host, pid = socket.gethostname(), os.getpid()
@@ -118,6 +120,7 @@ class BackgroundServing:
         return self._report
 
     def _thread_main(self, catalog: Catalog, ready: concurrent.futures.Future[None]) -> None:
+        # deferred: Prefect costs ~1 s CPU to import (measured); `import platform_god.automations` does without it
         from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 
         # Heartbeats let the zombie-run automation end these runs Crashed if this process is killed. Prefect
@@ -133,7 +136,7 @@ class BackgroundServing:
                 log.exception("%s stopped with an error", self.component)
 
     async def _main(self, catalog: Catalog, ready: concurrent.futures.Future[None]) -> None:
-        from compiler.commands.serve import deploy_for_serving
+        # deferred: the executor imports Prefect, ~1 s CPU (measured); `import platform_god.automations` does without it
         from flows.engine.executor import InProcessExecutor, crash_orphaned_runs
 
         flows = await deploy_for_serving(catalog, self.trigger_types)

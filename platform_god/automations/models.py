@@ -17,12 +17,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, get_args
 
-from compiler.language.catalog import LoadedAutomation
+from compiler.language.catalog import LoadedAutomation, load_automation_data
 from compiler.language.model.automation import Automation
 from compiler.language.model.triggers import ConditionTrigger, EventTrigger, Operator, TimeTrigger
 from compiler.language.model.triggers import EventType as _EventType
+from compiler.language.normalize import normalized
+from flows.actions import ACTION_TYPES
 from flows.events.publish import PublishedEvent
 from flows.prefect_api.history import ActionHistory, RunHistory
+from flows.python_api import AutomationError
 
 __all__ = [
     "ActionConfig",
@@ -49,8 +52,6 @@ def _value_enum(name: str, values: list[str], doc: str) -> Any:
 
 
 def _action_type_names() -> list[str]:
-    from flows.actions import ACTION_TYPES
-
     return list(ACTION_TYPES)
 
 
@@ -192,9 +193,8 @@ class AutomationDefinition:
     def from_dict(cls, data: Mapping[str, Any], config_dir: Path | str | None = None) -> AutomationDefinition:
         """Validate data as an automation file would be (chains from ``config_dir``/../chains); raises
         ``AutomationError`` with every problem."""
-        from compiler.language.catalog import load_automation_data
+        # deferred: the settings cost ~40 ms (measured: pydantic-settings, dotenv); `import platform_god.automations` does without it
         from compiler.language.settings import get_settings
-        from flows.python_api import AutomationError
 
         folder = Path(config_dir) if config_dir is not None else get_settings().config_dir / "automations"
         label = f"<registered:{data.get('name', '?')}>.json"
@@ -258,8 +258,6 @@ class AutomationDefinition:
 
     def to_dict(self) -> dict[str, Any]:
         """The normalized definition (defaults filled in), as ``export`` writes it."""
-        from compiler.language.normalize import normalized
-
         return normalized(self.loaded.automation)
 
     def __eq__(self, other: object) -> bool:

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from compiler.commands.automation_tests.model import Case, TestFile
 from compiler.language.catalog import AUTOMATION_SUFFIXES, Catalog, LoadedAutomation
 from compiler.language.config_files import Findings, read_document, root_is_mapping, validate_document
 from compiler.language.diagnostics import Diagnostic, did_you_mean, format_location
 from compiler.language.source import Location, SourceDocument
+from flows.events.matching import normalize_event
 
 __all__ = ["LoadedCase", "TestSuite", "load_tests", "test_files", "tests_dir_for"]
 
@@ -99,8 +101,6 @@ def _check_actions(problems: _Problems, at: Location, case: Case, loaded: Loaded
 
 
 def _check_event(problems: _Problems, at: Location, event: dict[str, Any]) -> None:
-    from flows.events.matching import normalize_event
-
     try:
         normalize_event(event)
     except KeyError as exc:
@@ -111,8 +111,6 @@ def _check_event(problems: _Problems, at: Location, event: dict[str, Any]) -> No
 
 def _check_trigger_data(problems: _Problems, at: Location, case: Case, loaded: LoadedAutomation) -> tuple[datetime | None, datetime | None]:
     """Problems with the trigger data, and the parsed scheduled/start times."""
-    from zoneinfo import ZoneInfo
-
     trigger = loaded.automation.trigger
     needed = _TRIGGER_DATA.get(trigger.type)
     when = case.when

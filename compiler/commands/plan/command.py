@@ -41,6 +41,7 @@ class PlanResult:
 
 
 async def _observe(api_url: str, options: BuildOptions, deployment_names: list[str], limit_names: list[str]) -> Any:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

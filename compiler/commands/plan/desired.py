@@ -15,8 +15,10 @@ import yaml
 from compiler.commands.build import CONCURRENCY_LIMITS_PATH, DEFINITIONS_DIR, PREFECT_AUTOMATIONS_PATH, PREFECT_YAML_PATH
 from compiler.commands.build import plan_outputs as build_outputs  # the build's own "what would be written", errors included
 from compiler.commands.plan.shapes import concurrency_shape, desired_automation, desired_schedule, desired_triggers
+from compiler.language.catalog import LoadedAutomation
 from compiler.language.deploy_config import BuildOptions, deploy_environment
 from compiler.language.diagnostics import Diagnostic
+from compiler.language.model.automation import automation_model
 from compiler.language.prefect_names import WATCHER_ENTRYPOINT, WATCHER_FLOW_NAME
 
 __all__ = ["DesiredState", "deployment_key", "desired_state", "flow_name_of"]
@@ -64,13 +66,14 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
 
 def _parameter_schema(entrypoint: str, definition: str | None) -> dict[str, Any]:
     """The flow's parameter schema as `prefect deploy` sends it (from the same compiled definition the worker loads)."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.utilities.callables import parameter_schema
 
     if entrypoint == WATCHER_ENTRYPOINT:
+        # deferred: the watcher flow imports Prefect, ~1 s CPU (measured); every command loads this module; validate, list and test never need it
         from flows.conditions.watcher import condition_watcher as flow
     else:
-        from compiler.language.catalog import LoadedAutomation
-        from compiler.language.model.automation import automation_model
+        # deferred: building flows imports Prefect, ~1 s CPU (measured); every command loads this module; validate, list and test never need it
         from flows.engine.flow_factory import build_flow
 
         data = json.loads(definition or "{}")
@@ -111,6 +114,7 @@ def _deployment(entry: dict[str, Any], pull_steps: list[Any], definition: str | 
 
 def desired_state(config_dir: Path, project_root: Path, options: BuildOptions) -> DesiredState:
     """The build's outputs for ``config_dir`` read back as deploy would apply them; ``errors`` set on config errors."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.utilities.templating import apply_values
 
     outputs, errors, warnings = build_outputs(config_dir, options)

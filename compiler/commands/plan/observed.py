@@ -44,6 +44,7 @@ async def _paged(read: Callable[..., Awaitable[list[Any]]], **kwargs: Any) -> li
 
 async def _deployments(client: PrefectClient, names: Iterable[str], tag: str) -> list[Any]:
     """Deployments with one of ``names`` (deploy would update them) or tagged ``tag`` (prune candidates)."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, DeploymentFilterTags
 
     by_id: dict[Any, Any] = {}
@@ -58,6 +59,7 @@ async def _deployments(client: PrefectClient, names: Iterable[str], tag: str) ->
 
 
 async def _flow_names(client: PrefectClient, flow_ids: set[Any]) -> dict[Any, str]:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.filters import FlowFilter, FlowFilterId
 
     if not flow_ids:
@@ -128,6 +130,7 @@ async def read_server(
     client: PrefectClient, *, work_pool: str, deployment_names: Iterable[str], limit_names: Iterable[str], tag: str
 ) -> ObservedState:
     """Read everything the plan compares; never writes."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.exceptions import ObjectNotFound
 
     state = ObservedState()

@@ -12,6 +12,8 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from pydantic import TypeAdapter
+
 __all__ = [
     "THIS_DEPLOYMENT",
     "automation_shape",
@@ -47,6 +49,7 @@ def _schedule_shape(schedule: dict[str, Any], active: Any, parameters: Any, slug
 
 def desired_schedule(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A prefect.yaml schedule as `prefect deploy` turns it into a deployment schedule."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule, RRuleSchedule
 
     keys = {"cron", "interval", "rrule", "anchor_date", "timezone", "day_or", "active", "parameters", "slug", "replaces"}
@@ -102,6 +105,7 @@ def _canonical_trigger(trigger: Any) -> Any:
 
 def _core_json(data: Mapping[str, Any]) -> dict[str, Any]:
     """Through ``AutomationCore``: the defaults and types the API applies, as JSON."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.events.schemas.automations import AutomationCore
 
     dumped: dict[str, Any] = AutomationCore.model_validate(dict(data)).model_dump(mode="json")
@@ -159,8 +163,8 @@ def trigger_shape(automation: Mapping[str, Any], deployment_id: str) -> dict[str
 
 def desired_triggers(deployment_name: str, specs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """prefect.yaml triggers, by name, as `prefect deploy` turns them into automations (unnamed ones get its default names)."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.events import DeploymentTriggerTypes
-    from pydantic import TypeAdapter
 
     adapter: TypeAdapter[Any] = TypeAdapter(DeploymentTriggerTypes)
     shapes: dict[str, dict[str, Any]] = {}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from types import GenericAlias
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, create_model, field_validator
 
 from compiler.language.model.actions import ACTION_SPECS, ActionBase, action_model
 from compiler.language.model.base import JsonValue, StrictModel
@@ -50,8 +51,6 @@ class _AutomationFields(StrictModel):
     @field_validator("context")
     @classmethod
     def _context_keys_are_names(cls, value: dict[str, Any]) -> dict[str, Any]:
-        import re
-
         for key in value:
             if not re.match(_CONTEXT_KEY, key):
                 raise ValueError(f"context key '{key}' is not a template name (letters, digits, _ and -)")
@@ -61,8 +60,6 @@ class _AutomationFields(StrictModel):
 @lru_cache(maxsize=1)
 def automation_model() -> type[_AutomationFields]:
     """The full model, built once (on first use: creating it costs a few milliseconds)."""
-    from pydantic import create_model
-
     actions: Any = GenericAlias(list, (action_union(),))  # list[<the union built at run time>]: a value, not a type
     model: type[_AutomationFields] = create_model(
         "Automation",

@@ -134,6 +134,7 @@ def create_app(webhooks: Sequence[Webhook], *, post: Post | None = None, keys: S
         async with contextlib.AsyncExitStack() as stack:
             poster = post
             if poster is None:
+                # deferred: Prefect costs ~1 s CPU to import (measured); a receiver given its own poster (tests, dry-run) never needs it
                 from prefect.client.orchestration import get_client
 
                 from flows.prefect_api import clients as api_clients

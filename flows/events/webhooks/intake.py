@@ -176,6 +176,7 @@ def after_authentication(webhook: Webhook, headers: Mapping[str, str], body: byt
 
 def _max_event_bytes() -> int:
     """The size limit Prefect's own ``emit_event`` checks against (the server setting, default 1.5 MB)."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); importers that never call this function do not pay for it
     from prefect.settings import get_current_settings
 
     return int(get_current_settings().server.events.maximum_size_bytes)
