@@ -137,7 +137,8 @@ async def aexecute_automation(
     if idempotency_key:
         parameters["idempotency_key"] = idempotency_key
     with run_tags(automation.automation):  # tagged like deployment runs: the UI and the zombie-run automation see it
-        state = await build_flow(automation)(return_state=True, **parameters)
+        # An automation's flow is async: its call is a coroutine (Prefect's overloads type the sync call).
+        state = await build_flow(automation)(return_state=True, **parameters)  # type: ignore[misc]
     history = await read_run(state.state_details.flow_run_id)
     return AutomationRun.from_history(history, state.is_completed())
 

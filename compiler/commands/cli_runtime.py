@@ -162,7 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         async with get_client() as client:
             await ensure_prefect_automations(client, [zombie_automation()])
         with run_tags(loaded.automation):
-            return await flow(return_state=True, **params)
+            return await flow(return_state=True, **params)  # type: ignore[misc]  # an async flow's call is a coroutine
 
     async def run_then_read() -> tuple[Any, Any]:
         from flows.prefect_api.clients import shared_api_clients
@@ -272,11 +272,11 @@ def cmd_server(args: argparse.Namespace) -> int:
         runner = stop_runner(SERVER_DIR)
         if runner is not None:
             out(f"stopped the warm runner (pid {runner.pid})")
-        server = stop_local_server()
-        out(f"stopped local Prefect server (pid {server.pid})" if server else "no local server recorded")
+        stopped = stop_local_server()
+        out(f"stopped local Prefect server (pid {stopped.pid})" if stopped else "no local server recorded")
     else:
-        server = local_server_status()
-        out(f"running: {server.ui_url} (pid {server.pid})" if server else "not running")
+        status = local_server_status()
+        out(f"running: {status.ui_url} (pid {status.pid})" if status else "not running")
         runner = runner_status(SERVER_DIR)
         if runner is not None:
             out(f"warm runner: pid {runner.pid} (later runs start from it)")

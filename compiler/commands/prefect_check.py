@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 __all__ = ["automation_problems", "deployment_problems"]
 
@@ -53,7 +53,10 @@ def _model_problem(kind: str, frozen: str) -> str | None:
     from prefect.events.schemas.automations import AutomationCore
     from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 
-    model = {"trigger": DeploymentEventTrigger, "concurrency_limit": ConcurrencyLimitConfig, "automation": AutomationCore}[kind]
+    models: dict[str, type[BaseModel]] = {
+        "trigger": DeploymentEventTrigger, "concurrency_limit": ConcurrencyLimitConfig, "automation": AutomationCore
+    }
+    model = models[kind]
     try:
         model.model_validate(json.loads(frozen))
     except ValidationError as exc:

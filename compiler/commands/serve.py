@@ -134,8 +134,8 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
     executor = InProcessExecutor(
         flows,
         poll_seconds=poll_seconds,
-        on_start=lambda run: serve_report.run_started(run, flows[run.deployment_id].name),
-        on_finish=lambda run, state, seconds: serve_report.run_finished(run, flows[run.deployment_id].name, state, seconds),
+        on_start=lambda run: serve_report.run_started(run, flows[run.deployment_id].name),  # type: ignore[index]  # runs of our deployments
+        on_finish=lambda run, state, seconds: serve_report.run_finished(run, flows[run.deployment_id].name, state, seconds),  # type: ignore[index]
     )
     with serve_owns_sigterm():
         async with executor.session():

@@ -26,7 +26,7 @@ def _settings(host: str | None, port: int | None) -> Any:
     # deferred: its settings cost ~160 ms (measured: pydantic-settings); every command loads this module; validate, list and test never need it
     from flows.events.webhooks.settings import WebhookSettings
 
-    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    overrides: dict[str, Any] = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     return WebhookSettings(**overrides)
 
 

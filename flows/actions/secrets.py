@@ -110,6 +110,7 @@ async def resolve_secret(name: str) -> str:
     from prefect.exceptions import ObjectNotFound
 
     slug = block_slug(name)
+    block: Any  # Secret.aload's return type is left unbound by Prefect's annotations
     try:
         block = await Secret.aload(slug)
     except ObjectNotFound:

@@ -131,7 +131,7 @@ async def _check_block_address(block: Any, name: str) -> None:
 
     for field_name in ("url", "webhook_url"):
         raw = getattr(block, field_name, None)
-        url = raw.get_secret_value() if hasattr(raw, "get_secret_value") else raw
+        url = raw.get_secret_value() if raw is not None and hasattr(raw, "get_secret_value") else raw
         if not isinstance(url, str) or not url:
             continue
         try:

@@ -49,8 +49,9 @@ async def run_chain(params: Any, ctx: Any) -> dict[str, Any]:
         completed = 0
         failure: str | None = None
         for step in chain.steps:
-            step_task = task(run_step, name=step.name, task_run_name=step.name, cache_policy=NO_CACHE)
-            state = await step_task(step, steps, return_state=True)
+            step_task = task(name=step.name, task_run_name=step.name, cache_policy=NO_CACHE)(run_step)
+            # An async task's call is a coroutine; Prefect's overloads give return_state=True the State itself.
+            state = await step_task(step, steps, return_state=True)  # type: ignore[misc]
             if state.is_completed():
                 result = await state.aresult()
                 steps[step.name] = result
@@ -75,7 +76,7 @@ async def run_chain(params: Any, ctx: Any) -> dict[str, Any]:
         ctx.publish("chain_complete" if failure is None else "chain_failed", {"chain_name": chain.name}, payload)
         return {**payload, "steps": steps, "error": failure}
 
-    subflow = flow(chain_body, name=f"chain-{chain.name}", flow_run_name=f"{chain.name}", validate_parameters=False)
+    subflow = flow(name=f"chain-{chain.name}", flow_run_name=f"{chain.name}", validate_parameters=False)(chain_body)
     result = await subflow()
     if result["error"]:
         raise ChainFailed(result["error"])

@@ -186,7 +186,7 @@ def evaluate_condition(spec: ConditionSpec, document: Any) -> ConditionResult:
         reason = f"{head} holds for every one" if fired else f"{head} does not hold for {named}"
     if not fired and problems:
         reason += f" ({'; '.join(problems[:3])})"
-    decided = (held or [(None, values[0])])[0][1] if spec.match == "any" else (failed or [(None, values[0])])[0][1]
+    decided = (held or [("", values[0])])[0][1] if spec.match == "any" else (failed or [("", values[0])])[0][1]
     problem = reason if not fired and problems else None
     return ConditionResult(fired, decided, reason, problem=problem, values=values)
 

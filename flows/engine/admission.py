@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from compiler.language.model.automation import Automation
 from compiler.language.prefect_names import cooldown_limit_name
@@ -45,10 +46,11 @@ async def _newer_due_run(flow_run_id: str, deployment_id: str, scheduled: dateti
 
     async with get_client() as client:
         runs = await client.read_flow_runs(
-            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[UUID(deployment_id)])),
             flow_run_filter=FlowRunFilter(
-                expected_start_time=FlowRunFilterExpectedStartTime(after_=scheduled, before_=now),
-                id=FlowRunFilterId(not_any_=[flow_run_id]),
+                # Any aware datetime (pydantic validates it); the annotation names Prefect's own DateTime type.
+                expected_start_time=FlowRunFilterExpectedStartTime(after_=scheduled, before_=now),  # type: ignore[arg-type]
+                id=FlowRunFilterId(not_any_=[UUID(flow_run_id)]),
             ),
             sort=FlowRunSort.EXPECTED_START_TIME_DESC,
             limit=5,

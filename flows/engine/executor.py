@@ -95,7 +95,8 @@ class InProcessExecutor:
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=list(self.flows))),
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
-                next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=datetime.now(UTC)),
+                # Any aware datetime (pydantic validates it); the annotation names Prefect's own DateTime type.
+                next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=datetime.now(UTC)),  # type: ignore[arg-type]
             ),
             sort=FlowRunSort.NEXT_SCHEDULED_START_TIME_ASC,
             limit=room,

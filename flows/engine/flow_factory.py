@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from contextlib import AbstractContextManager
 from typing import Any
+from uuid import UUID
 
 from prefect import Flow, tags
 from prefect.client.orchestration import get_client
@@ -43,7 +44,7 @@ async def _scheduled_time() -> str | None:
         if not run_id:
             return None
         async with get_client() as client:
-            run = await client.read_flow_run(run_id)
+            run = await client.read_flow_run(UUID(run_id))
     if run.auto_scheduled and run.expected_start_time is not None:
         return run.expected_start_time.isoformat()
     return None
@@ -117,7 +118,8 @@ class AutomationFlow(Flow[..., Any]):
 
         answered = await answer_if_completed(self, self.loaded, get_call_parameters(self.fn, args, kwargs))
         if answered is None:
-            return await super().__call__(*args, return_state=return_state, **kwargs)
+            # An async flow's call is a coroutine; Prefect's overloads type the call by its function's return, here None.
+            return await super().__call__(*args, return_state=return_state, **kwargs)  # type: ignore[misc]
         return answered if return_state else await answered.aresult()
 
 

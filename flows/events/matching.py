@@ -27,7 +27,7 @@ def normalize_event(raw: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(kind, str):
         raise ValueError("an event needs 'event' (Prefect form) or 'event_type' (short form)")
     payload = dict(raw.get("payload", {}))
-    labels = {k: raw.get(k) or payload.get(k) for k in FILTER_LABELS if (raw.get(k) or payload.get(k)) is not None}
+    labels: dict[str, Any] = {k: raw.get(k) or payload.get(k) for k in FILTER_LABELS if (raw.get(k) or payload.get(k)) is not None}
     labels.update({k: raw[k] for k in ("entity_id",) if k in raw})
     built = build_event(kind, labels, payload)
     return {"id": raw.get("id", built.id), "event": built.event, "occurred": raw.get("occurred"),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +100,7 @@ async def read_completed(loaded: LoadedAutomation, occurrence: Occurrence, run: 
 
 
 async def record_completed(
-    loaded: LoadedAutomation, occurrence: Occurrence, run: RunInputs, flow_run_id: str, message: str, actions: list[Mapping[str, Any]]
+    loaded: LoadedAutomation, occurrence: Occurrence, run: RunInputs, flow_run_id: str, message: str, actions: Sequence[Mapping[str, Any]]
 ) -> None:
     """Remember that every action of this occurrence completed (call only then)."""
     if not _eligible(loaded, occurrence)[0]:

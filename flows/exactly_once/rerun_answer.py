@@ -56,6 +56,6 @@ async def answer_if_completed(flow: Flow[..., Any], loaded: LoadedAutomation, pa
         name = loaded.automation.name
         await publish_summary(client, flow_run.id, name, summary_description(name, occurrence), rows)
     logger.info("%s run %s: %s", loaded.automation.name, flow_run.name, message)
-    state = Completed(name=CACHED, message=message, data=summary)
+    state: State[Any] = Completed(name=CACHED, message=message, data=summary)
     state.state_details.flow_run_id = flow_run.id
     return state

@@ -322,7 +322,10 @@ async def one_suspension_observer_for_this_loop() -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         try:
             # The engine registers each run's suspension request before observing it: marking by id reaches it.
-            observer = await stack.enter_async_context(FlowRunSuspendingObserver(on_suspended=mark_flow_run_suspension_requested))
+            observer = await stack.enter_async_context(
+                # Prefect's own callback returns a bool its observer ignores; the protocol's annotation says None.
+                FlowRunSuspendingObserver(on_suspended=mark_flow_run_suspension_requested)  # type: ignore[arg-type]
+            )
         except Exception:
             logging.getLogger(__name__).warning("no shared suspension observer; each run starts its own", exc_info=True)
         else:

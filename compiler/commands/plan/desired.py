@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -124,7 +124,7 @@ def desired_state(config_dir: Path, project_root: Path, options: BuildOptions) -
     project = yaml.load(outputs[PREFECT_YAML_PATH], Loader=_Loader)
     with _environment(deploy_environment(project_root)):
         # `prefect deploy` fills in {{ $NAME }} from its environment: the project folder for $PWD.
-        project = apply_values(project, {}, remove_notset=False)
+        project = cast(dict[str, Any], apply_values(project, {}, remove_notset=False))  # a mapping in, a mapping out
     pull_steps = project.get("pull") or []
     for entry in project.get("deployments") or []:
         key = deployment_key(flow_name_of(entry["entrypoint"]), entry["name"])

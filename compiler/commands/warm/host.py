@@ -22,6 +22,7 @@ import atexit
 import contextlib
 import fcntl
 import gc
+import io
 import json
 import os
 import select
@@ -361,7 +362,8 @@ def _become_run(job: _Job) -> list[str]:
         os._exit(0)
     os.write(job.go, b"1")
     # The host's streams were a log file: block-buffered stdout, no colours. Now they are the caller's.
-    sys.stdout.reconfigure(line_buffering=os.isatty(1))
+    if isinstance(sys.stdout, io.TextIOWrapper):  # always, unless a test replaced it
+        sys.stdout.reconfigure(line_buffering=os.isatty(1))
     if os.isatty(2):
         # deferred: Prefect costs ~1 s CPU to import (measured); the warm host takes its lock first (P4), then loads the run's modules
         from prefect.logging.configuration import setup_logging
