@@ -64,9 +64,9 @@ class ActionPreview:
 
 
 def _time_verdict(loaded: LoadedAutomation, scheduled: datetime | None, now: datetime) -> tuple[bool, str, str | None]:
-
-
-    spec = loaded.automation.trigger.time  # type: ignore[union-attr]
+    trigger = loaded.automation.trigger
+    assert trigger.type == "time"  # the caller decided on the trigger's type
+    spec = trigger.time
     zone = ZoneInfo(spec.timezone_str)
     cron = f"cron '{spec.cron_expression}' ({spec.timezone_str})"
     if scheduled is None:

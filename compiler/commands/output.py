@@ -11,7 +11,10 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 __all__ = ["Column", "err", "is_terminal", "out", "progress", "say", "status_style", "table"]
 
@@ -52,7 +55,7 @@ class Column:
     """A table column: header, alignment, and an optional style per cell value (e.g. status colours)."""
 
     header: str
-    justify: str = "left"
+    justify: JustifyMethod = "left"
     style: Callable[[str], str] | None = None
 
 
@@ -79,7 +82,7 @@ def table(columns: Sequence[Column], rows: Sequence[Sequence[Any]], plain: Seque
 
     grid = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
-        grid.add_column(column.header, justify=column.justify, overflow="fold")  # type: ignore[arg-type]  # never hide text
+        grid.add_column(column.header, justify=column.justify, overflow="fold")  # fold: never hide text
     for row in rows:
         cells = []
         for column, value in zip(columns, row, strict=True):

@@ -134,7 +134,8 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
     executor = InProcessExecutor(
         flows,
         poll_seconds=poll_seconds,
-        on_start=lambda run: serve_report.run_started(run, flows[run.deployment_id].name),  # type: ignore[index]  # runs of our deployments
+        # The executor only takes runs of these deployments: deployment_id is set and one of the keys.
+        on_start=lambda run: serve_report.run_started(run, flows[run.deployment_id].name),  # type: ignore[index]
         on_finish=lambda run, state, seconds: serve_report.run_finished(run, flows[run.deployment_id].name, state, seconds),  # type: ignore[index]
     )
     with serve_owns_sigterm():

@@ -209,7 +209,7 @@ def render_string(
         return text
     template = parse_template(text)
     if template.is_single_placeholder:
-        return _resolve(template.parts[0], variables, secret)  # type: ignore[arg-type]
+        return _resolve(template.parts[0], variables, secret)  # type: ignore[arg-type]  # is_single_placeholder: a Placeholder
     out: list[str] = []
     for part in template.parts:
         out.append(part if isinstance(part, str) else _to_text(_resolve(part, variables, secret)))

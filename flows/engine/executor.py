@@ -115,7 +115,7 @@ class InProcessExecutor:
         return True
 
     async def _execute(self, run: FlowRun) -> None:
-        flow = self.flows[run.deployment_id]  # type: ignore[index]
+        flow = self.flows[run.deployment_id]  # type: ignore[index]  # only runs of these deployments are claimed
         state: Any = None
         started = time.monotonic()
         _tell(self.on_start, run)

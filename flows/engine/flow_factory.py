@@ -80,7 +80,7 @@ def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> F
         inspect.Parameter("condition", keyword, default=None, annotation=dict[str, Any] | None),
         inspect.Parameter("idempotency_key", keyword, default=None, annotation=str | None),
     ]
-    automation_flow.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
+    automation_flow.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]  # inspect reads it; typeshed omits it
     # The entrypoint Prefect derives must be the attribute flows/automations.py exposes (see the seam).
     name_flow_function(automation_flow, "flows.automations", attribute_name or automation.name)
     return AutomationFlow(
@@ -115,7 +115,6 @@ class AutomationFlow(Flow[..., Any]):
         return self._answer_or_run(args, kwargs, return_state)
 
     async def _answer_or_run(self, args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool) -> Any:
-
         answered = await answer_if_completed(self, self.loaded, get_call_parameters(self.fn, args, kwargs))
         if answered is None:
             # An async flow's call is a coroutine; Prefect's overloads type the call by its function's return, here None.

@@ -72,7 +72,7 @@ def engine_leaves_sigterm_alone() -> Iterator[None]:
     import prefect.flow_engine as engine
 
     original = engine.capture_sigterm
-    engine.capture_sigterm = contextlib.nullcontext  # type: ignore[assignment]
+    engine.capture_sigterm = contextlib.nullcontext  # type: ignore[assignment]  # the seam's patch (tested)
     try:
         yield
     finally:
@@ -106,6 +106,7 @@ def wrap_api_client_send(async_wrap: Callable[[Any], Any], sync_wrap: Callable[[
     def sync_send_with_retry(self: Any, request: Any, send: Any, *args: Any, **kwargs: Any) -> Any:
         return sync_original(self, request, sync_wrap(send), *args, **kwargs)
 
+    # The seam's patch of Prefect's clients (tested in tests/flows/prefect_api/test_seam.py).
     PrefectHttpxAsyncClient._send_with_retry = async_send_with_retry  # type: ignore[method-assign]
     PrefectHttpxSyncClient._send_with_retry = sync_send_with_retry  # type: ignore[method-assign]
     return True
@@ -304,7 +305,7 @@ def _observe_on_the_shared_observer(original: Callable[..., Any]) -> Callable[..
             watching.cancel()
             observer.remove_in_flight_flow_run_id(flow_run_id)
 
-    observe.shares_one_observer = True  # type: ignore[attr-defined]
+    observe.shares_one_observer = True  # type: ignore[attr-defined]  # a marker on the function: patched once
     return observe
 
 
@@ -368,7 +369,7 @@ def share_api_tls_context() -> bool:
     if not all("httpx_settings" in inspect.signature(cls.__init__).parameters for cls in classes):
         return False
     for cls in classes:
-        cls.__init__ = _with_shared_tls_context(cls.__init__)  # type: ignore[method-assign]
+        cls.__init__ = _with_shared_tls_context(cls.__init__)  # type: ignore[method-assign]  # the seam's patch (tested)
     return True
 
 

@@ -92,6 +92,7 @@ def on_exit(callback: Callable[[], None]) -> None:
             from flows.prefect_api.seam import start_event_and_log_workers
 
             start_event_and_log_workers()
+            # Private but stable since 3.9: runs before threads are joined, unlike atexit (which runs after).
             threading._register_atexit(_run_exit_callbacks)  # type: ignore[attr-defined]
             _exit_hook_registered = True
         if callback not in _exit_callbacks:

@@ -46,6 +46,7 @@ __all__ = [
 
 def _value_enum(name: str, values: list[str], doc: str) -> Any:
     """A StrEnum whose values are exactly the language's own values (so the two cannot drift apart)."""
+    # The functional API with names from the language's tables; mypy wants literal member names.
     enum = StrEnum(name, [(value.upper(), value) for value in values], module=__name__)  # type: ignore[misc]
     enum.__doc__ = doc
     return enum

@@ -80,6 +80,7 @@ def _parameter_schema(entrypoint: str, definition: str | None) -> dict[str, Any]
         inputs = tuple(data.pop("inputs", ()))
         automation = automation_model().model_validate_json(json.dumps(data))  # as flows/engine/definitions.py reads it
         name = entrypoint.rsplit(":", 1)[1]
+        # automation_model() builds the model that type checkers know as Automation (a static view of it).
         flow = build_flow(LoadedAutomation(automation, entrypoint, inputs), name)  # type: ignore[arg-type]
     schema: dict[str, Any] = json.loads(json.dumps(parameter_schema(flow).model_dump(exclude_unset=True), default=str))
     return schema
