@@ -104,9 +104,11 @@ def test_no_import_cycles_between_project_modules() -> None:
     Counted: module-level and function-local imports (grimp reads both: a function-local import is an import all
     the same, only later), and the package ``__init__`` that an import from outside a package runs first (importing
     ``flows.actions.base`` from ``flows.engine`` runs ``flows/actions/__init__.py``, which imports every action
-    module). Not counted: a package's ``__init__`` importing its own submodules, which import names of their
-    siblings: from inside the package nothing runs its ``__init__`` again, so no name can be missing; and
-    ``if TYPE_CHECKING:`` imports, which never run.
+    module). Not counted as an edge back to the package: a submodule importing a sibling (``flows.actions.http_request``
+    importing ``flows.actions.base``) while the package's ``__init__`` imports both: inside the package its
+    ``__init__`` has run or is running, nothing runs it again, so that pair is no import-time cycle. A submodule that
+    imports a name from its own package's ``__init__`` is an ordinary edge and counts. Nor ``if TYPE_CHECKING:``
+    imports, which never run.
     """
     cycles = _cycles(_import_graph())
     assert not cycles, "import cycles:\n" + "\n".join(" → ".join(cycle) for cycle in cycles)
