@@ -165,12 +165,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             return await flow(return_state=True, **params)
 
     async def run_then_read() -> tuple[Any, Any]:
+        from compiler.cli_failures import api_failure
         from flows.api_clients import shared_api_clients
 
+        # Opening the shared clients checks the API's version: an unreachable API fails here, and is said
+        # in one line by the CLI's top level (compiler.cli_failures), like every API failure below.
         async with shared_api_clients():
             try:
                 state = await run_once()
             except Exception as exc:  # noqa: BLE001 - parameter errors and the like: said below
+                if api_failure(exc) is not None:
+                    raise  # not a refusal of this run: the API is down or refusing
                 return exc, None
             return state, await read_run(state.state_details.flow_run_id)
 

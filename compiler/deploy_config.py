@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 
 from compiler.diagnostics import Diagnostic
+from compiler.project import beside
 from compiler.model.base import JsonValue, StrictModel
 from compiler.source import SourceError, load_source
 from compiler.validation_errors import diagnostics_from_validation_error
@@ -165,7 +166,7 @@ class DeployConfig(StrictModel):
 
 def deploy_config_path(config_dir: Path) -> Path:
     """``configs/automations`` → ``configs/deploy.yaml`` (next to the automations and chains folders)."""
-    return config_dir.parent / DEPLOY_CONFIG_NAME
+    return beside(config_dir, DEPLOY_CONFIG_NAME)
 
 
 def load_deploy_config(path: Path) -> tuple[DeployConfig | None, list[Diagnostic]]:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from compiler.catalog import AUTOMATION_SUFFIXES, Catalog, LoadedAutomation
 from compiler.casetests.model import Case, TestFile
 from compiler.diagnostics import Diagnostic, format_location
+from compiler.project import beside
 from compiler.source import Location, SourceDocument, SourceError, load_source
 from compiler.validation_errors import diagnostics_from_validation_error
 
@@ -58,7 +59,7 @@ class TestSuite:
 
 def tests_dir_for(config_dir: Path) -> Path:
     """``configs/automations`` → ``configs/tests``."""
-    return config_dir.parent / "tests"
+    return beside(config_dir, "tests")
 
 
 def test_files(paths: Iterable[Path]) -> list[Path]:
