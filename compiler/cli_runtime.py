@@ -123,7 +123,10 @@ def _run_inputs(args: argparse.Namespace) -> tuple[Any, dict[str, Any]] | int:
     if args.event:
         from flows.event_match import normalize_event
 
-        params["event"] = normalize_event(_read_json(args.event, "event"))
+        try:
+            params["event"] = normalize_event(_read_json(args.event, "event"))
+        except ValueError as exc:
+            return _usage(f"cannot use event file {args.event}: {exc}")
     if args.idempotency_key:
         params["idempotency_key"] = args.idempotency_key
     return loaded, params
