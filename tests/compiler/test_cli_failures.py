@@ -19,6 +19,7 @@ import pytest
 from compiler.cli_failures import api_failure, describe_failure
 from compiler.output import CLOSED_PIPE_EXIT
 from flows.gates import CooldownUnavailable
+from flows.local_server import LocalServerError
 from tests.compiler.support import ROOT, make_config_dir
 
 AUTOMATION = (
@@ -168,8 +169,15 @@ def test_other_failures_are_not_api_failures(exc: Exception) -> None:
     assert api_failure(exc, CLOSED_API) is None
 
 
-def test_our_own_error_is_its_message() -> None:
-    assert describe_failure(CooldownUnavailable("no slot"), "run") == "run failed: no slot"
+OWN_ERRORS = [
+    CooldownUnavailable("cooldown limit not reachable"),
+    LocalServerError("local Prefect server exited with code 3; see var/prefect/server.log"),
+]
+
+
+@pytest.mark.parametrize("exc", OWN_ERRORS, ids=[type(e).__name__ for e in OWN_ERRORS])
+def test_our_own_error_is_its_message(exc: Exception) -> None:
+    assert describe_failure(exc, "run") == f"run failed: {exc}"
 
 
 def test_an_unexpected_error_keeps_its_traceback_in_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
