@@ -46,6 +46,16 @@ def _api_url() -> str | None:
     return configured_api_url()
 
 
+def _detail(response: object) -> str:
+    """The API's own explanation of an error status (its JSON ``detail``), shortened; empty when there is none."""
+    try:
+        detail = response.json().get("detail")  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a body that is not JSON, or not read: no detail
+        return ""
+    text = " ".join(str(detail).split()) if detail else ""
+    return f": {text[:300]}" if text else ""
+
+
 def api_failure(exc: BaseException, api: str | None = None) -> str | None:
     """Why the Prefect API at ``api`` (default: the one the command uses), or another HTTP server the command
     called, could not answer; None for other failures.
@@ -53,25 +63,25 @@ def api_failure(exc: BaseException, api: str | None = None) -> str | None:
     Recognized anywhere in the exception's chain: httpx's transport errors (refused, timed out, TLS, ...),
     an HTTP error status, and Prefect's "Failed to reach API" that wraps either."""
     chain = _chain(exc)
-    if "httpx" not in sys.modules and not any(str(e).startswith(_FAILED_TO_REACH) for e in chain):
-        return None  # no HTTP client was ever loaded: not an API failure
+    httpx = sys.modules.get("httpx")  # not imported: no HTTP request was made, so none failed
+    prefect_wrapped = any(str(e).startswith(_FAILED_TO_REACH) for e in chain)
+    if httpx is None and not prefect_wrapped:
+        return None
     api = api or _api_url()
     for cause in chain:
-        if "httpx" in sys.modules and isinstance(cause, (sys.modules["httpx"].TransportError, sys.modules["httpx"].HTTPStatusError)):
-            url = _request_url(cause) or api or "?"
-            where = f"the Prefect API at {api}" if api and _origin(url) == _origin(api) else url
-            if isinstance(cause, sys.modules["httpx"].HTTPStatusError):
-                response = cause.response
-                path = urlsplit(url).path
-                hint = (" (check PREFECT_API_KEY or PREFECT_API_AUTH_STRING)" if response.status_code in (401, 403)
-                        else f" (is {api} a Prefect API? {_ADVICE})" if response.status_code == 404 else "")
-                return f"{where} answered {response.status_code} {response.reason_phrase} to {cause.request.method} {path}{hint}"
-            from flows.messages import connection_failure
+        if httpx is None or not isinstance(cause, (httpx.TransportError, httpx.HTTPStatusError)):
+            continue
+        url = _request_url(cause) or api or "?"
+        where = f"the Prefect API at {api}" if api and _origin(url) == _origin(api) else url
+        if isinstance(cause, httpx.HTTPStatusError):
+            status = cause.response.status_code
+            hint = (" (check PREFECT_API_KEY or PREFECT_API_AUTH_STRING)" if status in (401, 403)
+                    else f" (is {api} a Prefect API? {_ADVICE})" if status == 404 else _detail(cause.response))
+            return f"{where} answered {status} {cause.response.reason_phrase} to {cause.request.method} {urlsplit(url).path}{hint}"
+        from flows.messages import connection_failure
 
-            return f"cannot reach {where}: {connection_failure(cause, _origin(url))}; {_ADVICE}"
-    if any(str(e).startswith(_FAILED_TO_REACH) for e in chain):
-        return f"cannot reach the Prefect API at {api}; {_ADVICE}"
-    return None
+        return f"cannot reach {where}: {connection_failure(cause, _origin(url))}; {_ADVICE}"
+    return f"cannot reach the Prefect API at {api}; {_ADVICE}" if prefect_wrapped else None
 
 
 def _is_own(exc: BaseException) -> bool:

@@ -106,8 +106,18 @@ def test_dry_run_says_the_cooldown_was_not_checked_and_why(project: Path) -> Non
 # --- what the line says, for each kind of failure (real exceptions, in this process) ---------------------
 
 class _NotFound(http.server.BaseHTTPRequestHandler):
+    """404 for every path but ``/api/invalid``, which answers 422 with a JSON detail as Prefect's API does."""
+
     def do_GET(self) -> None:  # noqa: N802 - the standard library's name
-        self.send_error(404)
+        if self.path != "/api/invalid":
+            self.send_error(404)
+            return
+        body = b'{"detail": "name: field required"}'
+        self.send_response(422)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -153,6 +163,13 @@ def test_a_server_that_is_not_a_prefect_api_is_said_so(web_server: str) -> None:
     assert api_failure(_wrapped_by_prefect(answered, web_server), web_server) == (
         f"the Prefect API at {web_server} answered 404 Not Found to GET /api/admin/version "
         f"(is {web_server} a Prefect API? {ADVICE})"
+    )
+
+
+def test_an_error_status_carries_the_apis_detail(web_server: str) -> None:
+    answered = _raised(lambda: httpx.get(f"{web_server}/invalid").raise_for_status())
+    assert api_failure(answered, web_server) == (
+        f"the Prefect API at {web_server} answered 422 Unprocessable Entity to GET /api/invalid: name: field required"
     )
 
 
