@@ -11,6 +11,7 @@ import subprocess
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from compiler.build import (
 )
 from compiler.deploy_config import apply_server_objects, deploy_environment, pull_steps_for_directory, resolve_build_options
 from tests.conftest import PREFECT_BIN, prefect_env
+from tests.prefect_support import example_names, without_server_state_of
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
@@ -527,7 +529,15 @@ def _limit(deployment: Any) -> tuple[int | None, str | None]:
     return (gcl.limit if gcl else None, str(options.collision_strategy.value) if options else None)
 
 
-def test_prefect_deploy_all_accepts_generated_yaml(prefect_server: str, tmp_path: Path) -> None:
+@pytest.fixture
+def nothing_left_on_the_server(prefect_server: str) -> Iterator[None]:
+    """This test deploys the examples under their names and posts an event their trigger runs: the run it
+    creates waits for a worker, and a later module serving the same deployment would execute it first."""
+    with without_server_state_of(prefect_server, [*example_names(), *_EXTRA_AUTOMATIONS]):
+        yield
+
+
+def test_prefect_deploy_all_accepts_generated_yaml(prefect_server: str, tmp_path: Path, nothing_left_on_the_server: None) -> None:
     from prefect.client.orchestration import PrefectClient
     from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
     from prefect.events.schemas.automations import EventTrigger

@@ -13,7 +13,7 @@ import pytest
 from compiler.build import WATCHER_FLOW_NAME, ZOMBIE_AUTOMATION_NAME
 from compiler.cli import main
 from compiler.deploy import NO_API_MESSAGE
-from tests.prefect_support import ROOT, using_api
+from tests.prefect_support import ROOT, example_names, using_api, without_server_state_of
 
 LOG_ACTION = "actions:\n  - type: log_message\n    name: say\n    parameters: {message: hello}\n"
 CLOSED_API = "http://127.0.0.1:9/api"  # nothing listens on the discard port
@@ -146,7 +146,8 @@ def deployed(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> A
     base = tmp_path_factory.mktemp("deploy")
     project = make_project(base, _bodies(tag))
     pool = f"pool-{tag}"
-    with pytest.MonkeyPatch.context() as mp:
+    # The project holds the examples too: other modules deploy or serve them under the same names.
+    with without_server_state_of(prefect_server, example_names()), pytest.MonkeyPatch.context() as mp:
         mp.setenv("PREFECT_API_URL", prefect_server)
         mp.setenv("PREFECT_HOME", str(base / "prefect-home"))
         assert run_deploy(project, "--pool", pool) == 0

@@ -35,15 +35,11 @@ def _registry_rows(runtime: Runtime, sql: str, *args: Any) -> list[sqlite3.Row]:
 
 
 def _free_cooldown(name: str) -> None:
-    """Another test of this session may have run the example already and taken its cooldown slot."""
-    from prefect.exceptions import ObjectNotFound
+    """Another test of this session may have run or served the example already: its cooldown slot, or a
+    deployment of it with runs waiting, must not reach this run (tests.prefect_support.forget_automations)."""
+    from tests.prefect_support import forget_automations
 
-    from tests.prefect_support import reset_cooldown
-
-    try:
-        asyncio.run(reset_cooldown(name))
-    except ObjectNotFound:
-        pass  # never run on this server: no limit yet
+    asyncio.run(forget_automations([name]))
 
 
 def _completed(result: CliResult) -> dict[str, Any]:
