@@ -175,13 +175,22 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# What `--help` opens with (the module docstring is for the code's readers, not the tool's users).
+DESCRIPTION = (
+    "Platform God automations: check the YAML automations in configs/automations/, test and run them, "
+    "and compile them into Prefect deployments, schedules and triggers to deploy to a Prefect server "
+    "or serve on this machine."
+)
+EPILOG = "`python -m compiler COMMAND --help` shows a command's options."
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m compiler", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m compiler", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument(
         "--config-dir", type=Path, default=None,
         help="folder of automation files (default: configs/automations of the project root, found from any subfolder)",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check files; exit 0 valid, 1 invalid, 2 usage")
     p.add_argument("paths", nargs="*", help="files or folders (default: the config dir)")
@@ -210,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     from compiler import cli_runtime
 
     cli_runtime.add_commands(sub)
+    for choice in sub._choices_actions:  # a command's own --help opens with its one-line description too
+        command = sub.choices[choice.dest]
+        command.description = command.description or choice.help
     return parser
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -255,3 +257,39 @@ def test_schema_is_a_json_schema_of_the_automation() -> None:
         schema["$defs"][ref["$ref"].rsplit("/", 1)[1]]["properties"]["type"]["const"]
         for ref in schema["properties"]["trigger"]["oneOf"]
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Help: what the tool and each command do, in the user's words (never a note for the code's readers)
+
+# A module path (compiler.output, flows.executor) or the old top-level docstring's note means a developer's note leaked.
+_DEVELOPER_NOTE = re.compile(r"\b(?:compiler|flows|platform_god)\.[a-z_]+|printing goes through")
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    from compiler.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def _description(help_text: str) -> str:
+    """The paragraph after the usage lines."""
+    return help_text.split("\n\n")[1]
+
+
+def test_top_level_help_says_what_the_tool_does_and_lists_every_command() -> None:
+    done = run("--help")
+    description = _description(done.stdout)
+
+    assert done.returncode == 0, done.stderr
+    assert description.startswith("Platform God automations: ") and not _DEVELOPER_NOTE.search(done.stdout), done.stdout
+    listed = {m.group(1) for m in re.finditer(r"^ {4}(\S+) +\S", done.stdout, re.M)}
+    assert listed >= set(_commands()), f"commands without a one-line description: {sorted(set(_commands()) - listed)}"
+
+
+@pytest.mark.parametrize("command", sorted(_commands()))
+def test_each_command_help_opens_with_its_description_and_no_developer_note(command: str) -> None:
+    text = _commands()[command].format_help()
+    assert not text.split("\n\n")[1].startswith(("positional arguments:", "options:")), text
+    assert not _DEVELOPER_NOTE.search(text), text
