@@ -15,8 +15,10 @@ import orjson
 import yaml
 
 from compiler.catalog import LoadedAutomation, load_catalog
+from compiler.cross_machine import deploy_config_warnings
 from compiler.deploy_config import (
     BuildOptions,
+    deploy_config_path,
     deploy_environment,
     pull_steps_for_directory,
     resolve_build_options,
@@ -402,14 +404,17 @@ def plan_outputs(
         options, option_errors = resolve_build_options(config_dir)
         errors.extend(option_errors)
     catalog = load_catalog(config_dir, on_file=progress)
+    # deploy.yaml sharing results but not locks (and the like) breaks exactly-once across machines: said here,
+    # so build, build --check, deploy and plan all say it.
+    warnings = [*catalog.warnings, *deploy_config_warnings(deploy_config_path(config_dir))]
     errors.extend(catalog.errors)
     errors.extend(_reserved_names(catalog.automations.values()))
     if errors or options is None:
-        return {}, sorted(errors), catalog.warnings
+        return {}, sorted(errors), warnings
     errors.extend(_prefect_rejections(catalog.automations.values(), options))
     if errors:
-        return {}, sorted(errors), catalog.warnings
-    return render(list(catalog.automations.values()), options), [], catalog.warnings
+        return {}, sorted(errors), warnings
+    return render(list(catalog.automations.values()), options), [], warnings
 
 
 def _prefect_rejections(automations: Iterable[LoadedAutomation], options: BuildOptions) -> list[Diagnostic]:

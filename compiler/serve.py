@@ -96,6 +96,11 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
     catalog = load_catalog(config_dir)
     for diagnostic in catalog.diagnostics:
         say(str(diagnostic))
+    from compiler.cross_machine import environment_warnings
+
+    # serve reads its settings from its own environment (not deploy.yaml): results shared without locks and the like.
+    for line in environment_warnings(os.environ, "serve"):
+        say(line)
     flows = await deploy_for_serving(catalog)
     orphans = await crash_orphaned_runs(list(flows))
     if orphans:

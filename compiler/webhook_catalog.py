@@ -202,13 +202,15 @@ def _check_placeholder(placeholder: Placeholder, has_id_header: bool, hidden_hea
 
 def validate_with_webhooks(config_dir: Path, files: list[Path] | None) -> tuple[Any, WebhookCatalog]:
     """``validate``'s pass: the automations (all, or the given files) and the webhooks (``configs/webhooks/``, or
-    the given files inside a ``webhooks`` folder). The automation catalog returned also holds the webhooks'
-    diagnostics and files, so error counts and the exit code cover both."""
+    the given files inside a ``webhooks`` folder); with no files, ``configs/deploy.yaml`` too. The automation
+    catalog returned also holds the webhooks' and deploy.yaml's diagnostics and files, so error counts and
+    the exit code (``--strict``: warnings too) cover them all."""
     from compiler.catalog import Catalog, load_catalog
 
     if files is None:
         catalog = load_catalog(config_dir)
         webhooks = load_webhooks(webhooks_dir_for(config_dir))
+        catalog.diagnostics.extend(_deploy_config_diagnostics(config_dir, catalog.files))
     else:
         hooks = [p for p in files if p.parent.name == "webhooks"]
         others = [p for p in files if p.parent.name != "webhooks"]
@@ -217,3 +219,16 @@ def validate_with_webhooks(config_dir: Path, files: list[Path] | None) -> tuple[
     catalog.files.extend(webhooks.files)
     catalog.diagnostics = sorted([*catalog.diagnostics, *webhooks.diagnostics])
     return catalog, webhooks
+
+
+def _deploy_config_diagnostics(config_dir: Path, files: list[str]) -> list[Diagnostic]:
+    """Errors and warnings of ``configs/deploy.yaml`` (when it exists; added to ``files``)."""
+    from compiler.cross_machine import deploy_config_warnings
+    from compiler.deploy_config import deploy_config_path, load_deploy_config
+
+    path = deploy_config_path(config_dir)
+    if not path.exists():
+        return []
+    files.append(str(path))
+    config, errors = load_deploy_config(path)
+    return errors if config is None else deploy_config_warnings(path)

@@ -13,7 +13,7 @@ import pytest
 from compiler.build import WATCHER_FLOW_NAME, ZOMBIE_AUTOMATION_NAME
 from compiler.cli import main
 from compiler.deploy import NO_API_MESSAGE
-from tests.prefect_support import ROOT, example_names, using_api, without_server_state_of
+from tests.prefect_support import ROOT, using_api
 
 LOG_ACTION = "actions:\n  - type: log_message\n    name: say\n    parameters: {message: hello}\n"
 CLOSED_API = "http://127.0.0.1:9/api"  # nothing listens on the discard port
@@ -146,8 +146,7 @@ def deployed(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> A
     base = tmp_path_factory.mktemp("deploy")
     project = make_project(base, _bodies(tag))
     pool = f"pool-{tag}"
-    # The project holds the examples too: other modules deploy or serve them under the same names.
-    with without_server_state_of(prefect_server, example_names()), pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PREFECT_API_URL", prefect_server)
         mp.setenv("PREFECT_HOME", str(base / "prefect-home"))
         assert run_deploy(project, "--pool", pool) == 0
@@ -175,6 +174,30 @@ def test_second_deploy_changes_nothing(deployed: dict[str, Any], capsys: pytest.
     out = capsys.readouterr().out
     assert "work pool" in out and "exists" in out and "build:" not in out  # no generated file rewritten
     assert asyncio.run(server_state(deployed["tag"], deployed["pool"])) == deployed["state"]
+
+
+def test_deploy_warns_when_results_are_shared_but_locks_are_not(
+    deployed: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.prefect_support import forget_automations
+
+    tag = f"share{uuid.uuid4().hex[:8]}"
+    project = make_project(tmp_path, {f"{tag}_cron": _bodies(tag)[f"{tag}_cron"]})
+    (project / "configs" / "deploy.yaml").write_text(
+        "job_variables:\n  env:\n    AUTOMATIONS_RESULT_STORAGE: remote-file-system/automation-results\n", encoding="utf-8"
+    )
+    capsys.readouterr()
+    try:
+        code = run_deploy(project, "--pool", deployed["pool"])
+    finally:
+        asyncio.run(forget_automations([f"{tag}_cron"]))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert (
+        "deploy.yaml:3:5: job_variables.env.AUTOMATIONS_RESULT_STORAGE: warning: action results are shared between machines "
+        "but idempotency locks are not (AUTOMATIONS_LOCK_URL unset): workers on two machines can both run one occurrence's "
+        "action; set AUTOMATIONS_LOCK_URL: redis://HOST:6379/0"
+    ) in err
 
 
 def _disable_and_remove(deployed: dict[str, Any]) -> None:
