@@ -43,7 +43,7 @@ async def _deliver(channel: Channel, params: SendNotificationParameters, ctx: Ac
     elif channel == "registry":
         from flows.registry import RegistryStore
 
-        from flows.registry.store import Deadline, RegistryBusy, RegistryError
+        from flows.registry import Deadline, RegistryBusy, RegistryError
 
         store = RegistryStore.from_settings()
         deadline = Deadline.after(max(ctx.deadline_seconds - 1.0, 0.1))  # see update_registry

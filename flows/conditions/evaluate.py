@@ -196,7 +196,7 @@ async def read_metrics(source: MetricsSource) -> Any:
         import asyncio
 
         from flows.registry import RegistryStore
-        from flows.registry.store import Deadline
+        from flows.registry import Deadline
 
         # Bounded: a registry locked by another process must not hold the watcher (or its thread) for long.
         document = await asyncio.to_thread(RegistryStore.from_settings().latest_metrics, Deadline.after(10))
