@@ -151,7 +151,7 @@ def test_deployment_entrypoint_follows_the_function_name_the_seam_sets() -> None
 
     prefect_seam.name_flow_function(built_at_run_time, __name__, "probe_attribute")
     deployment = RunnerDeployment.from_flow(flow(built_at_run_time, name="seam-entrypoint-probe"), name="probe")
-    assert deployment.entrypoint is not None and deployment.entrypoint.endswith("test_prefect_seam.py:probe_attribute"), (
+    assert deployment.entrypoint is not None and deployment.entrypoint.endswith(f"{Path(__file__).name}:probe_attribute"), (
         f"Prefect no longer derives the entrypoint from __qualname__: {deployment.entrypoint}"
     )
 
