@@ -65,8 +65,8 @@ def make_project(base: Path, extra_automations: dict[str, str] | None = None, *,
 @contextmanager
 def project_runtime(project: Path, state_dir: Path) -> Iterator[None]:
     """Run flows as a worker started in ``project`` would: its definitions, configs and a private state folder."""
-    from flows.definitions import catalog
-    from flows.settings import get_settings
+    from flows.engine.definitions import catalog
+    from compiler.language.settings import get_settings
 
     saved_cwd = os.getcwd()
     saved_env = {k: os.environ.get(k) for k in ("AUTOMATIONS_STATE_DIR", "AUTOMATIONS_CONFIG_DIR")}
@@ -117,12 +117,12 @@ async def forget_automations(names: list[str]) -> None:
     when nothing executes them; the next module that serves the same deployment then executed that stale
     run first, which took the cooldown slot and left its own run Skipped (issue 21, item 7). Deleting the
     deployment deletes its waiting runs (Prefect deletes a deleted deployment's Scheduled runs); the next
-    run creates the cooldown limit again (flows/gates.py).
+    run creates the cooldown limit again (flows/engine/admission.py).
     """
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
-    from compiler.names import WATCHER_FLOW_NAME, cooldown_limit_name, watcher_deployment_name
+    from compiler.language.prefect_names import WATCHER_FLOW_NAME, cooldown_limit_name, watcher_deployment_name
 
     async with get_client() as client:
         for name in names:
@@ -156,7 +156,7 @@ async def reset_cooldown(name: str) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 
-    from flows.gates import cooldown_limit_name
+    from flows.engine.admission import cooldown_limit_name
 
     async with get_client() as client:
         await client.update_global_concurrency_limit(cooldown_limit_name(name), GlobalConcurrencyLimitUpdate(active_slots=0))

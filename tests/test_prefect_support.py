@@ -17,8 +17,8 @@ CHAIN = "chain_completion_notification"
 
 async def _serve_examples() -> dict[Any, Any]:
     """The examples' event deployments as an engine or `serve` creates them (no work pool, a trigger each)."""
-    from compiler.catalog import load_catalog
-    from compiler.serve import deploy_for_serving
+    from compiler.language.catalog import load_catalog
+    from compiler.commands.serve import deploy_for_serving
 
     return await deploy_for_serving(load_catalog(ROOT / "configs" / "automations"), frozenset({"event"}))
 
@@ -29,7 +29,7 @@ async def _leave_what_an_earlier_module_leaves() -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 
-    from compiler.names import cooldown_limit_name
+    from compiler.language.prefect_names import cooldown_limit_name
 
     await _serve_examples()
     async with get_client() as client:
@@ -44,7 +44,7 @@ async def _what_the_next_module_finds() -> tuple[list[str], int]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
-    from compiler.names import cooldown_limit_name
+    from compiler.language.prefect_names import cooldown_limit_name
 
     await _serve_examples()
     async with get_client() as client:

@@ -1,9 +1,9 @@
 """Issue 4, end to end without a worker: deploy the examples (plus a Berlin cron automation) to the session's
-Prefect server with ``compiler.deploy``, then check schedules, the condition watcher and event triggers.
+Prefect server with ``compiler.commands.deploy``, then check schedules, the condition watcher and event triggers.
 
 Created flow runs are executed here with Prefect's engine (``run_flow`` with the created run), as a worker
 would execute them; nothing of Prefect or of the project is replaced. `prefect deploy --all` accepting the
-generated file is covered by tests/compiler/test_build.py and tests/compiler/test_deploy.py.
+generated file is covered by tests/compiler/commands/build/test_build.py and tests/compiler/commands/deploy/test_deploy.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from compiler.deploy import deploy
+from compiler.commands.deploy import deploy
 from tests.prefect_support import (
     example_names,
     execute_flow_run,
@@ -69,7 +69,7 @@ def project(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> It
 def registry(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A fresh registry (state folder) for this test."""
     from flows.registry import RegistryStore
-    from flows.settings import get_settings
+    from compiler.language.settings import get_settings
 
     monkeypatch.setenv("AUTOMATIONS_STATE_DIR", str(tmp_path / "state"))
     get_settings.cache_clear()
@@ -140,7 +140,7 @@ def test_cron_schedule_follows_daylight_saving_time(project: Path) -> None:
 
 
 def test_health_alert_fires_below_50_once_within_its_cooldown(project: Path, registry: Any) -> None:
-    from flows.watcher import condition_watcher
+    from flows.conditions.watcher import condition_watcher
 
     registry.put_metrics({"metrics": {"health_score": 42}}, "test")
 
