@@ -25,7 +25,7 @@ __all__ = [
     "webhooks_dir_for",
 ]
 
-# What a webhook's event templates can read (flows/webhooks/intake.py builds exactly these).
+# What a webhook's event templates can read (flows/events/webhooks/intake.py builds exactly these).
 WEBHOOK_VARIABLES: dict[str, str] = {
     "body": "the parsed request body (JSON, or the form's fields): {body.repository.full_name}",
     "headers": "a request header, lower-case name: {headers.x-github-event}",

@@ -1,6 +1,6 @@
 """Actions in the language: shared fields, and the action table (one parameters model per ``type``).
 
-Adding an action type: write ``compiler/model/actions/<type>.py`` (its parameters model and ``SPEC``) and
+Adding an action type: write ``compiler/language/model/actions/<type>.py`` (its parameters model and ``SPEC``) and
 list it in ``ACTION_SPECS`` below; its ``execute`` goes to ``flows/actions/<type>.py`` and the runtime's
 table under the same name.
 """
