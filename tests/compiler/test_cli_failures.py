@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from compiler.cli_failures import api_failure, describe_failure
-from compiler.output import CLOSED_PIPE_EXIT
-from flows.gates import CooldownUnavailable
-from flows.local_server import LocalServerError
+from compiler.commands.output import CLOSED_PIPE_EXIT
+from flows.engine.admission import CooldownUnavailable
+from flows.local_server.server import LocalServerError
 from tests.compiler.support import ROOT, make_config_dir
 
 AUTOMATION = (
