@@ -269,7 +269,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; whatever it raises ends in one line of ours on stderr (compiler.cli_failures), never
+    """Run one command; whatever it raises ends in one line of ours on stderr (compiler.commands.cli_failures), never
     a traceback, and a reader of its output that left (``plan | head``) ends it quietly."""
     from compiler.commands.output import finish_output
 
@@ -284,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err("interrupted")
         return 130
-    except Exception as exc:  # noqa: BLE001 - every failure class becomes one line; see compiler.cli_failures
-        from compiler.cli_failures import report_failure
+    except Exception as exc:  # noqa: BLE001 - every failure class becomes one line; see compiler.commands.cli_failures
+        from compiler.commands.cli_failures import report_failure
 
         return report_failure(exc, command)

@@ -168,11 +168,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             return await flow(return_state=True, **params)
 
     async def run_then_read() -> tuple[Any, Any]:
-        from compiler.cli_failures import api_failure
+        from compiler.commands.cli_failures import api_failure
         from flows.prefect_api.clients import shared_api_clients
 
         # Opening the shared clients checks the API's version: an unreachable API fails here, and is said
-        # in one line by the CLI's top level (compiler.cli_failures), like every API failure below.
+        # in one line by the CLI's top level (compiler.commands.cli_failures), like every API failure below.
         async with shared_api_clients():
             try:
                 state = await run_once()

@@ -299,7 +299,7 @@ async def _server_steps(
         async with get_client() as client:
             problem = await client.api_healthcheck()
             if problem is not None:
-                from compiler.cli_failures import api_failure
+                from compiler.commands.cli_failures import api_failure
 
                 raise DeployError(api_failure(problem, api_url) or f"cannot reach the Prefect API at {api_url}: {problem}")
             created, note = await ensure_work_pool(client, work_pool)

@@ -47,7 +47,7 @@ async def _observe(api_url: str, options: BuildOptions, deployment_names: list[s
         async with get_client() as client:
             problem = await client.api_healthcheck()
             if problem is not None:
-                from compiler.cli_failures import api_failure
+                from compiler.commands.cli_failures import api_failure
 
                 raise PlanError(api_failure(problem, api_url) or f"cannot reach the Prefect API at {api_url}: {problem}")
             return await read_server(
@@ -70,7 +70,7 @@ def make_plan(config_dir: Path, project_root: Path, options: BuildOptions, *, ap
     except PlanError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failed read is "cannot plan", with the reason
-        from compiler.cli_failures import api_failure
+        from compiler.commands.cli_failures import api_failure
 
         reason = api_failure(exc, api_url) or f"reading the Prefect API at {api_url} failed: {type(exc).__name__}: {exc}"
         raise PlanError(reason) from exc

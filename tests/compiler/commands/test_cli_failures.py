@@ -1,4 +1,4 @@
-"""Every command fails in one line in our words, whatever raised (compiler.cli_failures): the Prefect API down or
+"""Every command fails in one line in our words, whatever raised (compiler.commands.cli_failures): the Prefect API down or
 not a Prefect API, our own errors, anything unexpected (its traceback saved); a closed stdout ends quietly."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from compiler.cli_failures import api_failure, describe_failure
+from compiler.commands.cli_failures import api_failure, describe_failure
 from compiler.commands.output import CLOSED_PIPE_EXIT
 from flows.engine.admission import CooldownUnavailable
 from flows.local_server.server import LocalServerError
