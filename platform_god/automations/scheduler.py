@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from compiler.project_lock import LockHeld, ProjectLock
-from compiler.serve import SERVE_LOCK
+from compiler.commands.serve_lock import LockHeld, ProjectLock
+from compiler.commands.serve import SERVE_LOCK
 from platform_god.automations._serving import BackgroundServing, StopReport
 from platform_god.automations.models import AutomationDefinition
 from platform_god.automations.registry import AutomationRegistry, get_automation_registry
