@@ -548,7 +548,7 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
         description="Compile the automations into prefect.yaml and deployments/. Settings: configs/deploy.yaml; flags override it.",
     )
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 and list the files that are out of date")
-    p.add_argument("--project-root", type=Path, default=Path("."), help="folder receiving prefect.yaml and deployments/ (default: .)")
+    p.add_argument("--project-root", type=Path, help="folder receiving prefect.yaml and deployments/ (default: the project root, found from any subfolder)")
     p.add_argument("--pool", dest="work_pool", help="work pool name (default: deploy.yaml's work_pool, else automations)")
     p.add_argument("--tag", dest="tags", action="append", help="extra deployment tag (repeatable; replaces deploy.yaml's tags)")
     p.add_argument(

@@ -246,14 +246,17 @@ def _no_files(folder: Path, fix: str = "--config-dir") -> str:
     return message
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
     explicit = args.config_dir is not None
     if not explicit:
         from compiler.language.project import project_path, shown_path
 
         args.config_dir = shown_path(project_path(str(DEFAULT_CONFIG_DIR)))
+    if getattr(args, "project_root", False) is None:
+        from compiler.language.project import find_project_root, shown_path
+
+        # build, deploy and plan: the generated files and `prefect deploy` belong in the root, from any subfolder.
+        args.project_root = shown_path(find_project_root())
     if args.command in _READS_CONFIG_DIR and not getattr(args, "paths", None):
         if not args.config_dir.is_dir():
             # A mistyped --config-dir would otherwise look like a valid, empty catalog (exit 0).
@@ -262,8 +265,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if explicit and not _automation_files(args.config_dir):
             err(f"{args.command}: {_no_files(args.config_dir)}")
             return EXIT_USAGE
+    return int(args.func(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; whatever it raises ends in one line of ours on stderr (compiler.commands.cli_failures), never
+    a traceback, and a reader of its output that left (``plan | head``) ends it quietly."""
+    from compiler.commands.output import finish_output
+
+    command = "python -m compiler"
     try:
-        return int(args.func(args))
+        try:
+            args = build_parser().parse_args(argv)
+            command = args.command
+            return _run(args)
+        finally:
+            finish_output()  # argparse's help and usage errors too (they leave by SystemExit)
     except KeyboardInterrupt:
         err("interrupted")
         return 130
+    except Exception as exc:  # noqa: BLE001 - every failure class becomes one line; see compiler.commands.cli_failures
+        from compiler.commands.cli_failures import report_failure
+
+        return report_failure(exc, command)

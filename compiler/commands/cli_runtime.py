@@ -123,7 +123,10 @@ def _run_inputs(args: argparse.Namespace) -> tuple[Any, dict[str, Any]] | int:
     if args.event:
         from flows.events.matching import normalize_event
 
-        params["event"] = normalize_event(_read_json(args.event, "event"))
+        try:
+            params["event"] = normalize_event(_read_json(args.event, "event"))
+        except ValueError as exc:
+            return _usage(f"cannot use event file {args.event}: {exc}")
     if args.idempotency_key:
         params["idempotency_key"] = args.idempotency_key
     return loaded, params
@@ -165,12 +168,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             return await flow(return_state=True, **params)
 
     async def run_then_read() -> tuple[Any, Any]:
+        from compiler.commands.cli_failures import api_failure
         from flows.prefect_api.clients import shared_api_clients
 
+        # Opening the shared clients checks the API's version: an unreachable API fails here, and is said
+        # in one line by the CLI's top level (compiler.commands.cli_failures), like every API failure below.
         async with shared_api_clients():
             try:
                 state = await run_once()
             except Exception as exc:  # noqa: BLE001 - parameter errors and the like: said below
+                if api_failure(exc) is not None:
+                    raise  # not a refusal of this run: the API is down or refusing
                 return exc, None
             return state, await read_run(state.state_details.flow_run_id)
 

@@ -207,7 +207,9 @@ async def _cooldown_state(name: str, cooldown: int) -> str:
         async with get_client() as client:
             limit = await client.read_global_concurrency_limit_by_name(cooldown_limit_name(name))
     except Exception as exc:  # noqa: BLE001 - a dry run reports what it could not check
-        return f"cooldown {cooldown}s (not checked: {type(exc).__name__})"
+        from compiler.commands.cli_failures import api_failure
+
+        return f"cooldown {cooldown}s (not checked: {api_failure(exc) or type(exc).__name__})"
     if limit.active_slots >= limit.limit:
         return f"in cooldown: a run started less than {cooldown}s ago"
     return f"not in cooldown ({cooldown}s)"

@@ -16,7 +16,7 @@ from compiler.commands.output import err, say
 
 __all__ = ["add_command", "deploy_for_serving", "serve"]
 
-SERVE_LOCK = Path("var/serve.lock")
+SERVE_LOCK = Path("var/serve.lock")  # under the project root (compiler.language.project), whichever subfolder serve starts in
 
 
 def _schedules(specs: list[dict[str, Any]]) -> list[Any]:
@@ -153,9 +153,10 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from compiler.commands.api_endpoint import configured_api_url
+    from compiler.language.project import find_project_root
     from compiler.commands.serve_lock import LockHeld, ProjectLock
 
-    lock = ProjectLock(SERVE_LOCK)
+    lock = ProjectLock(find_project_root() / SERVE_LOCK)
     try:
         lock.acquire()
     except LockHeld as exc:

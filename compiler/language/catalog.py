@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from compiler.language.diagnostics import Diagnostic
+from compiler.language.project import beside
 from compiler.language.model.automation import Automation, automation_model
 from compiler.language.model.chains import ChainDefinition
 from compiler.language.references import check_references
@@ -77,7 +78,7 @@ class Catalog:
 
 def chains_dir_for(config_dir: Path) -> Path:
     """``configs/automations`` → ``configs/chains``."""
-    return config_dir.parent / "chains"
+    return beside(config_dir, "chains")
 
 
 def _files_in(folder: Path) -> list[Path]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
 
 from compiler.language.diagnostics import Diagnostic
+from compiler.language.project import beside
 from compiler.language.model.base import JsonValue, StrictModel
 from compiler.language.source import SourceError, load_source
 from compiler.language.validation_errors import diagnostics_from_validation_error
@@ -189,7 +190,7 @@ class DeployConfig(StrictModel):
 
 def deploy_config_path(config_dir: Path) -> Path:
     """``configs/automations`` → ``configs/deploy.yaml`` (next to the automations and chains folders)."""
-    return config_dir.parent / DEPLOY_CONFIG_NAME
+    return beside(config_dir, DEPLOY_CONFIG_NAME)
 
 
 def load_deploy_config(path: Path) -> tuple[DeployConfig | None, list[Diagnostic]]:

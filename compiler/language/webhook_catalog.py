@@ -10,6 +10,7 @@ from typing import Any
 
 from compiler.language.catalog import AUTOMATION_SUFFIXES
 from compiler.language.diagnostics import Diagnostic, format_location
+from compiler.language.project import beside
 from compiler.language.model.webhooks import Webhook
 from compiler.language.source import SourceDocument, SourceError, load_source
 from compiler.language.templates import Placeholder, TemplateSyntaxError, iter_placeholders
@@ -71,7 +72,7 @@ class WebhookCatalog:
 
 def webhooks_dir_for(config_dir: Path) -> Path:
     """``configs/automations`` → ``configs/webhooks``."""
-    return config_dir.parent / "webhooks"
+    return beside(config_dir, "webhooks")
 
 
 def load_webhooks(folder: Path, paths: Iterable[Path] | None = None) -> WebhookCatalog:

@@ -47,7 +47,9 @@ async def _observe(api_url: str, options: BuildOptions, deployment_names: list[s
         async with get_client() as client:
             problem = await client.api_healthcheck()
             if problem is not None:
-                raise PlanError(f"cannot reach the Prefect API at {api_url}: {problem}")
+                from compiler.commands.cli_failures import api_failure
+
+                raise PlanError(api_failure(problem, api_url) or f"cannot reach the Prefect API at {api_url}: {problem}")
             return await read_server(
                 client, work_pool=options.work_pool, deployment_names=deployment_names, limit_names=limit_names, tag=PLATFORM_TAG
             )
@@ -68,7 +70,10 @@ def make_plan(config_dir: Path, project_root: Path, options: BuildOptions, *, ap
     except PlanError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failed read is "cannot plan", with the reason
-        raise PlanError(f"reading the Prefect API at {api_url} failed: {type(exc).__name__}: {exc}") from exc
+        from compiler.commands.cli_failures import api_failure
+
+        reason = api_failure(exc, api_url) or f"reading the Prefect API at {api_url} failed: {type(exc).__name__}: {exc}"
+        raise PlanError(reason) from exc
     result.plan = compute_plan(desired, observed, prune=prune)
     return result
 
@@ -89,7 +94,7 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--prune", action="store_true", help="also show what deploy --prune would delete (counted as changes)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--project-root", type=Path, default=Path("."), help="folder deploy would run in (default: .)")
+    p.add_argument("--project-root", type=Path, help="folder deploy would run in (default: the project root, found from any subfolder)")
     p.add_argument("--pool", dest="work_pool", help="work pool name (default: deploy.yaml's work_pool, else automations)")
     p.add_argument("--tag", dest="tags", action="append", help="extra deployment tag (repeatable; replaces deploy.yaml's tags)")
     p.add_argument("--pull-directory", help="absolute folder workers run flows from (default: the project root)")
