@@ -127,7 +127,7 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
         loop.add_signal_handler(signum, on_signal, signum)
     names = sorted({f.name for f in flows.values()})
     say(f"serving {len(flows)} deployment(s) of {len(catalog.automations)} automation(s): {', '.join(names)}")
-    from compiler import serve_report
+    from compiler.commands import serve_report
 
     served = [loaded.automation for loaded in catalog.automations.values() if loaded.automation.status == "enabled"]
     serve_report.print_schedule(served)

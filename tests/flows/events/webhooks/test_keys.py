@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
 from flows.actions.secrets import env_var_name, resolve_secret
 from flows.events.webhooks.keys import SecretCache
+from tests.prefect_support import using_api
 
 
 class Clock:
@@ -34,8 +36,11 @@ class CountedLookups:
 
 
 @pytest.fixture
-def prefect_api(prefect_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
+def prefect_api(prefect_server: str) -> Iterator[None]:
+    # Prefect reads PREFECT_API_URL when it is imported: in a test process that imported it already, only its
+    # settings context points the client at the session's server (else it starts a temporary server of its own).
+    with using_api(prefect_server):
+        yield
 
 
 def missing_name() -> str:
