@@ -12,6 +12,9 @@ import pytest
 
 from flows.local_server.server import start_server, stop_local_server
 
+# The runtime fixtures (http_server, runtime, tag, …) serve tests of flows/ and of the commands alike.
+pytest_plugins = ["tests.runtime_fixtures"]
+
 __all__ = ["PREFECT_BIN", "prefect_env", "prefect_server", "processes_with_prefect_home"]
 
 PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))

@@ -17,8 +17,10 @@ import yaml
 from compiler.commands.output import err, out, progress
 from compiler.commands.prefect_check import automation_problems, deployment_problems
 from compiler.language.catalog import LoadedAutomation, load_catalog
+from compiler.language.cross_machine import deploy_config_warnings
 from compiler.language.deploy_config import (
     BuildOptions,
+    deploy_config_path,
     deploy_environment,
     pull_steps_for_directory,
     resolve_build_options,
@@ -402,14 +404,17 @@ def plan_outputs(
         options, option_errors = resolve_build_options(config_dir)
         errors.extend(option_errors)
     catalog = load_catalog(config_dir, on_file=progress)
+    # deploy.yaml sharing results but not locks (and the like) breaks exactly-once across machines: said here,
+    # so build, build --check, deploy and plan all say it.
+    warnings = [*catalog.warnings, *deploy_config_warnings(deploy_config_path(config_dir))]
     errors.extend(catalog.errors)
     errors.extend(_reserved_names(catalog.automations.values()))
     if errors or options is None:
-        return {}, sorted(errors), catalog.warnings
+        return {}, sorted(errors), warnings
     errors.extend(_prefect_rejections(catalog.automations.values(), options))
     if errors:
-        return {}, sorted(errors), catalog.warnings
-    return render(list(catalog.automations.values()), options), [], catalog.warnings
+        return {}, sorted(errors), warnings
+    return render(list(catalog.automations.values()), options), [], warnings
 
 
 def _prefect_rejections(automations: Iterable[LoadedAutomation], options: BuildOptions) -> list[Diagnostic]:
@@ -532,7 +537,7 @@ def check(
 
 
 # --------------------------------------------------------------------------------------------------
-# Command line (registered by compiler.commands.cli_runtime, like deploy and serve)
+# Command line (registered by compiler.commands.cli, like every command)
 
 
 def add_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -543,7 +548,9 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
         description="Compile the automations into prefect.yaml and deployments/. Settings: configs/deploy.yaml; flags override it.",
     )
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 and list the files that are out of date")
-    p.add_argument("--project-root", type=Path, default=Path("."), help="folder receiving prefect.yaml and deployments/ (default: .)")
+    p.add_argument(
+        "--project-root", type=Path, help="folder receiving prefect.yaml and deployments/ (default: the project root, found from any subfolder)"
+    )
     p.add_argument("--pool", dest="work_pool", help="work pool name (default: deploy.yaml's work_pool, else automations)")
     p.add_argument("--tag", dest="tags", action="append", help="extra deployment tag (repeatable; replaces deploy.yaml's tags)")
     p.add_argument(

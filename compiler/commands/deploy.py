@@ -32,6 +32,7 @@ import yaml
 
 from compiler.commands.api_endpoint import configured_api_url
 from compiler.commands.build import CONCURRENCY_LIMITS_PATH, PREFECT_YAML_PATH, BuildResult, build
+from compiler.commands.cli_failures import api_failure
 from compiler.commands.deploy_options import add_deploy_command, deploy_target
 from compiler.commands.output import err, out, progress
 from compiler.commands.plan.command import cmd_plan
@@ -42,7 +43,15 @@ from compiler.language.deploy_config import (
     resolve_build_options,
 )
 from compiler.language.diagnostics import Diagnostic
-from compiler.language.prefect_names import COOLDOWN_LIMIT_PREFIX, PLATFORM_TAG, WATCHER_ENTRYPOINT, WATCHER_FLOW_NAME, is_ours
+from compiler.language.prefect_names import (
+    AUTOMATIONS_MODULE,
+    COOLDOWN_LIMIT_PREFIX,
+    PLATFORM_TAG,
+    WATCHER_ENTRYPOINT,
+    WATCHER_FLOW_NAME,
+    is_ours,
+)
+from compiler.language.project import shown_path
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
@@ -54,12 +63,14 @@ __all__ = [
     "cmd_deploy",
     "deploy",
     "ensure_work_pool",
+    "last_meaningful_line",
     "prune",
     "run_prefect_deploy",
 ]
 
 WORK_POOL_TYPE = "process"
 PREFECT_DEPLOY_TIMEOUT_SECONDS = 600
+PREFECT_DEPLOY_LOG = Path("var/prefect-deploy.log")  # the last `prefect deploy`'s output, under the project root
 _PAGE = 200  # the API caps reads at 200 per call
 
 NO_API_MESSAGE = (
@@ -133,7 +144,8 @@ def _expected_deployments(project_root: Path) -> list[dict[str, Any]]:
 def run_prefect_deploy(
     project_root: Path, api_url: str, expected: int, progress: Callable[[int, int], None] | None = None
 ) -> list[str]:
-    """Run ``prefect deploy --all --no-prompt``; the deployed "flow/name" list, or DeployError with its output.
+    """Run ``prefect deploy --all --no-prompt``; the deployed "flow/name" list, or DeployError saying what failed
+    in one line (its whole output is kept in ``var/prefect-deploy.log``).
 
     Its output is read as it comes, so ``progress(done, expected)`` follows each deployment created.
     """
@@ -167,15 +179,44 @@ def run_prefect_deploy(
             returncode = proc.wait()
         finally:
             timer.cancel()
+    kept = _keep_output(project_root, "".join(lines))
     if expired.is_set():
-        raise DeployError(f"`prefect deploy --all` did not finish within {PREFECT_DEPLOY_TIMEOUT_SECONDS} s")
-    output = "".join(lines)
+        raise DeployError(f"`prefect deploy --all` did not finish within {PREFECT_DEPLOY_TIMEOUT_SECONDS} s{kept}")
     if returncode != 0 or len(deployed) != expected:
         raise DeployError(
             f"`prefect deploy --all --no-prompt` failed (exit {returncode}, {len(deployed)} of {expected} "
-            f"deployment(s) created):\n{output.strip()}"
+            f"deployment(s) created): {last_meaningful_line(''.join(lines)) or 'no output'}{kept}; "
+            "fix what it says, then run deploy again"
         )
     return deployed
+
+
+# Lines of a tool's output that never say what failed: Prefect CLI's closing line and traceback scaffolding.
+_NOISE = ("An exception occurred.", "Traceback (most recent call last):", "During handling of the above exception",
+          "The above exception was the direct cause")
+
+
+def last_meaningful_line(output: str) -> str:
+    """What a failed tool says went wrong: its last line that is not blank, indented (a traceback frame or
+    source line), a caret marker or Prefect CLI's closing "An exception occurred."."""
+    for line in reversed(output.splitlines()):
+        text = line.strip()
+        if not text or line[:1].isspace() or text.startswith(_NOISE) or not text.strip("^~ "):
+            continue
+        return text
+    return ""
+
+
+def _keep_output(project_root: Path, output: str) -> str:
+    """Write `prefect deploy`'s whole output to ``var/prefect-deploy.log`` under the project root; the
+    clause naming it for a failure's message (empty when it could not be written)."""
+    path = project_root / PREFECT_DEPLOY_LOG
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(output, encoding="utf-8")
+    except OSError:
+        return ""
+    return f" (its whole output: {shown_path(path.resolve())})"
 
 
 async def _all_deployments(client: PrefectClient) -> list[Any]:
@@ -252,7 +293,7 @@ async def _server_steps(
         async with get_client() as client:
             problem = await client.api_healthcheck()
             if problem is not None:
-                raise DeployError(f"cannot reach the Prefect API at {api_url}: {problem}")
+                raise DeployError(api_failure(problem, api_url) or f"cannot reach the Prefect API at {api_url}: {problem}")
             created, note = await ensure_work_pool(client, work_pool)
         expected = len(_expected_deployments(project_root))
         deployed = await asyncio.to_thread(run_prefect_deploy, project_root, api_url, expected, progress)
@@ -279,6 +320,12 @@ def deploy(
     url = api_url or configured_api_url()
     if not url:
         raise DeployError(NO_API_MESSAGE)
+    if not (project_root / AUTOMATIONS_MODULE).is_file():
+        # `prefect deploy` loads every flow from the project root: without them it fails after the build.
+        raise DeployError(
+            f"{project_root.resolve()} holds no {AUTOMATIONS_MODULE}: `prefect deploy` loads the flows from the "
+            "project root; run deploy in the project's checkout, or give --project-root"
+        )
     if options is None:
         options, option_errors = resolve_build_options(config_dir)
         if options is None:

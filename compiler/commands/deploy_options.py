@@ -30,7 +30,9 @@ def deploy_target_parser(prune_help: str) -> argparse.ArgumentParser:
     give it as ``parents=[...]`` of a subparser."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
-        "--project-root", type=Path, default=Path("."), help="folder with flows/ that receives prefect.yaml and deployments/ (default: .)"
+        "--project-root",
+        type=Path,
+        help="folder with flows/ that receives prefect.yaml and deployments/ (default: the project root, found from any subfolder)",
     )
     parent.add_argument("--pool", dest="work_pool", help="work pool name (default: deploy.yaml's work_pool, else automations)")
     parent.add_argument("--tag", dest="tags", action="append", help="extra deployment tag (repeatable; replaces deploy.yaml's tags)")

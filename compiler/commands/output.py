@@ -3,11 +3,16 @@
 On a terminal, tables are rich tables and long builds and deploys show a progress bar. Anywhere else
 (pipes, files, CI logs, tests) the same information is printed as plain lines whose format does not
 change with the terminal's width or colours. ``--json`` output goes through ``out`` untouched.
+
+A reader that leaves early (``plan | head``) ends the command quietly, as it ends ``git log``: see
+``finish_output``, ``closed_output`` and ``stdout_closed``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,7 +21,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
 
-__all__ = ["Column", "err", "is_terminal", "out", "progress", "say", "status_style", "table"]
+__all__ = [
+    "CLOSED_PIPE_EXIT", "Column", "closed_output", "err", "finish_output", "is_terminal", "out", "progress", "say",
+    "status_style", "stdout_closed", "table",
+]
+
+CLOSED_PIPE_EXIT = 141  # 128 + SIGPIPE: the status a shell shows for `git log | head`'s git
 
 
 def out(text: str = "") -> None:
@@ -33,6 +43,42 @@ def say(text: str) -> None:
     """A line of a long-running command's log (serve, webhooks): flushed at once, so a log file follows it."""
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def finish_output() -> None:
+    """Flush what the command printed now, so a reader that left is noticed while the command can still end
+    quietly, not in the interpreter's last flush (which prints ``Exception ignored … BrokenPipeError``)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+def _reader_gone(stream: TextIO) -> bool:
+    """True when ``stream`` is a pipe whose reading end is closed (poll reports an error on it)."""
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no file descriptor (a test's StringIO), or closed
+        return False
+
+
+def closed_output() -> bool:
+    """Whether a BrokenPipeError came from our own output (stdout or stderr read by a reader that left)."""
+    return _reader_gone(sys.stdout) or _reader_gone(sys.stderr)
+
+
+def stdout_closed() -> int:
+    """After the reader of our output left: stdout and stderr go to /dev/null (so nothing else fails writing
+    there, the interpreter's last flush included) and the command ends with the status of a closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except OSError:
+        pass
+    return CLOSED_PIPE_EXIT
 
 
 def is_terminal(stream: TextIO | None = None) -> bool:

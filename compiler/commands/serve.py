@@ -18,11 +18,13 @@ from compiler.commands.output import err, say
 from compiler.commands.serve_lock import LockHeld, ProjectLock
 from compiler.commands.webhooks import add_serve_arguments, start_for_serve
 from compiler.language.catalog import load_catalog
+from compiler.language.cross_machine import environment_warnings
 from compiler.language.deploy_config import BuildOptions, apply_limits, apply_prefect_automations
+from compiler.language.project import find_project_root
 
 __all__ = ["add_command", "deploy_for_serving", "serve"]
 
-SERVE_LOCK = Path("var/serve.lock")
+SERVE_LOCK = Path("var/serve.lock")  # under the project root (compiler.language.project), whichever subfolder serve starts in
 
 
 def _schedules(specs: list[dict[str, Any]]) -> list[Any]:
@@ -105,6 +107,9 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
     catalog = load_catalog(config_dir)
     for diagnostic in catalog.diagnostics:
         say(str(diagnostic))
+    # serve reads its settings from its own environment (not deploy.yaml): results shared without locks and the like.
+    for line in environment_warnings(os.environ, "serve"):
+        say(line)
     flows = await deploy_for_serving(catalog)
     orphans = await crash_orphaned_runs(list(flows))
     if orphans:
@@ -113,11 +118,6 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
     receiver, receiver_ok = start_for_serve(config_dir, *webhooks_address, say=say)  # only when configs/webhooks/ has some
     if not receiver_ok:
         return 1
-    names = sorted({f.name for f in flows.values()})
-    say(f"serving {len(flows)} deployment(s) of {len(catalog.automations)} automation(s): {', '.join(names)}")
-
-    served = [loaded.automation for loaded in catalog.automations.values() if loaded.automation.status == "enabled"]
-    serve_report.print_schedule(served)
 
     stop = asyncio.Event()
     signals_seen: list[int] = []
@@ -129,8 +129,14 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
             say(f"{signal.Signals(signum).name}: taking no new runs; draining in-flight runs (up to {grace_seconds:g}s)")
         stop.set()
 
+    # Before "serving" is printed: whoever waits for that line may stop serve at once (a SIGTERM between the line
+    # and these handlers ended the process -15 instead of draining).
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
+    names = sorted({f.name for f in flows.values()})
+    say(f"serving {len(flows)} deployment(s) of {len(catalog.automations)} automation(s): {', '.join(names)}")
+    served = [loaded.automation for loaded in catalog.automations.values() if loaded.automation.status == "enabled"]
+    serve_report.print_schedule(served)
     executor = InProcessExecutor(
         flows,
         poll_seconds=poll_seconds,
@@ -153,7 +159,7 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    lock = ProjectLock(SERVE_LOCK)
+    lock = ProjectLock(find_project_root() / SERVE_LOCK)
     try:
         lock.acquire()
     except LockHeld as exc:

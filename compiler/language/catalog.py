@@ -26,6 +26,7 @@ from compiler.language.diagnostics import Diagnostic, did_you_mean
 from compiler.language.model.automation import Automation, automation_model
 from compiler.language.model.chains import ChainDefinition
 from compiler.language.plugins import agent_names, registered_custom_actions
+from compiler.language.project import beside
 from compiler.language.references import check_references
 from compiler.language.source import SourceDocument
 from compiler.language.urls import HTTP_ALLOW_PRIVATE_SETTING, internal_address, is_metadata
@@ -73,7 +74,7 @@ class Catalog(Findings):
 
 def chains_dir_for(config_dir: Path) -> Path:
     """``configs/automations`` → ``configs/chains``."""
-    return config_dir.parent / "chains"
+    return beside(config_dir, "chains")
 
 
 def load_chains(chains_dir: Path) -> tuple[dict[str, LoadedChain], list[Diagnostic]]:

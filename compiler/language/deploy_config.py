@@ -11,11 +11,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from compiler.language.config_files import read_document, root_is_mapping, validate_document
 from compiler.language.diagnostics import Diagnostic
 from compiler.language.model.base import JsonValue, StrictModel
+from compiler.language.project import beside
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
@@ -88,9 +89,14 @@ class BuildOptions:
         return [dict(step) for step in (DEFAULT_PULL_STEPS if self.pull_steps is None else self.pull_steps)]
 
 
-def _env_name(name: str) -> str:
+def _plain_env_name(name: str) -> str:
     if not _ENV_NAME.match(name):
         raise ValueError(f"'{name}' is not an environment variable name (letters, digits and _, not starting with a digit)")
+    return name
+
+
+def _env_name(name: str) -> str:
+    _plain_env_name(name)
     if name.upper().startswith("AUTOMATIONS_SECRET_") or _SECRET_NAME.search(name):
         raise ValueError(_SECRET_HINT)
     return name
@@ -138,8 +144,12 @@ class DeployConfig(StrictModel):
         # deployment to every worker. PREFECT_FLOWS_HEARTBEAT_FREQUENCY=30 is added unless set here.
         job_variables:
           env:
-            AUTOMATIONS_LOCK_URL: redis://redis.internal:6379/0
+            AUTOMATIONS_RESULT_STORAGE: remote-file-system/automation-results
             AUTOMATIONS_ARTIFACT_STORAGE: remote-file-system/shared-artifacts
+            AUTOMATIONS_REGISTRY_URL: postgresql+psycopg://prefect@db.internal:5432/automations
+        # Settings each worker's own environment sets (a Redis URL with a password, say): only named here,
+        # so the build knows every machine has them (it warns when results are shared but locks are not).
+        worker_env: [AUTOMATIONS_LOCK_URL]
 
     Command-line flags (``--pool``, ``--tag``, ``--pull-directory``) replace the file's value for that key.
     """
@@ -150,6 +160,21 @@ class DeployConfig(StrictModel):
         default=None, description="Prefect pull steps; each item is {fully.qualified.step: {arguments}}."
     )
     job_variables: JobVariables | None = Field(default=None, description="The process work pool's job variables.")
+    worker_env: list[Annotated[str, AfterValidator(_plain_env_name)]] | None = Field(
+        default=None,
+        description="Environment variables each worker's own environment sets (never written anywhere; names only).",
+    )
+
+    @field_validator("worker_env")
+    @classmethod
+    def _not_also_in_job_variables(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        variables = info.data.get("job_variables")
+        both = sorted(set(value or ()) & set((variables.env if variables is not None else None) or {}))
+        if both:
+            raise ValueError(
+                f"{', '.join(both)} also set in job_variables.env, whose value replaces the worker's own: keep one of the two"
+            )
+        return value
 
     @field_validator("pull")
     @classmethod
@@ -165,7 +190,7 @@ class DeployConfig(StrictModel):
 
 def deploy_config_path(config_dir: Path) -> Path:
     """``configs/automations`` → ``configs/deploy.yaml`` (next to the automations and chains folders)."""
-    return config_dir.parent / DEPLOY_CONFIG_NAME
+    return beside(config_dir, DEPLOY_CONFIG_NAME)
 
 
 def load_deploy_config(path: Path) -> tuple[DeployConfig | None, list[Diagnostic]]:

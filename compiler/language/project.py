@@ -7,7 +7,7 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["PROJECT_NAME", "find_project_root", "project_path", "shown_path"]
+__all__ = ["PROJECT_NAME", "beside", "find_project_root", "project_path", "shown_path"]
 
 PROJECT_NAME = "platform-god-automations"
 
@@ -53,3 +53,11 @@ def shown_path(path: Path) -> Path:
     except ValueError:  # another drive (Windows)
         return path
     return relative if len(relative.parts) <= len(path.parts) else path
+
+
+def beside(folder: Path, name: str) -> Path:
+    """``name`` next to ``folder`` (``configs/tests`` beside ``configs/automations``), also when ``folder`` is
+    ``.`` or ends in ``..`` (run from inside it), where ``folder.parent`` would be ``folder`` itself."""
+    if folder.name in ("", ".."):
+        return shown_path(folder.resolve().parent / name)
+    return folder.parent / name

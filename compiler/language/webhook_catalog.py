@@ -8,8 +8,11 @@ from pathlib import Path
 
 from compiler.language.catalog import Catalog, load_catalog
 from compiler.language.config_files import Findings, Report, config_files, named, read_document, reporter, root_is_mapping, validate_document
+from compiler.language.cross_machine import deploy_config_warnings
+from compiler.language.deploy_config import deploy_config_path, load_deploy_config
 from compiler.language.diagnostics import Diagnostic, did_you_mean
 from compiler.language.model.webhooks import Webhook
+from compiler.language.project import beside
 from compiler.language.source import SourceDocument
 from compiler.language.templates import Placeholder, iter_placeholders
 
@@ -23,7 +26,7 @@ __all__ = [
     "webhooks_dir_for",
 ]
 
-# What a webhook's event templates can read (flows/webhooks/intake.py builds exactly these).
+# What a webhook's event templates can read (flows/events/webhooks/intake.py builds exactly these).
 WEBHOOK_VARIABLES: dict[str, str] = {
     "body": "the parsed request body (JSON, or the form's fields): {body.repository.full_name}",
     "headers": "a request header, lower-case name: {headers.x-github-event}",
@@ -57,7 +60,7 @@ class WebhookCatalog(Findings):
 
 def webhooks_dir_for(config_dir: Path) -> Path:
     """``configs/automations`` → ``configs/webhooks``."""
-    return config_dir.parent / "webhooks"
+    return beside(config_dir, "webhooks")
 
 
 def load_webhooks(folder: Path, paths: Iterable[Path] | None = None) -> WebhookCatalog:
@@ -141,11 +144,13 @@ def _check_placeholder(placeholder: Placeholder, has_id_header: bool, hidden_hea
 
 def validate_with_webhooks(config_dir: Path, files: list[Path] | None) -> tuple[Catalog, WebhookCatalog]:
     """``validate``'s pass: the automations (all, or the given files) and the webhooks (``configs/webhooks/``, or
-    the given files inside a ``webhooks`` folder). The automation catalog returned also holds the webhooks'
-    diagnostics and files, so error counts and the exit code cover both."""
+    the given files inside a ``webhooks`` folder); with no files, ``configs/deploy.yaml`` too. The automation
+    catalog returned also holds the webhooks' and deploy.yaml's diagnostics and files, so error counts and
+    the exit code (``--strict``: warnings too) cover them all."""
     if files is None:
         catalog = load_catalog(config_dir)
         webhooks = load_webhooks(webhooks_dir_for(config_dir))
+        catalog.diagnostics.extend(_deploy_config_diagnostics(config_dir, catalog.files))
     else:
         hooks = [p for p in files if p.parent.name == "webhooks"]
         others = [p for p in files if p.parent.name != "webhooks"]
@@ -154,3 +159,13 @@ def validate_with_webhooks(config_dir: Path, files: list[Path] | None) -> tuple[
     catalog.files.extend(webhooks.files)
     catalog.diagnostics = sorted([*catalog.diagnostics, *webhooks.diagnostics])
     return catalog, webhooks
+
+
+def _deploy_config_diagnostics(config_dir: Path, files: list[str]) -> list[Diagnostic]:
+    """Errors and warnings of ``configs/deploy.yaml`` (when it exists; added to ``files``)."""
+    path = deploy_config_path(config_dir)
+    if not path.exists():
+        return []
+    files.append(str(path))
+    config, errors = load_deploy_config(path)
+    return errors if config is None else deploy_config_warnings(path)

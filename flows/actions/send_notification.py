@@ -44,8 +44,7 @@ async def _deliver(channel: Channel, params: SendNotificationParameters, ctx: Ac
         ctx.logger.log(LOG_LEVELS[params.level], "%s", params.message)
     elif channel == "registry":
         # deferred: the registry costs ~200 ms (measured: SQLAlchemy); test and dry-run load the action table without running actions
-        from flows.registry import RegistryStore
-        from flows.registry.store import Deadline, RegistryBusy, RegistryError
+        from flows.registry import Deadline, RegistryBusy, RegistryError, RegistryStore
 
         store = RegistryStore.from_settings()
         deadline = Deadline.after(max(ctx.deadline_seconds - 1.0, 0.1))  # see update_registry

@@ -18,8 +18,7 @@ _BEFORE_PREFECT_TIMEOUT_S = 1.0
 
 async def execute(params: UpdateRegistryParameters, ctx: ActionContext) -> dict[str, Any]:
     # deferred: the registry costs ~200 ms (measured: SQLAlchemy); test and dry-run load the action table without running actions
-    from flows.registry import RegistryError, RegistryStore
-    from flows.registry.store import Deadline, RegistryBusy
+    from flows.registry import Deadline, RegistryBusy, RegistryError, RegistryStore
 
     if params.data is not None and not isinstance(params.data, dict):
         raise ActionError(f"data must render to a mapping, got {type(params.data).__name__}")

@@ -195,8 +195,7 @@ async def read_metrics(source: MetricsSource) -> Any:
     """The metrics document from the registry (latest stored by agents), a JSON file or an HTTP URL."""
     if source.type == "registry":
         # deferred: the registry costs ~200 ms (measured: SQLAlchemy); dry-run and test evaluate conditions without reading a source
-        from flows.registry import RegistryStore
-        from flows.registry.store import Deadline
+        from flows.registry import Deadline, RegistryStore
 
         # Bounded: a registry locked by another process must not hold the watcher (or its thread) for long.
         document = await asyncio.to_thread(RegistryStore.from_settings().latest_metrics, Deadline.after(10))

@@ -29,7 +29,10 @@ def normalize_event(raw: Mapping[str, Any]) -> dict[str, Any]:
     payload = dict(raw.get("payload", {}))
     labels: dict[str, Any] = {k: raw.get(k) or payload.get(k) for k in FILTER_LABELS if (raw.get(k) or payload.get(k)) is not None}
     labels.update({k: raw[k] for k in ("entity_id",) if k in raw})
-    built = build_event(kind, labels, payload)
+    try:
+        built = build_event(kind, labels, payload)
+    except KeyError as exc:  # the label that names the event's resource (chain_name for chain events, ...)
+        raise ValueError(f"this event_type needs the filter {exc.args[0]} (or payload.{exc.args[0]}) to name its resource") from None
     return {"id": raw.get("id", built.id), "event": built.event, "occurred": raw.get("occurred"),
             "resource": built.resource, "payload": built.payload}
 

@@ -22,6 +22,7 @@ from flows.local_server.process_records import pid_alive, read_process_record, w
 __all__ = [
     "SERVER_DIR",
     "LocalServer",
+    "LocalServerError",
     "StartingServer",
     "begin_local_server",
     "ensure_local_server",
@@ -34,6 +35,10 @@ __all__ = [
 
 # Under the project root found from the working directory (as git does): `run` from a subfolder reuses the server.
 SERVER_DIR = project_path("var/prefect")
+
+
+class LocalServerError(RuntimeError):
+    """The embedded server did not start; the message names its log (a command prints it as its one line)."""
 
 
 @dataclass(frozen=True)
@@ -108,9 +113,9 @@ class StartingServer:
         with httpx.Client() as client:
             while time.monotonic() < deadline:
                 if proc is not None and proc.poll() is not None:
-                    raise RuntimeError(f"local Prefect server exited with code {proc.returncode}; see {home / 'server.log'}")
+                    raise LocalServerError(f"local Prefect server exited with code {proc.returncode}; see {home / 'server.log'}")
                 if proc is None and not pid_alive(server.pid):
-                    raise RuntimeError(f"local Prefect server (pid {server.pid}) exited while starting; see {home / 'server.log'}")
+                    raise LocalServerError(f"local Prefect server (pid {server.pid}) exited while starting; see {home / 'server.log'}")
                 if healthy(server.api_url, timeout=0.5, client=client):
                     if proc is not None:
                         _record(home, server)
@@ -118,7 +123,7 @@ class StartingServer:
                 time.sleep(0.1)
         if proc is not None:
             _terminate(proc.pid)
-        raise RuntimeError(f"local Prefect server did not become healthy within {timeout:.0f}s; see {home / 'server.log'}")
+        raise LocalServerError(f"local Prefect server did not become healthy within {timeout:.0f}s; see {home / 'server.log'}")
 
 
 def spawn_server(home: Path, port: int | None = None, ui: bool = True) -> StartingServer:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from compiler.commands.serve import SERVE_LOCK
 from compiler.commands.serve_lock import LockHeld, ProjectLock
+from compiler.language.project import find_project_root
 from platform_god.automations._runtime import on_exit, using_api
 from platform_god.automations._serving import BackgroundServing, StopReport
 from platform_god.automations.models import AutomationDefinition
@@ -37,7 +38,7 @@ class AutomationScheduler:
 
     def __init__(self, registry: AutomationRegistry | None = None, lock_path: Path | str = SERVE_LOCK) -> None:
         self._registry = registry
-        self.lock_path = Path(lock_path)
+        self.lock_path = find_project_root() / Path(lock_path)  # a relative path is under the project root
         self._serving = BackgroundServing("scheduler", TRIGGER_TYPES)
         self._lock: ProjectLock | None = None
         self._automations: list[AutomationDefinition] = []

@@ -21,6 +21,7 @@ import pytest
 
 from compiler.commands.deploy import deploy
 from tests.prefect_support import (
+    example_names,
     execute_flow_run,
     make_project,
     project_runtime,
@@ -28,6 +29,7 @@ from tests.prefect_support import (
     runs_of_deployment,
     using_api,
     wait_for,
+    without_server_state_of,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -48,33 +50,19 @@ BURST = 200
 
 @pytest.fixture(scope="module")
 def project(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The example automations + berlin_nightly, deployed; this process then runs flows like a worker in it."""
+    """The example automations + berlin_nightly, deployed; this process then runs flows like a worker in it.
+
+    Other modules share the server and deploy or serve the same examples: nothing of theirs (a waiting run,
+    a taken cooldown slot) reaches this module, and it leaves nothing of its own behind.
+    """
     base = tmp_path_factory.mktemp("e2e-deploy")
     root = make_project(base, {CRON_NAME: CRON_AUTOMATION})
-    with pytest.MonkeyPatch.context() as mp:
+    with without_server_state_of(prefect_server, [*example_names(), CRON_NAME]), pytest.MonkeyPatch.context() as mp:
         mp.setenv("PREFECT_HOME", str(base / "prefect-home"))  # `prefect deploy` never touches ~/.prefect
         result = deploy(root / "configs" / "automations", root, api_url=prefect_server)
-        assert result.ok and len(result.deployments) == 5, result
+        assert result.ok and len(result.deployments) == 6, result
         with using_api(prefect_server), project_runtime(root, base / "state"):
-            try:
-                yield root
-            finally:
-                asyncio.run(_leave_server_clean(root))
-
-
-async def _leave_server_clean(root: Path) -> None:
-    """Later tests share the server: free the cooldowns taken here and remove this project's deployments."""
-    import yaml
-    from prefect.client.orchestration import get_client
-
-    for name in ("health_alert", "chain_completion_notification"):
-        await reset_cooldown(name)
-    async with get_client() as client:
-        for entry in yaml.safe_load((root / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]:
-            flow_name = "condition-watcher" if entry["entrypoint"].startswith("flows/conditions/watcher.py") else entry["name"]
-            deployment = await client.read_deployment_by_name(f"{flow_name}/{entry['name']}")
-            await client.delete_resource_owned_automations(f"prefect.deployment.{deployment.id}")
-            await client.delete_deployment(deployment.id)
+            yield root
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compiler.commands.cli_failures import api_failure
 from compiler.commands.deploy_options import add_deploy_command, deploy_target
 from compiler.commands.output import err, out
 from compiler.commands.plan.desired import desired_state
@@ -49,7 +50,7 @@ async def _observe(api_url: str, options: BuildOptions, deployment_names: list[s
         async with get_client() as client:
             problem = await client.api_healthcheck()
             if problem is not None:
-                raise PlanError(f"cannot reach the Prefect API at {api_url}: {problem}")
+                raise PlanError(api_failure(problem, api_url) or f"cannot reach the Prefect API at {api_url}: {problem}")
             return await read_server(
                 client, work_pool=options.work_pool, deployment_names=deployment_names, limit_names=limit_names, tag=PLATFORM_TAG
             )
@@ -69,8 +70,9 @@ def make_plan(config_dir: Path, project_root: Path, options: BuildOptions, *, ap
         observed = asyncio.run(_observe(api_url, options, names, sorted(desired.limits)))
     except PlanError:
         raise
-    except Exception as exc:
-        raise PlanError(f"reading the Prefect API at {api_url} failed: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # any failed read is "cannot plan", with the reason
+        reason = api_failure(exc, api_url) or f"reading the Prefect API at {api_url} failed: {type(exc).__name__}: {exc}"
+        raise PlanError(reason) from exc
     result.plan = compute_plan(desired, observed, prune=prune)
     return result
 

@@ -72,10 +72,12 @@ _WORKING_DIRECTORY_STEP = "prefect.deployments.steps.set_working_directory"
 
 
 def _deployed_definition(deployment: Any) -> dict[str, Any] | None:
-    """The compiled definition the deployment's workers load, when its folder is readable from here.
+    """The compiled definition the deployment's workers load, when their folder is readable from here.
 
     Workers run ``deployments/definitions/<name>.json`` from the folder their pull step moves to; that
-    file, not the API, holds the actions and their parameters. None when the folder is elsewhere.
+    file, not the API, holds the actions and their parameters. ``{}``: the folder holds the project
+    (its ``flows/automations.py``) but the automation was never built into it. None: not comparable
+    from here (another pull step, or a folder that is not here: the workers' machines, seen from CI).
     """
     steps = list(deployment.pull_steps or [])
     entrypoint = deployment.entrypoint or ""
@@ -88,7 +90,8 @@ def _deployed_definition(deployment: Any) -> dict[str, Any] | None:
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return {}  # the folder is here but the automation was never built into it
+        # A missing folder (or one without the project) is not "never built": it is somewhere else.
+        return {} if (folder / AUTOMATIONS_MODULE).is_file() else None
     except (OSError, ValueError):
         return None
     return data

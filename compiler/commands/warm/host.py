@@ -414,7 +414,7 @@ def _settings_differ(check: bool = True) -> str | None:
     an earlier child: ``_settings_inputs``) only the API address is resolved."""
     # deferred: it reads the Prefect profile (tomllib); the warm host takes its lock first (P4), then loads the run's modules
     from compiler.commands.api_endpoint import configured_api_url
-    from compiler.commands.cli_runtime import set_run_environment_defaults
+    from compiler.commands.run import set_run_environment_defaults
     from flows.local_server.server import local_server_status
 
     url = configured_api_url()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -84,7 +86,7 @@ def test_validate_examples_exits_0_with_a_clean_summary() -> None:
     result = run("validate")
     assert (result.returncode, result.stdout, result.stderr) == (
         0,
-        "3 automation(s) valid, 0 error(s), 0 warning(s)\n",
+        "4 automation(s) valid, 1 webhook(s) valid, 0 error(s), 0 warning(s)\n",
         "",
     )
 
@@ -226,7 +228,7 @@ def test_export_json_parses_to_every_example() -> None:
     exported = json.loads(result.stdout)
     assert (result.returncode, [a["name"] for a in exported]) == (
         0,
-        ["chain_completion_notification", "daily_security_scan", "health_alert"],
+        ["chain_completion_notification", "daily_security_scan", "health_alert", "record_push"],
     )
 
 
@@ -242,7 +244,7 @@ def test_export_to_a_folder_round_trips(tmp_path: Path, fmt: str) -> None:
     validated = run("--config-dir", first, "validate")
     run("--config-dir", first, "export", "--format", fmt, "--output-dir", second)
     texts = {p.name: p.read_text(encoding="utf-8") for p in sorted(first.iterdir())}
-    assert (validated.returncode, len(texts)) == (0, 3)
+    assert (validated.returncode, len(texts)) == (0, 4)
     assert texts == {p.name: p.read_text(encoding="utf-8") for p in sorted(second.iterdir())}
 
 
@@ -256,3 +258,39 @@ def test_schema_is_a_json_schema_of_the_automation() -> None:
         schema["$defs"][ref["$ref"].rsplit("/", 1)[1]]["properties"]["type"]["const"]
         for ref in schema["properties"]["trigger"]["oneOf"]
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Help: what the tool and each command do, in the user's words (never a note for the code's readers)
+
+# A module path (compiler.commands.output, flows.engine.executor) or the old top-level docstring's note means a developer's note leaked.
+_DEVELOPER_NOTE = re.compile(r"\b(?:compiler|flows|platform_god)\.[a-z_]+|printing goes through")
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    from compiler.commands.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def _description(help_text: str) -> str:
+    """The paragraph after the usage lines."""
+    return help_text.split("\n\n")[1]
+
+
+def test_top_level_help_says_what_the_tool_does_and_lists_every_command() -> None:
+    done = run("--help")
+    description = _description(done.stdout)
+
+    assert done.returncode == 0, done.stderr
+    assert description.startswith("Platform God automations: ") and not _DEVELOPER_NOTE.search(done.stdout), done.stdout
+    listed = {m.group(1) for m in re.finditer(r"^ {4}(\S+) +\S", done.stdout, re.M)}
+    assert listed >= set(_commands()), f"commands without a one-line description: {sorted(set(_commands()) - listed)}"
+
+
+@pytest.mark.parametrize("command", sorted(_commands()))
+def test_each_command_help_opens_with_its_description_and_no_developer_note(command: str) -> None:
+    text = _commands()[command].format_help()
+    assert not text.split("\n\n")[1].startswith(("positional arguments:", "options:")), text
+    assert not _DEVELOPER_NOTE.search(text), text

@@ -3,7 +3,9 @@ or holding no automation files, are errors that say where the automations are (C
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +128,65 @@ def test_the_summary_counts_no_files_with_errors_when_all_are_valid(project: Pat
     (project / "configs" / "automations" / "other.yaml").write_text(GOOD.replace("good", "other"), encoding="utf-8")
     result = cli(project, "validate")
     assert result.stdout == "2 automation(s) valid, 0 error(s), 0 warning(s)\n"
+
+
+# --- every command from a subfolder ------------------------------------------------------------------------
+
+CASES = "automation: good\ncases:\n  - name: fires\n    when: {event: {event_type: chain_complete, chain_name: x}}\n    expect: {fires: true}\n"
+DEPLOY_YAML = "pull:\n  - prefect.deployments.steps.set_working_directory: {directory: /srv/platform-god}\n"
+
+
+@pytest.fixture
+def full_project(project: Path) -> Path:
+    """``project`` with what the other commands read beside the automations: a case test and deploy.yaml."""
+    (project / "configs" / "tests").mkdir()
+    (project / "configs" / "tests" / "good.yaml").write_text(CASES, encoding="utf-8")
+    (project / "configs" / "deploy.yaml").write_text(DEPLOY_YAML, encoding="utf-8")
+    return project
+
+
+# (command, a line its stdout holds): the same from the root, configs/ and configs/automations/.
+FROM_ANYWHERE = [
+    (("validate",), "1 automation(s) valid, 0 error(s), 0 warning(s)"),
+    (("list",), "good"),
+    (("show", "good"), "name: good"),
+    (("export", "good"), "name: good"),
+    (("test",), "1 passed"),
+    (("dry-run", "good", "--event", "{root}/event.json"), "good: would FIRE"),
+    (("build",), "wrote prefect.yaml"),  # paths under the project root
+]
+
+
+@pytest.mark.parametrize("start", ["configs", "configs/automations"])
+@pytest.mark.parametrize(("args", "expected"), FROM_ANYWHERE, ids=[a[0] for a, _ in FROM_ANYWHERE])
+def test_every_command_works_from_a_subfolder(full_project: Path, start: str, args: tuple[str, ...], expected: str) -> None:
+    (full_project / "event.json").write_text('{"event_type": "chain_complete", "chain_name": "x"}', encoding="utf-8")
+    result = cli(full_project / start, *(a.format(root=full_project) for a in args))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert expected in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("start", ["configs", "configs/automations"])
+def test_build_from_a_subfolder_writes_into_the_root(full_project: Path, start: str) -> None:
+    result = cli(full_project / start, "build")
+    assert result.returncode == 0, result.stderr
+    assert (full_project / "prefect.yaml").is_file() and (full_project / "deployments" / "definitions" / "good.json").is_file()
+    assert not (full_project / start / "prefect.yaml").exists() and not (full_project / start / "deployments").exists()
+    assert "directory: /srv/platform-god" in (full_project / "prefect.yaml").read_text()  # deploy.yaml was found
+    assert cli(full_project / start, "build", "--check").stdout == "generated files are up to date\n"
+
+
+def test_serve_from_a_subfolder_takes_the_roots_lock(project: Path) -> None:
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        lock = project / "var" / "serve.lock"
+        lock.parent.mkdir()
+        lock.write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname()}), encoding="utf-8")
+        result = cli(project / "configs", "serve")
+    finally:
+        holder.kill()  # only the process this test started, by its PID
+        holder.wait(timeout=10)
+    assert (result.returncode, result.stderr) == (
+        1, f"serve: this project is already served by PID {holder.pid} on host {socket.gethostname()} (lock {lock}); stop it first\n"
+    )
+    assert not (project / "configs" / "var").exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import compiler.language.source as source_module
+import compiler.language.source.yaml_loader as source_module
 from compiler.language.source import Position, SourceDocument, SourceError, SourceLimits, SourceProblem, load_source
 
 

@@ -7,7 +7,6 @@ session's real ``prefect server start``; the HTTP server is a real socket on 127
 
 from __future__ import annotations
 
-import contextlib
 import re
 import threading
 import time
@@ -15,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SPEC", "GateServer", "free_cooldown", "read_events", "section_python_blocks", "spec_python_blocks", "spec_script"]
+__all__ = ["SPEC", "GateServer", "read_events", "section_python_blocks", "spec_python_blocks", "spec_script"]
 
 SPEC = Path("/work/shared/spec/platform-god-automations.md")
 _PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
@@ -111,16 +110,3 @@ async def read_events(prefix: str, labels: dict[str, str], limit: int = 50) -> l
     async with get_client() as client:
         page = await client.read_events(filter=event_filter, limit=limit)
     return sorted(page.events, key=lambda e: e.occurred)
-
-
-async def free_cooldown(name: str) -> None:
-    """A run of ``name`` earlier in this session may hold its cooldown slot: free it (if the limit exists)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
-    from prefect.exceptions import ObjectNotFound
-
-    from flows.engine.admission import cooldown_limit_name
-
-    async with get_client() as client:
-        with contextlib.suppress(ObjectNotFound):
-            await client.update_global_concurrency_limit(cooldown_limit_name(name), GlobalConcurrencyLimitUpdate(active_slots=0))

@@ -50,6 +50,14 @@ def test_a_second_scheduler_of_the_project_is_refused(tmp_path: Path) -> None:
         holder.wait(timeout=10)
 
 
+def test_the_default_lock_is_the_project_roots_from_a_subfolder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same lock as `serve` run from anywhere in the project (not ``var/`` under the current folder)."""
+    project = make_project(tmp_path)
+    monkeypatch.chdir(project / "configs")
+    scheduler = AutomationScheduler(AutomationRegistry(project / "configs" / "automations"))
+    assert scheduler.lock_path == project.resolve() / "var" / "serve.lock"
+
+
 def test_stop_not_graceful_ends_in_flight_runs_crashed_with_the_reason(
     prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

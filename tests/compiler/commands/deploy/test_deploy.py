@@ -12,7 +12,7 @@ import pytest
 
 from compiler.commands.build import WATCHER_FLOW_NAME, ZOMBIE_AUTOMATION_NAME
 from compiler.commands.cli import main
-from compiler.commands.deploy import NO_API_MESSAGE
+from compiler.commands.deploy import NO_API_MESSAGE, PREFECT_DEPLOY_LOG, last_meaningful_line
 from tests.prefect_support import ROOT, using_api
 
 LOG_ACTION = "actions:\n  - type: log_message\n    name: say\n    parameters: {message: hello}\n"
@@ -88,6 +88,44 @@ def test_unreachable_api_is_reported(
     project = make_project(tmp_path, _bodies("unreach"))
     assert run_deploy(project) == 1
     assert f"deploy failed: cannot reach the Prefect API at {CLOSED_API}" in capsys.readouterr().err
+
+
+def test_a_project_root_without_the_flows_is_refused_before_building(
+    tmp_path: Path, isolated_prefect: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", CLOSED_API)
+    project = make_project(tmp_path, _bodies("noflows"))
+    (project / "flows").unlink()
+    assert run_deploy(project) == 1
+    assert capsys.readouterr().err == (
+        f"deploy failed: {project} holds no flows/automations.py: `prefect deploy` loads the flows from the project root; "
+        "run deploy in the project's checkout, or give --project-root\n"
+    )
+    assert not (project / "prefect.yaml").exists()
+
+
+PREFECT_TRACEBACK = """\
+Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/prefect/flows.py", line 3666, in _entrypoint_definition_and_source
+    source_code = Path(path).read_text()
+                  ^^^^^^^^^^^^^^^^^^^^^^
+FileNotFoundError: [Errno 2] No such file or directory: 'flows/automations.py'
+An exception occurred.
+"""
+
+
+@pytest.mark.parametrize(
+    ("output", "line"),
+    [
+        (PREFECT_TRACEBACK, "FileNotFoundError: [Errno 2] No such file or directory: 'flows/automations.py'"),
+        ("Could not find object 'x' in 'flows/automations.py'\n\n", "Could not find object 'x' in 'flows/automations.py'"),
+        ("Deployment 'a/b' successfully created with id 1.\nAn exception occurred.\n", "Deployment 'a/b' successfully created with id 1."),
+        ("", ""),
+    ],
+    ids=["traceback", "message", "after-a-success", "no-output"],
+)
+def test_the_line_that_says_what_went_wrong(output: str, line: str) -> None:
+    assert last_meaningful_line(output) == line
 
 
 # --------------------------------------------------------------------------------------------------
@@ -176,6 +214,30 @@ def test_second_deploy_changes_nothing(deployed: dict[str, Any], capsys: pytest.
     assert asyncio.run(server_state(deployed["tag"], deployed["pool"])) == deployed["state"]
 
 
+def test_deploy_warns_when_results_are_shared_but_locks_are_not(
+    deployed: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.prefect_support import forget_automations
+
+    tag = f"share{uuid.uuid4().hex[:8]}"
+    project = make_project(tmp_path, {f"{tag}_cron": _bodies(tag)[f"{tag}_cron"]})
+    (project / "configs" / "deploy.yaml").write_text(
+        "job_variables:\n  env:\n    AUTOMATIONS_RESULT_STORAGE: remote-file-system/automation-results\n", encoding="utf-8"
+    )
+    capsys.readouterr()
+    try:
+        code = run_deploy(project, "--pool", deployed["pool"])
+    finally:
+        asyncio.run(forget_automations([f"{tag}_cron"]))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert (
+        "deploy.yaml:3:5: job_variables.env.AUTOMATIONS_RESULT_STORAGE: warning: action results are shared between machines "
+        "but idempotency locks are not (AUTOMATIONS_LOCK_URL unset): workers on two machines can both run one occurrence's "
+        "action; set AUTOMATIONS_LOCK_URL: redis://HOST:6379/0"
+    ) in err
+
+
 def _disable_and_remove(deployed: dict[str, Any]) -> None:
     folder = deployed["project"] / "configs" / "automations"
     tag = deployed["tag"]
@@ -221,3 +283,28 @@ def test_prune_deletes_deployments_triggers_and_limits_of_removed_or_disabled_au
     assert asyncio.run(event_triggers()) == []
     assert after[f"{tag}_cron/{tag}_cron"] == deployed["state"][f"{tag}_cron/{tag}_cron"]  # kept as it was
     assert f"pruned deployment {WATCHER_FLOW_NAME}/{tag}_cond-condition-watcher (flows/conditions/watcher.py:condition_watcher)" in out
+
+
+def test_a_failing_prefect_deploy_is_one_line_and_its_output_is_kept(
+    prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`prefect deploy` finds no flow in a flows/automations.py that is not ours: what it said, in one line; the
+    traceback-free line names the log holding its whole output."""
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    tag = f"fail{uuid.uuid4().hex[:6]}"
+    project = make_project(tmp_path, {f"{tag}_cron": _bodies(tag)[f"{tag}_cron"]})
+    (project / "flows").unlink()
+    (project / "flows").mkdir()
+    (project / "flows" / "automations.py").write_text("# not the project's flows\n", encoding="utf-8")
+    assert run_deploy(project, "--pool", f"pool-{tag}") == 1
+    err = capsys.readouterr().err
+    log = project / PREFECT_DEPLOY_LOG
+    assert err == (
+        "deploy failed: `prefect deploy --all --no-prompt` failed (exit 1, 0 of 1 deployment(s) created): "
+        f"prefect.exceptions.MissingFlowError: Flow function with name '{tag}_cron' not found in 'flows/automations.py'. "
+        f"(its whole output: {log}); "
+        "fix what it says, then run deploy again\n"
+    )
+    kept = log.read_text(encoding="utf-8")
+    assert "Traceback (most recent call last)" in kept and "An exception occurred." in kept and "Traceback" not in err

@@ -276,6 +276,91 @@ def test_plan_changes_nothing_on_the_server_or_on_disk(deployed: dict[str, Any],
 
 
 # --------------------------------------------------------------------------------------------------
+# From a subfolder, from a machine without the workers' folder, into a closed pipe
+
+
+def in_folder(folder: Path, *args: str) -> tuple[int, str, str]:
+    """``python -m compiler ARGS`` run in ``folder`` with every path left to the command (in this process)."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        mp.chdir(folder)
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_deploy_from_a_subfolder_deploys_the_root(deployed: dict[str, Any]) -> None:
+    project = deployed["project"]
+    code, out, err = in_folder(project / "configs", "deploy", "--pool", deployed["pool"])
+    assert (code, err) == (0, ""), out
+    assert not (project / "configs" / "prefect.yaml").exists() and not (project / "configs" / "deployments").exists()
+    assert out.splitlines()[-1].startswith("4 deployment(s)"), out  # three automations and the condition watcher
+
+
+@pytest.mark.parametrize("start", ["configs", "configs/automations"])
+def test_plan_from_a_subfolder_plans_no_changes(deployed: dict[str, Any], start: str) -> None:
+    code, out, err = in_folder(deployed["project"] / start, "plan", "--pool", deployed["pool"])
+    assert (code, err) == (0, ""), out
+    assert out.splitlines()[-1].startswith("No changes: the server matches the configuration.")
+
+
+@contextlib.contextmanager
+def moved(project: Path) -> Iterator[Path]:
+    """The project under another name: the deployments' pull step names a folder that is not here any more,
+    as the workers' folder (/srv/platform-god) is not on the CI machine that plans."""
+    elsewhere = project.with_name(project.name + "-ci-checkout")
+    project.rename(elsewhere)
+    try:
+        yield elsewhere
+    finally:
+        elsewhere.rename(project)
+
+
+def test_a_workers_folder_that_is_not_here_is_not_drift(deployed: dict[str, Any]) -> None:
+    project = deployed["project"]
+    with moved(project) as checkout:
+        code, out, err = cli(checkout, "plan", "--pool", deployed["pool"], "--pull-directory", str(project))
+    assert (code, err) == (0, ""), out
+    assert "note: actions not compared for 3 deployment(s): the folder their workers load definitions from" in out
+    assert "definition" not in out.replace("load definitions from", "")
+
+
+def test_a_definition_never_built_into_the_workers_folder_is_a_change(deployed: dict[str, Any]) -> None:
+    name = f"{deployed['tag']}_cron"
+    definition = deployed["project"] / "deployments" / "definitions" / f"{name}.json"
+    saved = definition.read_bytes()
+    definition.unlink()
+    try:
+        code, data = plan_json(deployed["project"], deployed["pool"])
+    finally:
+        definition.write_bytes(saved)
+    [change] = ours(data, deployed["tag"])
+    assert (code, change["name"], data["notes"]) == (2, f"{name}/{name}", [])
+    assert {f["path"].split(".")[0] for f in change["fields"]} == {"definition"} and change["fields"][0]["op"] == "+"
+
+
+@pytest.mark.parametrize("args", [("plan",), ("runs",)], ids=["plan", "runs"])
+def test_output_into_a_closed_pipe_ends_quietly(deployed: dict[str, Any], args: tuple[str, ...]) -> None:
+    """``plan | head`` once head has left: no BrokenPipeError, the status of a closed pipe (as ``git log | head``)."""
+    import os
+    import subprocess
+    import sys
+
+    from compiler.commands.output import CLOSED_PIPE_EXIT
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "compiler", *args, *(("--pool", deployed["pool"]) if args[0] == "plan" else ())],
+            cwd=deployed["project"], env={**os.environ, "PYTHONPATH": str(ROOT), "AUTOMATIONS_WARM_RUNS": "false"},
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=180, check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (CLOSED_PIPE_EXIT, "")
+
+
+# --------------------------------------------------------------------------------------------------
 # Changes deployed, then planned again: clean (runs last; it redeploys this module's project)
 
 

@@ -4,7 +4,6 @@ repository, refused inputs, the run history listing and dry runs that execute no
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
 import sqlite3
@@ -35,13 +34,11 @@ def _registry_rows(runtime: Runtime, sql: str, *args: Any) -> list[sqlite3.Row]:
 
 
 def _free_cooldown(name: str) -> None:
-    """Another test of this session may have run the example already and taken its cooldown slot."""
-    from prefect.exceptions import ObjectNotFound
+    """Another test of this session may have run or served the example already: its cooldown slot, or a
+    deployment of it with runs waiting, must not reach this run (tests.prefect_support.forget_automations)."""
+    from tests.prefect_support import forget_automations
 
-    from tests.prefect_support import reset_cooldown
-
-    with contextlib.suppress(ObjectNotFound):  # never run on this server: no limit yet
-        asyncio.run(reset_cooldown(name))
+    asyncio.run(forget_automations([name]))
 
 
 def _completed(result: CliResult) -> dict[str, Any]:

@@ -108,6 +108,7 @@ class Project:
     root: Path
     api_url: str
     prefect_home: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def automations_dir(self) -> Path:
@@ -121,6 +122,7 @@ class Project:
                 "AUTOMATIONS_STATE_DIR": str(self.root / "var" / "automations"),
                 "AUTOMATIONS_HTTP_ALLOW_PRIVATE": "true",
                 "PYTHONUNBUFFERED": "1",
+                **self.extra_env,
             }
         )
         return env
@@ -453,3 +455,38 @@ def test_published_event_runs_the_first_action(project: Project, http_server: Sc
         assert len(seen) == 1
     finally:
         serve.stop()
+
+
+def test_serve_warns_when_its_environment_shares_results_but_not_locks(project: Project) -> None:
+    """Issue 21, item 6: serve reads its settings from its own environment; results shared between machines
+    without shared locks let two serves run one occurrence's action twice, so it says what to set."""
+    name = unique("share_job")
+    project.write(
+        name,
+        f"""\
+        name: {name}
+        trigger:
+          type: event
+          event:
+            event_type: custom
+            custom_type: {name}
+        actions:
+          - type: log_message
+            name: say
+            parameters:
+              message: hello
+        """,
+    )
+    project.extra_env["AUTOMATIONS_RESULT_STORAGE"] = "local-file-system/never-loaded-by-this-test"
+    serve = project.serving()
+    try:
+        warnings = [line for line in serve.lines if line.startswith("warning: ")]
+        code, _ = serve.signal_and_wait(signal.SIGTERM, timeout=STOP_TIMEOUT_SECONDS)
+    finally:
+        serve.stop()
+    assert code == 0, serve.output
+    assert (
+        "warning: action results are shared between machines but idempotency locks are not (AUTOMATIONS_LOCK_URL unset): "
+        "workers on two machines can both run one occurrence's action; set AUTOMATIONS_LOCK_URL=redis://HOST:6379/0 "
+        "in the environment of every serve"
+    ) in warnings, serve.output

@@ -1,5 +1,6 @@
-"""Fixtures for the runtime's end-to-end tests: one scripted HTTP server per session and a per-test runtime
-(state folder, config folder, environment) pointed at the session's real Prefect server."""
+"""Fixtures for end-to-end tests of the runtime and the commands: one scripted HTTP server per session and a per-test
+runtime (state folder, config folder, environment) pointed at the session's real Prefect server (a pytest plugin
+loaded by tests/conftest.py)."""
 
 from __future__ import annotations
 
