@@ -17,7 +17,7 @@ from flows.prefect_seam import name_flow_function
 from flows.run_context import RunInputs
 from flows.summary import publish_summary_hook
 
-__all__ = ["build_flow", "run_tags", "RESERVED_PARAMETERS"]
+__all__ = ["build_flow", "flow_signature", "run_tags", "RESERVED_PARAMETERS"]
 
 # Every process that runs automation flows imports this module: quick retries of SQLite 503s and one TLS
 # context for every API client there.
@@ -53,17 +53,10 @@ def run_tags(automation: Automation) -> AbstractContextManager[set[str]]:
     return tags(*automation.tags, PLATFORM_TAG)
 
 
-def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> Flow[..., Any]:
-    """An async flow (sync flows pay ~1 s joining the heartbeat thread) whose actions are tasks."""
+def flow_signature(loaded: LoadedAutomation) -> inspect.Signature:
+    """The parameters of the automation's flow: its inputs, its context defaults, then the reserved ones."""
     automation = loaded.automation
     input_names = tuple(n for n in loaded.inputs if n not in RESERVED_PARAMETERS)
-
-    async def automation_flow(**parameters: Any) -> Any:
-        run = RunInputs.from_parameters(parameters)
-        if run.event is None and run.condition is None and run.idempotency_key is None:
-            run = RunInputs.from_parameters(parameters, scheduled_time=await _scheduled_time())
-        return await run_automation(loaded, run)
-
     keyword = inspect.Parameter.KEYWORD_ONLY
     signature = [inspect.Parameter(n, keyword, default=None, annotation=Any) for n in input_names]
     # Context defaults are parameters too, so a run can override them (--param repository_root=...).
@@ -77,7 +70,20 @@ def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> F
         inspect.Parameter("condition", keyword, default=None, annotation=dict[str, Any] | None),
         inspect.Parameter("idempotency_key", keyword, default=None, annotation=str | None),
     ]
-    automation_flow.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
+    return inspect.Signature(signature)
+
+
+def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> Flow[..., Any]:
+    """An async flow (sync flows pay ~1 s joining the heartbeat thread) whose actions are tasks."""
+    automation = loaded.automation
+
+    async def automation_flow(**parameters: Any) -> Any:
+        run = RunInputs.from_parameters(parameters)
+        if run.event is None and run.condition is None and run.idempotency_key is None:
+            run = RunInputs.from_parameters(parameters, scheduled_time=await _scheduled_time())
+        return await run_automation(loaded, run)
+
+    automation_flow.__signature__ = flow_signature(loaded)  # type: ignore[attr-defined]
     # The entrypoint Prefect derives must be the attribute flows/automations.py exposes (see the seam).
     name_flow_function(automation_flow, "flows.automations", attribute_name or automation.name)
     return AutomationFlow(

@@ -26,6 +26,15 @@ __all__ = [
     "release_redis_lock_acquired_async",
     "run_flow_in_this_process",
     "share_api_tls_context",
+    "apply_slas",
+    "deployment_version_info",
+    "inferred_version_info",
+    "prefect_deploy_config",
+    "prefect_deploy_schedules",
+    "prefect_deploy_triggers",
+    "prefect_yaml_deploy_configs",
+    "pull_step_storage",
+    "set_defaults_from_flow",
     "start_event_and_log_workers",
     "wrap_api_client_send",
 ]
@@ -404,3 +413,108 @@ def send_queued_events_and_logs(timeout: float = 5.0) -> None:
 
     EventsWorker.drain_all(timeout=timeout)
     APILogWorker.drain_all(timeout=timeout)
+
+
+# --- 12. What `prefect deploy` makes of a prefect.yaml entry (compiler/plan/prefect_deploy.py) --------------
+# `python -m compiler deploy` applies only the deployments that differ from the server, through the client,
+# and must leave exactly what `prefect deploy --all` leaves. Prefect has no public function from a
+# prefect.yaml entry to a RunnerDeployment: the CLI's steps (reading the file with its pydantic model, the
+# default keys, the deprecated `schedule` key, schedules, triggers named `<deployment>__automation_<n>`,
+# the pull-step storage shim, the flow's defaults, the version info) live in prefect.cli.deploy and
+# RunnerDeployment's private parts. Each is wrapped here so the apply code calls them and copies none.
+
+
+def prefect_yaml_deploy_configs(raw: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(deployment configs, top-level actions) of a parsed prefect.yaml, as `prefect deploy` reads them
+    (``_load_deploy_configs_and_actions`` after its yaml.safe_load, which takes seconds on 1,000 deployments
+    where the C loader's result is at hand); a ValueError for what it would skip with a warning."""
+    from pydantic import ValidationError
+
+    from prefect.cli.deploy._config import _format_validation_error
+    from prefect.cli.deploy._models import PrefectYamlModel
+
+    try:
+        model = PrefectYamlModel.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(_format_validation_error(exc, raw)) from None
+    actions: dict[str, Any] = {"build": model.build or [], "push": model.push or [], "pull": model.pull}
+    return [d.model_dump(exclude_unset=True, mode="json") for d in model.deployments], actions
+
+
+def prefect_deploy_config(config: dict[str, Any]) -> dict[str, Any]:
+    """One entry with `prefect deploy`'s defaults filled in and the deprecated ``schedule`` key handled."""
+    from prefect.cli.deploy._config import _handle_deprecated_schedule_fields, _merge_with_default_deploy_config
+
+    return _handle_deprecated_schedule_fields(_merge_with_default_deploy_config(config))
+
+
+def prefect_deploy_schedules(config: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The entry's schedules as `prefect deploy --no-prompt` passes them to ``RunnerDeployment.aapply``."""
+    from rich.console import Console
+
+    from prefect.cli.deploy._schedules import _construct_schedules
+
+    return _construct_schedules(config, {}, console=Console(quiet=True), is_interactive=lambda: False)
+
+
+def prefect_deploy_triggers(deployment_name: str, specs: list[dict[str, Any]]) -> list[Any]:
+    """Trigger models named like `prefect deploy` names them (``<deployment>__automation_<n>`` when unnamed)."""
+    from prefect.cli.deploy._triggers import _initialize_deployment_triggers
+
+    return list(_initialize_deployment_triggers(deployment_name, specs))
+
+
+def pull_step_storage(pull_steps: list[dict[str, Any]]) -> Any:
+    """The storage shim through which `prefect deploy` hands its pull steps to a RunnerDeployment."""
+    from prefect.cli.deploy._storage import _PullStepStorage
+
+    return _PullStepStorage(pull_steps)
+
+
+def set_defaults_from_flow(
+    deployment: Any, *, parameter_schema: Any, version: Callable[[], str | None], description: Callable[[], str | None]
+) -> None:
+    """``RunnerDeployment._set_defaults_from_flow`` given the flow's parts rather than the flow (building 1,000
+    flows only for their defaults costs more than the deploy): same attributes, same private flag; ``version``
+    and ``description`` are asked for only when the deployment has none."""
+    deployment._parameter_openapi_schema = parameter_schema
+    if not deployment.version:
+        deployment.version = version()
+        deployment._version_from_flow = True
+    if not deployment.description:
+        deployment.description = description()
+
+
+async def apply_slas(client: Any, deployment_id: Any, specs: list[dict[str, Any]]) -> None:
+    """A deployment's ``sla`` list as `prefect deploy` applies it (Prefect Cloud only; a ValueError elsewhere)."""
+    from prefect.cli.deploy._sla import _create_slas, _initialize_deployment_slas
+
+    await _create_slas(client, deployment_id, _initialize_deployment_slas(deployment_id, specs))
+
+
+async def inferred_version_info(folder: Path) -> Any:
+    """What ``RunnerDeployment.aapply`` infers from the CI environment or git (in ``folder``, where `prefect
+    deploy` runs), computed once instead of once per deployment (five git processes each); None if nothing."""
+    import os
+
+    from prefect._internal.versioning import get_inferred_version_info
+
+    saved = os.getcwd()
+    os.chdir(folder)
+    try:
+        return await get_inferred_version_info(None)
+    finally:
+        os.chdir(saved)
+
+
+def deployment_version_info(deployment: Any, inferred: Any) -> Any:
+    """``RunnerDeployment._get_deployment_version_info`` with the inferred info given (it may set the version)."""
+    from prefect.client.schemas.objects import VersionInfo
+
+    if inferred is not None:
+        info = inferred.model_copy()
+        if not deployment.version or deployment._version_from_flow:
+            deployment.version = info.version
+        info.version = deployment.version
+        return info
+    return VersionInfo(version=deployment.version or "", type="prefect:simple")

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from compiler.build import (
+    AUTOMATIONS_MODULE,
     CONCURRENCY_LIMITS_PATH,
     DEFINITIONS_DIR,
     PREFECT_AUTOMATIONS_PATH,
@@ -23,9 +24,10 @@ from compiler.build import (
 from compiler.build import plan_outputs as build_outputs  # the build's own "what would be written", errors included
 from compiler.deploy_config import BuildOptions, deploy_environment
 from compiler.diagnostics import Diagnostic
+from compiler.plan.flow_facts import FlowCatalog
 from compiler.plan.shapes import concurrency_shape, desired_automation, desired_schedule, desired_triggers
 
-__all__ = ["DesiredState", "deployment_key", "desired_state", "flow_name_of"]
+__all__ = ["DesiredState", "deployment_key", "desired_from_outputs", "desired_state", "environment", "flow_name_of"]
 
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -57,7 +59,7 @@ def deployment_key(flow_name: str, name: str) -> str:
 
 
 @contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
+def environment(env: dict[str, str]) -> Iterator[None]:
     """Prefect resolves ``{{ $NAME }}`` from os.environ only; show it the environment deploy runs `prefect deploy` with."""
     saved = dict(os.environ)
     os.environ.update(env)
@@ -68,27 +70,7 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def _parameter_schema(entrypoint: str, definition: str | None) -> dict[str, Any]:
-    """The flow's parameter schema as `prefect deploy` sends it (from the same compiled definition the worker loads)."""
-    from prefect.utilities.callables import parameter_schema
-
-    if entrypoint == WATCHER_ENTRYPOINT:
-        from flows.watcher import condition_watcher as flow
-    else:
-        from compiler.catalog import LoadedAutomation
-        from compiler.model.automation import automation_model
-        from flows.flow_factory import build_flow
-
-        data = json.loads(definition or "{}")
-        inputs = tuple(data.pop("inputs", ()))
-        automation = automation_model().model_validate_json(json.dumps(data))  # as flows/definitions.py reads it
-        name = entrypoint.rsplit(":", 1)[1]
-        flow = build_flow(LoadedAutomation(automation, entrypoint, inputs), name)  # type: ignore[arg-type]
-    schema: dict[str, Any] = json.loads(json.dumps(parameter_schema(flow).model_dump(exclude_unset=True), default=str))
-    return schema
-
-
-def _deployment(entry: dict[str, Any], pull_steps: list[Any], definition: str | None) -> dict[str, Any]:
+def _deployment(entry: dict[str, Any], pull_steps: list[Any], definition: str | None, flows: FlowCatalog) -> dict[str, Any]:
     work_pool = entry.get("work_pool") or {}
     limit = entry.get("concurrency_limit")
     concurrency = concurrency_shape(limit.get("limit"), limit.get("collision_strategy")) if isinstance(limit, dict) else concurrency_shape(limit, None)
@@ -101,34 +83,46 @@ def _deployment(entry: dict[str, Any], pull_steps: list[Any], definition: str | 
         "work_pool": work_pool.get("name"),
         "job_variables": work_pool.get("job_variables") or {},
         "parameters": entry.get("parameters") or {},
-        "parameter_openapi_schema": _parameter_schema(entry["entrypoint"], definition),
+        # The flow's parameter schema as `prefect deploy` sends it (from the same compiled definition the worker loads).
+        "parameter_openapi_schema": flows.facts(entry["entrypoint"]).schema_json(),
         "pull_steps": pull_steps,
         "paused": bool(entry.get("paused", False)),
         "concurrency_limit": concurrency,
         "schedules": [desired_schedule(s) for s in entry.get("schedules") or []],
         "triggers": desired_triggers(entry["name"], list(entry.get("triggers") or [])),
-        # What workers run (actions and their parameters): they read it from the project folder, not the API.
-        **({"definition": json.loads(definition)} if definition is not None and entry["entrypoint"] != WATCHER_ENTRYPOINT else {}),
+        **({"definition": json.loads(definition)} if definition is not None else {}),
     }
 
 
 def desired_state(config_dir: Path, project_root: Path, options: BuildOptions) -> DesiredState:
     """The build's outputs for ``config_dir`` read back as deploy would apply them; ``errors`` set on config errors."""
-    from prefect.utilities.templating import apply_values
-
     outputs, errors, warnings = build_outputs(config_dir, options)
     state = DesiredState(work_pool=options.work_pool, errors=list(errors), warnings=list(warnings))
     if errors:
         return state
+    return desired_from_outputs(outputs, project_root, options, state)
+
+
+def desired_from_outputs(
+    outputs: dict[Path, str], project_root: Path, options: BuildOptions, state: DesiredState | None = None, flows: FlowCatalog | None = None
+) -> DesiredState:
+    """The desired state of a build's outputs (``deploy`` has them from its build; ``plan`` computes them)."""
+    from prefect.utilities.templating import apply_values
+
+    state = state if state is not None else DesiredState(work_pool=options.work_pool)
+    flows = flows if flows is not None else FlowCatalog.from_outputs(project_root, outputs)
     project = yaml.load(outputs[PREFECT_YAML_PATH], Loader=_Loader)  # noqa: S506 - a safe loader (C or Python)
-    with _environment(deploy_environment(project_root)):
+    with environment(deploy_environment(project_root)):
         # `prefect deploy` fills in {{ $NAME }} from its environment: the project folder for $PWD.
         project = apply_values(project, {}, remove_notset=False)
     pull_steps = project.get("pull") or []
     for entry in project.get("deployments") or []:
-        key = deployment_key(flow_name_of(entry["entrypoint"]), entry["name"])
-        definition = outputs.get(DEFINITIONS_DIR / f"{flow_name_of(entry['entrypoint'])}.json")
-        state.deployments[key] = _deployment(entry, pull_steps, definition)
+        entrypoint = entry["entrypoint"]
+        key = deployment_key(flows.facts(entrypoint).name, entry["name"])
+        # What workers of an automation's flow run (actions and their parameters): they read it from the project folder.
+        is_automation = entrypoint.startswith(f"{AUTOMATIONS_MODULE}:")
+        definition = outputs.get(DEFINITIONS_DIR / f"{entrypoint.rsplit(':', 1)[1]}.json") if is_automation else None
+        state.deployments[key] = _deployment(entry, pull_steps, definition, flows)
     for limit in json.loads(outputs[CONCURRENCY_LIMITS_PATH]):
         state.limits[limit["name"]] = {"limit": limit["limit"], "slot_decay_per_second": limit["slot_decay_per_second"]}
     for spec in json.loads(outputs.get(PREFECT_AUTOMATIONS_PATH, "[]")):

@@ -172,6 +172,11 @@ def _automations(desired: DesiredState, observed: ObservedState, plan: Plan) -> 
             change = Change("change", "automation", name, (*(change.fields if change else ()), copies))
         if change is not None:
             plan.changes.append(change)
+    from compiler.deploy import is_our_automation
+
+    for name in sorted(observed.automations):
+        if name not in desired.automations and any(is_our_automation(a) for a in observed.automations[name]):
+            plan.left_over.append(Change("remove", "automation", name))
 
 
 def compute_plan(desired: DesiredState, observed: ObservedState, *, prune: bool) -> Plan:
