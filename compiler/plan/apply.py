@@ -173,11 +173,11 @@ async def _delete_deployment(client: PrefectClient, key: str) -> None:
         pass
 
 
-async def _create_deployment(client: PrefectClient, key: str, prepared: Any, inferred: Any) -> None:
-    from compiler.plan.prefect_deploy import write
+async def _create_deployment(client: PrefectClient, key: str, prepared: Any, inferred: Any, flow_ids: Any) -> None:
+    from compiler.plan.prefect_deploy import create
 
     try:
-        await write(prepared, client, inferred)
+        await create(prepared, client, inferred, flow_ids)
     except BaseException:
         await _delete_deployment(client, key)  # absent rather than half there (see the module docstring)
         raise
@@ -252,11 +252,16 @@ async def apply_plan(
 
     # As deploy_environment gives `prefect deploy`: `schedules: []` clears a deployment's old schedules.
     with temporary_settings(updates={PREFECT_DEPLOYMENTS_CLEAR_SCHEDULES_ON_EMPTY: True}):
+        from compiler.plan.prefect_deploy import FlowIds
         from compiler.plan.prefect_deploy import write as write_deployment
 
+        flow_ids = FlowIds(client)
         for key, one in prepared:
             action = deployment_changes[key].action
-            write = _bind(_create_deployment, client, key, one, inferred) if action == "add" else _bind(write_deployment, one, client, inferred)
+            if action == "add":
+                write = _bind(_create_deployment, client, key, one, inferred, flow_ids)
+            else:
+                write = _bind(write_deployment, one, client, inferred)
             tasks.append(writer.run("deployment", key, action, write))
         for key, change in deployment_changes.items():
             if change.action == "remove":

@@ -11,6 +11,7 @@ that have them are refused (the build writes none).
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from compiler.plan.flow_facts import FlowCatalog
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
 
-__all__ = ["PreparedDeployment", "WorkPools", "prepare", "write"]
+__all__ = ["FlowIds", "PreparedDeployment", "WorkPools", "create", "prepare", "write"]
 
 WorkPools = Callable[[str], Awaitable[Any]]  # work pool name → the pool (ValueError when missing), cached by the caller
 
@@ -151,3 +152,36 @@ async def write(prepared: PreparedDeployment, client: PrefectClient, inferred_ve
     if prepared.sla is not None:
         await apply_slas(client, deployment_id, prepared.sla)
     return deployment_id
+
+
+class FlowIds:
+    """Each flow's id, created (or found) once per deploy: `prefect deploy` asks per deployment, and 333
+    condition watchers share one flow."""
+
+    def __init__(self, client: PrefectClient) -> None:
+        self._client = client
+        self._ids: dict[str, asyncio.Task[Any]] = {}
+
+    async def get(self, name: str) -> Any:
+        if name not in self._ids:
+            self._ids[name] = asyncio.ensure_future(self._client.create_flow_from_name(name))
+        return await self._ids[name]
+
+
+async def create(prepared: PreparedDeployment, client: PrefectClient, inferred_version: Any, flow_ids: FlowIds) -> Any:
+    """Create a deployment the plan found missing, as ``RunnerDeployment.aapply`` creates it (``_create``), with
+    fewer requests: the flow id comes from ``flow_ids``; no read by name (the plan just read the server) and no
+    delete of trigger automations (a new deployment owns none). Its id."""
+    from flows.prefect_seam import apply_slas, deployment_create_payload, deployment_version_info
+
+    deployment = prepared.deployment
+    version_info = deployment_version_info(deployment, inferred_version)
+    payload = deployment_create_payload(deployment, prepared.schedules, version_info)
+    deployment_id = await client.create_deployment(flow_id=await flow_ids.get(deployment.flow_name), **payload)
+    for trigger in deployment.triggers:
+        trigger.set_deployment_id(deployment_id)
+        await client.create_automation(trigger.as_automation())
+    if prepared.sla is not None:
+        await apply_slas(client, deployment_id, prepared.sla)
+    return deployment_id
+

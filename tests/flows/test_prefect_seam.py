@@ -508,3 +508,47 @@ def test_slas_are_refused_off_prefect_cloud(prefect_server: str) -> None:
 
     with using_api(prefect_server), pytest.raises(ValueError, match="only supported on Prefect Cloud"):
         asyncio.run(apply())
+
+
+def test_a_deployment_created_from_the_payload_is_the_one_aapply_creates(prefect_server: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.deployments.runner import RunnerDeployment
+    from prefect.settings import PREFECT_DEPLOYMENTS_CLEAR_SCHEDULES_ON_EMPTY, temporary_settings
+    from prefect.utilities.callables import parameter_schema
+
+    def flow_function(automation: str) -> None:
+        pass
+
+    tag = uuid.uuid4().hex[:8]
+    schedules = [{"schedule": {"interval": 300.0, "anchor_date": "2020-01-01T00:00:00+00:00", "timezone": "UTC"}, "active": True}]
+
+    def probe(name: str) -> Any:
+        deployment = RunnerDeployment(
+            name=name, flow_name=f"seam-payload-{tag}", entrypoint="flows/watcher.py:condition_watcher", work_pool_name=f"pool-{tag}",
+            work_queue_name=None, parameters={"automation": "x"}, description="d", version="1.0", tags=["t"], concurrency_limit=1,
+            concurrency_options={"collision_strategy": "CANCEL_NEW"}, paused=None, job_variables={"env": {"A": "1"}},
+            storage=prefect_seam.pull_step_storage([{"prefect.deployments.steps.set_working_directory": {"directory": "/srv"}}]),
+        )
+        prefect_seam.set_defaults_from_flow(deployment, parameter_schema=parameter_schema(flow_function), version=lambda: None, description=lambda: None)
+        return deployment
+
+    async def both() -> list[dict[str, Any]]:
+        async with get_client() as client:
+            await client.create_work_pool(WorkPoolCreate(name=f"pool-{tag}", type="process"))
+            with temporary_settings(updates={PREFECT_DEPLOYMENTS_CLEAR_SCHEDULES_ON_EMPTY: True}):
+                first = await probe("a").aapply(schedules=schedules)
+            theirs = probe("b")
+            payload = prefect_seam.deployment_create_payload(theirs, schedules, prefect_seam.deployment_version_info(theirs, None))
+            second = await client.create_deployment(flow_id=await client.create_flow_from_name(theirs.flow_name), **payload)
+            read = [await client.read_deployment(i) for i in (first, second)]
+        drop = {"id", "name", "created", "updated", "deployment_id", "global_concurrency_limit"}
+        return [
+            {k: v for k, v in d.model_dump(mode="json").items() if k not in drop}
+            | {"schedules": [{k: v for k, v in s.items() if k not in drop} for s in d.model_dump(mode="json")["schedules"]]}
+            for d in read
+        ]
+
+    with using_api(prefect_server):
+        ours, theirs = asyncio.run(both())
+    assert ours == theirs, "RunnerDeployment._create sends another create_deployment payload now"
