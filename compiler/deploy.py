@@ -216,11 +216,12 @@ async def _server_steps(
     from flows.api_clients import shared_api_clients
 
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        async with get_client() as client:
+            problem = await client.api_healthcheck()
+        if problem is not None:
+            raise DeployError(f"cannot reach the Prefect API at {api_url}: {problem}")
         # One client for every request, Prefect's own RunnerDeployment.aapply included (it asks get_client()).
         async with shared_api_clients(), get_client() as client:
-            problem = await client.api_healthcheck()
-            if problem is not None:
-                raise DeployError(f"cannot reach the Prefect API at {api_url}: {problem}")
             created, note = await ensure_work_pool(client, options.work_pool)
             report = await apply_outputs(
                 client, dict(built.outputs), project_root, options, prune=do_prune, concurrency=concurrency, progress=progress

@@ -23,9 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from compiler.build import CONCURRENCY_LIMITS_PATH, PLATFORM_TAG, PREFECT_AUTOMATIONS_PATH, PREFECT_YAML_PATH
+from compiler.build import CONCURRENCY_LIMITS_PATH, PLATFORM_TAG, PREFECT_AUTOMATIONS_PATH, PREFECT_YAML_PATH, parsed_prefect_yaml
 from compiler.deploy_config import BuildOptions, deploy_environment
 from compiler.plan.desired import DesiredState, desired_from_outputs, environment
 from compiler.plan.diff import Change, Plan, compute_plan
@@ -40,7 +38,6 @@ __all__ = ["DEFAULT_CONCURRENCY", "ApplyReport", "apply_outputs"]
 # Writes under way at once. A SQLite server serialises writes anyway; more than a few only queue up in
 # "database is locked" retries (benchmark P12).
 DEFAULT_CONCURRENCY = 4
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _KINDS = ("deployment", "concurrency limit", "automation")
 
 
@@ -244,7 +241,7 @@ async def apply_plan(
 
     deployment_changes = {c.name: c for c in changes if c.kind == "deployment"}
     written = {k for k, c in deployment_changes.items() if c.action != "remove"}
-    prefect_yaml = yaml.load(outputs[PREFECT_YAML_PATH], Loader=_Loader)  # noqa: S506 - a safe loader (C or Python)
+    prefect_yaml = parsed_prefect_yaml(outputs[PREFECT_YAML_PATH])
     prepared = await _prepare_deployments(written, project_root, prefect_yaml, flows, client, report) if written else []
     inferred = await inferred_version_info(project_root) if prepared else None
     tasks = []

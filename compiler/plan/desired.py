@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from compiler.build import (
     AUTOMATIONS_MODULE,
     CONCURRENCY_LIMITS_PATH,
@@ -21,6 +19,7 @@ from compiler.build import (
     WATCHER_ENTRYPOINT,
     WATCHER_FLOW_NAME,
 )
+from compiler.build import parsed_prefect_yaml
 from compiler.build import plan_outputs as build_outputs  # the build's own "what would be written", errors included
 from compiler.deploy_config import BuildOptions, deploy_environment
 from compiler.diagnostics import Diagnostic
@@ -29,7 +28,6 @@ from compiler.plan.shapes import concurrency_shape, desired_automation, desired_
 
 __all__ = ["DesiredState", "deployment_key", "desired_from_outputs", "desired_state", "environment", "flow_name_of"]
 
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -111,7 +109,7 @@ def desired_from_outputs(
 
     state = state if state is not None else DesiredState(work_pool=options.work_pool)
     flows = flows if flows is not None else FlowCatalog.from_outputs(project_root, outputs)
-    project = yaml.load(outputs[PREFECT_YAML_PATH], Loader=_Loader)  # noqa: S506 - a safe loader (C or Python)
+    project = parsed_prefect_yaml(outputs[PREFECT_YAML_PATH])
     with environment(deploy_environment(project_root)):
         # `prefect deploy` fills in {{ $NAME }} from its environment: the project folder for $PWD.
         project = apply_values(project, {}, remove_notset=False)

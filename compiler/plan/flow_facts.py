@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from compiler.build import AUTOMATIONS_MODULE, DEFINITIONS_DIR
@@ -85,15 +86,17 @@ class FlowCatalog:
 
         data = json.loads(self._definitions[name])
         inputs = tuple(data.pop("inputs", ()))
-        automation = automation_model().model_validate_json(json.dumps(data))  # as flows/definitions.py reads it
-        loaded = LoadedAutomation(automation, f"{AUTOMATIONS_MODULE}:{name}", inputs)  # type: ignore[arg-type]
 
         def build() -> Any:
-            return build_flow(loaded, name)
+            automation = automation_model().model_validate_json(json.dumps(data))  # as flows/definitions.py reads it
+            return build_flow(LoadedAutomation(automation, f"{AUTOMATIONS_MODULE}:{name}", inputs), name)  # type: ignore[arg-type]
 
-        key = _signature_key(flow_signature(loaded))
+        # The signature needs the context and the inputs only: read from the compiled (already validated)
+        # definition without validating it again (~0.6 s of CPU for 1,000 automations; P12's plan).
+        parts = SimpleNamespace(automation=SimpleNamespace(context=data.get("context") or {}), inputs=inputs)
+        key = _signature_key(flow_signature(parts))  # type: ignore[arg-type]
         schema = self._schemas.get(key)
-        facts = FlowFacts(automation.name, None, build)  # build_flow names the flow after the automation
+        facts = FlowFacts(name, None, build)  # build_flow names the flow after the automation (its attribute)
         if schema is None:
             from prefect.utilities.callables import parameter_schema
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -43,17 +44,16 @@ async def _paged(read: Callable[..., Awaitable[list[Any]]], **kwargs: Any) -> li
 
 
 async def _deployments(client: PrefectClient, names: Iterable[str], tag: str) -> list[Any]:
-    """Deployments with one of ``names`` (deploy would update them) or tagged ``tag`` (prune candidates)."""
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, DeploymentFilterTags
+    """Deployments with one of ``names`` (deploy would update them) or tagged ``tag`` (prune candidates), in one
+    paginated read (an OR filter: two reads of 1,308 deployments took twice as long; benchmark P12's plan)."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, DeploymentFilterTags, Operator
 
-    by_id: dict[Any, Any] = {}
     wanted = sorted(set(names))
-    filters = [DeploymentFilter(tags=DeploymentFilterTags(all_=[tag]))]
-    if wanted:
-        filters.append(DeploymentFilter(name=DeploymentFilterName(any_=wanted)))
-    for deployment_filter in filters:
-        for deployment in await _paged(client.read_deployments, deployment_filter=deployment_filter):
-            by_id[deployment.id] = deployment
+    tagged = DeploymentFilterTags(all_=[tag])
+    deployment_filter = (
+        DeploymentFilter(operator=Operator.or_, tags=tagged, name=DeploymentFilterName(any_=wanted)) if wanted else DeploymentFilter(tags=tagged)
+    )
+    by_id = {d.id: d for d in await _paged(client.read_deployments, deployment_filter=deployment_filter)}
     return list(by_id.values())
 
 
@@ -131,25 +131,34 @@ async def read_server(
     from prefect.exceptions import ObjectNotFound
 
     state = ObservedState()
-    try:
-        state.work_pool_type = (await client.read_work_pool(work_pool)).type
-    except ObjectNotFound:
-        state.work_pool_type = None
-    automations = [a.model_dump(mode="json") for a in await _paged(client.read_automations)]
+
+    async def pool_type() -> str | None:
+        try:
+            return str((await client.read_work_pool(work_pool)).type)
+        except ObjectNotFound:
+            return None
+
+    # The reads do not depend on each other: the server answers one while this process parses another.
+    state.work_pool_type, automation_models, deployments, limits = await asyncio.gather(
+        pool_type(),
+        _paged(client.read_automations),
+        _deployments(client, deployment_names, tag),
+        _paged(client.read_global_concurrency_limits),
+    )
+    flow_names = await _flow_names(client, {d.flow_id for d in deployments})
+    automations = [a.model_dump(mode="json") for a in automation_models]
     by_target: dict[str, list[dict[str, Any]]] = {}
     for automation in automations:
         state.automations.setdefault(automation["name"], []).append(automation)
         for target in _targets(automation):
             by_target.setdefault(target, []).append(automation)
-    deployments = await _deployments(client, deployment_names, tag)
-    flow_names = await _flow_names(client, {d.flow_id for d in deployments})
     for deployment in deployments:
         key = deployment_key(flow_names.get(deployment.flow_id, str(deployment.flow_id)), deployment.name)
         state.deployments[key] = _deployment_shape(deployment, by_target.get(str(deployment.id), []))
         if ours(deployment):
             state.ours.add(key)
     wanted = set(limit_names)
-    for limit in await _paged(client.read_global_concurrency_limits):
+    for limit in limits:
         if limit.name in wanted or limit.name.startswith(COOLDOWN_LIMIT_PREFIX):
             state.limits[limit.name] = {"limit": limit.limit, "slot_decay_per_second": limit.slot_decay_per_second}
     return state

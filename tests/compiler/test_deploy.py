@@ -220,4 +220,4 @@ def test_prune_deletes_deployments_triggers_and_limits_of_removed_or_disabled_au
     assert after[f"limit {tag}_event"] is None and after[f"limit {tag}_cond"] is None
     assert asyncio.run(event_triggers()) == []
     assert after[f"{tag}_cron/{tag}_cron"] == deployed["state"][f"{tag}_cron/{tag}_cron"]  # kept as it was
-    assert f"pruned deployment {WATCHER_FLOW_NAME}/{tag}_cond-condition-watcher (flows/watcher.py:condition_watcher)" in out
+    assert f"- deployment {WATCHER_FLOW_NAME}/{tag}_cond-condition-watcher" in out.splitlines()

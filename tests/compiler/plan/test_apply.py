@@ -203,7 +203,8 @@ def test_prune_deletes_our_left_over_prefect_automations_only(project: tuple[Pat
 
 
 class CountingProxy:
-    """A real HTTP proxy in front of the Prefect API that records how many requests were under way at once."""
+    """A real HTTP proxy in front of the Prefect API that records how many writes were under way at once (reads,
+    ``/filter`` and GET, are not counted: the plan's four bulk reads run side by side)."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/").removesuffix("/api")
@@ -218,9 +219,9 @@ class CountingProxy:
                 pass
 
             def _forward(self) -> None:
-                nonlocal lock
+                write = self.command != "GET" and not self.path.rstrip("/").endswith(("/filter", "/count"))
                 with lock:
-                    proxy.in_flight += 1
+                    proxy.in_flight += write
                     proxy.most = max(proxy.most, proxy.in_flight)
                 try:
                     body = self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -228,7 +229,7 @@ class CountingProxy:
                     answer = httpx.request(self.command, proxy.upstream + self.path, content=body, headers=headers, timeout=120)
                 finally:
                     with lock:
-                        proxy.in_flight -= 1
+                        proxy.in_flight -= write
                 self.send_response(answer.status_code)
                 for key, value in answer.headers.items():
                     if key.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
