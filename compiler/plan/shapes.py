@@ -21,6 +21,7 @@ __all__ = [
     "desired_schedule",
     "desired_triggers",
     "server_schedule",
+    "server_schedule_json",
     "trigger_shape",
 ]
 
@@ -74,6 +75,27 @@ def server_schedule(deployment_schedule: Any) -> dict[str, Any]:
         deployment_schedule.parameters,
         deployment_schedule.slug,
         deployment_schedule.max_scheduled_runs,
+    )
+
+
+@lru_cache(maxsize=1)
+def _schedule_adapter() -> Any:
+    from pydantic import TypeAdapter
+    from prefect.client.schemas.schedules import SCHEDULE_TYPES
+
+    return TypeAdapter(SCHEDULE_TYPES)
+
+
+def server_schedule_json(deployment_schedule: dict[str, Any]) -> dict[str, Any]:
+    """A deployment schedule as the API's JSON has it: the schedule through the client's schedule models, as
+    :func:`server_schedule` (without validating the rest: its timestamps cost more than the schedule)."""
+    schedule = _schedule_adapter().validate_python(deployment_schedule["schedule"])
+    return _schedule_shape(
+        schedule.model_dump(mode="json"),
+        deployment_schedule.get("active"),
+        deployment_schedule.get("parameters"),
+        deployment_schedule.get("slug"),
+        deployment_schedule.get("max_scheduled_runs"),
     )
 
 
