@@ -29,21 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from compiler.build import (
     AUTOMATIONS_MODULE,
-    CONCURRENCY_LIMITS_PATH,
     PLATFORM_TAG,
-    PREFECT_YAML_PATH,
     WATCHER_ENTRYPOINT,
-    WATCHER_FLOW_NAME,
     BuildResult,
     build,
 )
 from compiler.deploy_config import (
     BuildOptions,
-    apply_server_objects,
     deploy_environment,
     pull_steps_for_directory,
     resolve_build_options,
@@ -73,7 +67,6 @@ COOLDOWN_LIMIT_PREFIX = "automation-cooldown-"
 AUTOMATION_PREFIX = "platform-god-"  # the build's Prefect automations (the zombie-run detector: platform-god-crash-zombie-runs)
 WORK_POOL_TYPE = "process"
 PREFECT_DEPLOY_TIMEOUT_SECONDS = 600
-_PAGE = 200  # the API caps reads at 200 per call
 
 NO_API_MESSAGE = (
     "deploy needs a Prefect server that the workers use too, and PREFECT_API_URL is not configured.\n"
@@ -137,15 +130,11 @@ async def ensure_work_pool(client: PrefectClient, name: str) -> tuple[bool, str 
     return False, None
 
 
-def _expected_deployments(project_root: Path) -> list[dict[str, Any]]:
-    data = yaml.safe_load((project_root / PREFECT_YAML_PATH).read_text(encoding="utf-8")) or {}
-    return list(data.get("deployments") or [])
-
-
 def run_prefect_deploy(
     project_root: Path, api_url: str, expected: int, progress: Callable[[int, int], None] | None = None
 ) -> list[str]:
-    """Run ``prefect deploy --all --no-prompt``; the deployed "flow/name" list, or DeployError with its output.
+    """Run plain ``prefect deploy --all --no-prompt`` (the CI path without our deploy; tests compare with it);
+    the deployed "flow/name" list, or DeployError with its output.
 
     Its output is read as it comes, so ``progress(done, expected)`` follows each deployment created.
     """
@@ -193,7 +182,7 @@ def run_prefect_deploy(
 def is_our_automation(automation: dict[str, Any]) -> bool:
     """A Prefect automation from deployments/prefect_automations.json (named ``platform-god-…``, owned by no
     deployment): what --prune may delete once the build no longer produces it."""
-    owner = ((automation.get("owner_resource") or "") if isinstance(automation, dict) else "") or ""
+    owner = str(automation.get("owner_resource") or "")
     return str(automation.get("name", "")).startswith(AUTOMATION_PREFIX) and not owner.startswith("prefect.deployment.")
 
 
