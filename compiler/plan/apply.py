@@ -136,10 +136,14 @@ async def _prepare_deployments(
     keys: set[str], project_root: Path, prefect_yaml: dict[str, Any], flows: FlowCatalog, client: PrefectClient, report: ApplyReport
 ) -> list[tuple[str, Any]]:
     """(action key, prepared) for the changed deployments; a failure is reported and that deployment left alone."""
-    from flows.prefect_seam import prefect_yaml_deploy_configs
     from compiler.plan.prefect_deploy import prepare
+    from flows.prefect_seam import prefect_yaml_deploy_configs
 
-    configs, actions = prefect_yaml_deploy_configs(prefect_yaml)
+    try:
+        configs, actions = prefect_yaml_deploy_configs(prefect_yaml)
+    except ValueError as exc:  # what `prefect deploy` would skip with a warning: nothing of it is applied
+        report.failed.extend(f"deployment {key}: prefect.yaml: {_reason(exc)}" for key in sorted(keys))
+        return []
     work_pools = await _work_pools(client)
     prepared: list[tuple[str, Any]] = []
     # `prefect deploy` runs in the project folder: {{ $PWD }} and other {{ $NAME }} come from its environment.
