@@ -485,7 +485,7 @@ def test_version_info_is_what_runner_deployment_infers(tmp_path: Path, monkeypat
 
     from prefect.deployments.runner import RunnerDeployment
 
-    for name in ("GITHUB_SHA", "GITLAB_CI", "BITBUCKET_COMMIT", "BUILD_SOURCEVERSION"):
+    for name in ("GITHUB_SHA", "CI_COMMIT_SHA", "BITBUCKET_COMMIT", "BUILD_SOURCEVERSION"):  # CI variables Prefect reads first
         monkeypatch.delenv(name, raising=False)
     if in_git:
         for command in (["init", "-q"], ["remote", "add", "origin", "https://example.invalid/probe.git"],
