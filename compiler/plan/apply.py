@@ -108,7 +108,7 @@ def _reason(exc: BaseException) -> str:
             detail = exc.response.json().get("detail")
         except ValueError:
             detail = exc.response.text
-        return f"the server answered {exc.response.status_code}: {detail}".replace("\n", " ")
+        return f"the server answered {exc.response.status_code}: {detail or exc.response.reason_phrase}".replace("\n", " ")
     text = str(exc).strip().replace("\n", " ") or type(exc).__name__
     return text if isinstance(exc, ValueError) else f"{type(exc).__name__}: {text}"
 
