@@ -47,6 +47,9 @@ class DesiredState:
         return {(d["entrypoint"], d["name"]) for d in self.deployments.values()}
 
 
+DEFAULT_WORK_QUEUE = "default"  # the queue Prefect creates with every work pool
+
+
 def flow_name_of(entrypoint: str) -> str:
     """The Prefect flow behind one of our entrypoints (the automation's name, or the watcher flow)."""
     return WATCHER_FLOW_NAME if entrypoint == WATCHER_ENTRYPOINT else entrypoint.rsplit(":", 1)[1]
@@ -79,6 +82,8 @@ def _deployment(entry: dict[str, Any], pull_steps: list[Any], definition: str | 
         "version": entry.get("version"),
         "tags": list(entry.get("tags") or []),
         "work_pool": work_pool.get("name"),
+        # None: `prefect deploy` sends none and the server puts the deployment on the pool's default queue.
+        "work_queue": work_pool.get("work_queue_name") or DEFAULT_WORK_QUEUE,
         "job_variables": work_pool.get("job_variables") or {},
         "parameters": entry.get("parameters") or {},
         # The flow's parameter schema as `prefect deploy` sends it (from the same compiled definition the worker loads).

@@ -111,6 +111,7 @@ def _deployment_shape(deployment: dict[str, Any], triggers: list[dict[str, Any]]
         "version": deployment.get("version"),
         "tags": list(deployment.get("tags") or []),
         "work_pool": deployment.get("work_pool_name"),
+        "work_queue": deployment.get("work_queue_name"),
         "job_variables": deployment.get("job_variables") or {},
         "parameters": deployment.get("parameters") or {},
         "parameter_openapi_schema": deployment.get("parameter_openapi_schema") or {},

@@ -198,6 +198,26 @@ def test_prune_deletes_our_left_over_prefect_automations_only(project: tuple[Pat
     assert asyncio.run(create_and_list()) == [f"someone-else-{tag}"]
 
 
+def test_a_deployment_edited_on_the_server_is_put_back_as_it_was_deployed(project: tuple[Path, str]) -> None:
+    """Paused in the UI, moved to another queue, tags and description edited: deploy writes it back (prefect deploy would too)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import DeploymentUpdate
+
+    root, tag = project
+    assert cli(root, "deploy")[0] == 0
+    deployed = asyncio.run(server_state(tag))
+
+    async def edit() -> None:
+        async with get_client() as client:
+            deployment = await client.read_deployment_by_name(f"{tag}_cron/{tag}_cron")
+            drift = DeploymentUpdate(paused=True, work_queue_name="elsewhere", tags=["edited"], description="edited in the UI")
+            await client.update_deployment(deployment.id, drift)
+
+    asyncio.run(edit())
+    code, out, _ = cli(root, "deploy")
+    assert (code, summary(out), asyncio.run(server_state(tag))) == (0, (0, 1, 0, 3), deployed)
+
+
 # --------------------------------------------------------------------------------------------------
 # Bounded concurrency, failures
 
