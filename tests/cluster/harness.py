@@ -388,8 +388,8 @@ def start_prefect_server(home: Path, database_url: str, extra_env: Mapping[str, 
 
 
 def custom_event(custom_type: str, payload: Mapping[str, Any], event_id: str | None = None) -> dict[str, Any]:
-    """A Platform God custom event, in the form ``POST /api/events`` takes (names and labels from flows.events)."""
-    from flows.events import build_event
+    """A Platform God custom event, in the form ``POST /api/events`` takes (names and labels from flows.events.publish)."""
+    from flows.events.publish import build_event
 
     built = build_event("custom", {"custom_type": custom_type}, payload)
     return {
@@ -402,7 +402,7 @@ def custom_event(custom_type: str, payload: Mapping[str, Any], event_id: str | N
 
 
 def event_parameter(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``event`` flow parameter a deployment trigger passes for ``event`` (compiler.build's template)."""
+    """The ``event`` flow parameter a deployment trigger passes for ``event`` (compiler.commands.build's template)."""
     return {key: event[key] for key in ("id", "event", "occurred", "resource", "payload")}
 
 

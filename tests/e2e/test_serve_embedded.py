@@ -16,10 +16,10 @@ from pathlib import Path
 
 import httpx
 
-from flows.events import build_event
+from flows.events.publish import build_event
 from tests.conftest import processes_with_prefect_home
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests import ROOT
 START_TIMEOUT_SECONDS = 300.0  # a fresh local server on a loaded 2-core machine
 
 
