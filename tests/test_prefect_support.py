@@ -65,4 +65,4 @@ def test_the_next_module_finds_no_waiting_run_and_a_free_cooldown(prefect_server
 
 
 def test_the_examples_are_known_by_their_shipped_names() -> None:
-    assert example_names() == ["chain_completion_notification", "daily_security_scan", "health_alert"]
+    assert example_names() == ["chain_completion_notification", "daily_security_scan", "health_alert", "record_push"]

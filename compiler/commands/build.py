@@ -553,7 +553,7 @@ def check(
 
 
 # --------------------------------------------------------------------------------------------------
-# Command line (registered by compiler.commands.cli_runtime, like deploy and serve)
+# Command line (registered by compiler.commands.cli, like every command)
 
 
 def add_command(subparsers: Any) -> argparse.ArgumentParser:

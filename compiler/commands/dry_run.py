@@ -6,15 +6,21 @@ server; ``dry-run`` adds a read-only look at the cooldown, and ``test`` runs the
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+from compiler.commands.command_inputs import load_named, parse_params, read_json, usage
+from compiler.commands.output import out
 from compiler.language.catalog import LoadedAutomation
 from compiler.language.templates import MissingVariable, TemplateSyntaxError, render_value
 
-__all__ = ["ActionPreview", "TriggerVerdict", "cooldown_verdict", "dry_run", "preview_actions", "trigger_verdict"]
+__all__ = ["ActionPreview", "add_command", "cmd_dry_run", "TriggerVerdict", "cooldown_verdict", "dry_run", "preview_actions", "trigger_verdict"]
 
 # Statuses of a previewed action, as the run would record them.
 RUNS, FAILS, SKIPPED, UNKNOWN = "runs", "fails", "skipped", "unknown"
@@ -241,3 +247,52 @@ async def dry_run(
     # Nothing runs in a dry run, so no action has an output.
     actions = [preview.to_json() for preview in preview_actions(loaded, variables_for)]
     return {"automation": automation.name, "would_fire": fires and not missing, "reasons": reasons, "actions": actions}
+
+
+# --- the command ---------------------------------------------------------------------------------------
+
+
+def cmd_dry_run(args: argparse.Namespace) -> int:
+    if getattr(args, "request", None):
+        from compiler.commands.webhooks import cmd_dry_run_webhook
+
+        return cmd_dry_run_webhook(args)  # NAME is a webhook
+    loaded = load_named(args)
+    if loaded is None:
+        return 1
+    params = parse_params(args.param)
+    if params is None:
+        return 2
+    event = read_json(args.event, "event") if args.event else None
+    metrics = read_json(args.metrics, "metrics") if args.metrics else None
+    try:
+        report = asyncio.run(dry_run(loaded, event=event, metrics=metrics, params=params))
+    except ValueError as exc:
+        return usage(str(exc))
+    if args.json:
+        out(json.dumps(report, indent=2, default=str))
+        return 0
+    out(f"{loaded.automation.name}: would {'FIRE' if report['would_fire'] else 'NOT fire'}")
+    for reason in report["reasons"]:
+        out(f"  - {reason}")
+    for action in report["actions"]:
+        out(f"  action {action['name']} ({action['type']}):")
+        if "parameters" in action:
+            out("    " + json.dumps(action["parameters"], default=str))
+        else:
+            out(f"    cannot render: {action['error']}")
+        if "note" in action:
+            out(f"    note: {action['note']}")
+    return 0
+
+
+def add_command(sub: Any) -> None:
+    p = sub.add_parser("dry-run", help="would the trigger fire, and what would each action do (executes nothing)")
+    p.add_argument("name")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--event", type=Path, help="JSON file of an event")
+    group.add_argument("--metrics", type=Path, help="JSON file of a metrics document")
+    group.add_argument("--request", type=Path, help="JSON file of a saved webhook request {headers, body}: NAME is then a webhook")
+    p.add_argument("--param", action="append", default=[], metavar="K=V")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_dry_run)

@@ -110,12 +110,6 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
     receiver, receiver_ok = start_for_serve(config_dir, *webhooks_address, say=say)  # only when configs/webhooks/ has some
     if not receiver_ok:
         return 1
-    names = sorted({f.name for f in flows.values()})
-    say(f"serving {len(flows)} deployment(s) of {len(catalog.automations)} automation(s): {', '.join(names)}")
-    from compiler.commands import serve_report
-
-    served = [loaded.automation for loaded in catalog.automations.values() if loaded.automation.status == "enabled"]
-    serve_report.print_schedule(served)
 
     stop = asyncio.Event()
     signals_seen: list[int] = []
@@ -127,8 +121,16 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
             say(f"{signal.Signals(signum).name}: taking no new runs; draining in-flight runs (up to {grace_seconds:g}s)")
         stop.set()
 
+    # Before "serving" is printed: whoever waits for that line may stop serve at once (a SIGTERM between the line
+    # and these handlers ended the process -15 instead of draining).
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
+    names = sorted({f.name for f in flows.values()})
+    say(f"serving {len(flows)} deployment(s) of {len(catalog.automations)} automation(s): {', '.join(names)}")
+    from compiler.commands import serve_report
+
+    served = [loaded.automation for loaded in catalog.automations.values() if loaded.automation.status == "enabled"]
+    serve_report.print_schedule(served)
     executor = InProcessExecutor(
         flows,
         poll_seconds=poll_seconds,

@@ -217,7 +217,7 @@ EVENT_PARAMETER_TEMPLATE: dict[str, str] = {
 }
 
 
-# --- 7. One line per failed action on the terminal (compiler/commands/cli_runtime.py `run`) ----------------------
+# --- 7. One line per failed action on the terminal (compiler/commands/run.py) ----------------------
 # Prefect's engine logs every failure again at ERROR (``Task run failed with …``, ``Finished in state
 # Failed(…)`` with tracebacks) through the loggers prefect.task_runs/prefect.flow_runs; Prefect's logging
 # settings can only silence those loggers as a whole (losing them in the API too). So only the console

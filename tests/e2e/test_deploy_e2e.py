@@ -60,7 +60,7 @@ def project(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> It
     with without_server_state_of(prefect_server, [*example_names(), CRON_NAME]), pytest.MonkeyPatch.context() as mp:
         mp.setenv("PREFECT_HOME", str(base / "prefect-home"))  # `prefect deploy` never touches ~/.prefect
         result = deploy(root / "configs" / "automations", root, api_url=prefect_server)
-        assert result.ok and len(result.deployments) == 5, result
+        assert result.ok and len(result.deployments) == 6, result
         with using_api(prefect_server), project_runtime(root, base / "state"):
             yield root
 

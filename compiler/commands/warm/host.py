@@ -417,7 +417,7 @@ def _settings_differ(check: bool = True) -> str | None:
     Building Prefect's settings afresh costs ~50 ms; with ``check`` False (the same inputs were checked by
     an earlier child: ``_settings_inputs``) only the API address is resolved."""
     from compiler.commands.api_endpoint import configured_api_url
-    from compiler.commands.cli_runtime import set_run_environment_defaults
+    from compiler.commands.run import set_run_environment_defaults
     from flows.local_server.server import local_server_status
 
     url = configured_api_url()

@@ -11,7 +11,7 @@ __all__ = ["RUN_MODULES", "complete_pydantic_models", "import_run_modules"]
 # parameters (0.79 s of a 2.2 s warm child in the P4 profile before it was listed here).
 RUN_MODULES = (
     "compiler.commands.cli",
-    "compiler.commands.cli_runtime",
+    "compiler.commands.run",
     "compiler.commands.api_endpoint",
     "compiler.commands.build",
     "compiler.language.deploy_config",

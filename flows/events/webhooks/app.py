@@ -18,9 +18,11 @@ from starlette.routing import Route
 
 from compiler.language.model.webhooks import Webhook, secret_name
 from flows.events.webhooks.emitter import EventBatcher, Post, prefect_poster
-from flows.events.webhooks.intake import Verdict, inspect
+from flows.events.webhooks.auth import verify
+from flows.events.webhooks.intake import Verdict, after_authentication, precheck
 from flows.events.webhooks.keys import SecretCache
-from flows.events.webhooks.ratelimit import TokenBucket
+from flows.events.webhooks.ratelimit import ClientBuckets, TokenBucket
+from flows.events.webhooks.replay import Seen, SeenSignatures
 
 __all__ = ["create_app"]
 
@@ -56,14 +58,24 @@ def _refuse(webhook: str, status: int, reason: str, request: Request, delivery: 
 
 
 class _Endpoint:
-    """One webhook's route: rate limit → size → secret → intake checks → emit → 202."""
+    """One webhook's route: client's unauthenticated limit → body (size, time) → secret → checks → authentication →
+    the webhook's rate limit → event → not a replay → emit → 202.
 
-    def __init__(self, webhook: Webhook, keys: SecretCache, state: dict[str, Any], emit_timeout: float) -> None:
+    Only authenticated requests spend the webhook's rate limit: a stranger who can reach the URL cannot lock the real
+    sender out. Until a request authenticated it counts against its client address (``ClientBuckets``).
+    """
+
+    def __init__(self, webhook: Webhook, keys: SecretCache, state: dict[str, Any], emit_timeout: float,
+                 body_timeout: float) -> None:
         self.webhook = webhook
-        self.bucket = TokenBucket(webhook.rate_limit.requests, webhook.rate_limit.per_seconds)
+        limit = webhook.rate_limit
+        self.bucket = TokenBucket(limit.requests, limit.per_seconds)
+        self.strangers = ClientBuckets(limit.requests, limit.per_seconds)
+        self.seen = SeenSignatures()
         self.keys = keys
         self.state = state
         self.emit_timeout = emit_timeout
+        self.body_timeout = body_timeout
 
     def _delivery(self, headers: dict[str, str]) -> str | None:
         """The sender's delivery id for a refusal's log line (so it can be found in the sender's UI)."""
@@ -75,46 +87,78 @@ class _Endpoint:
 
     async def handle(self, request: Request) -> Response:
         name = self.webhook.name
-        wait = self.bucket.take()
+        limit = self.webhook.rate_limit
+        client = _client(request)
+        wait = self.strangers.take(client)
         if wait:
-            limit = self.webhook.rate_limit
-            return _refuse(name, 429, f"over the rate limit of {limit.requests} per {limit.per_seconds} s", request,
-                           headers={"Retry-After": str(max(1, math.ceil(wait)))})
+            return _refuse(name, 429, f"too many unauthenticated requests from this client (at most {limit.requests} per "
+                           f"{limit.per_seconds} s)", request, headers={"Retry-After": str(max(1, math.ceil(wait)))})
         try:
-            body = await _read_body(request, self.webhook.max_body_bytes)
+            async with asyncio.timeout(self.body_timeout):
+                body = await _read_body(request, self.webhook.max_body_bytes)
         except _TooLarge as exc:
             return _refuse(name, 413, f"body is over {self.webhook.max_body_bytes} bytes (at least {exc.args[0]})", request)
+        except TimeoutError:
+            return _refuse(name, 408, f"the body did not arrive within {self.body_timeout:g} s", request)
         reference = secret_name(self.webhook.secret_reference)
         try:
             key = await self.keys.get(reference)
         except Exception as exc:  # noqa: BLE001 - SecretNotFound or an unreachable API: the message names the secret, not its value
             return _refuse(name, 503, f"webhook not ready: {exc}", request)
         headers = dict(request.headers.items())  # Starlette gives lower-case names
-        verdict: Verdict = inspect(self.webhook, headers, body, key, time.time())
+        now = time.time()
+        refused = precheck(self.webhook, headers, body)
+        if refused is not None:
+            return _refuse(name, refused.status, refused.reason, request, self._delivery(headers))
+        problem = verify(self.webhook.auth, key, headers, body, now)
+        if problem:
+            return _refuse(name, 401, problem, request, self._delivery(headers))
+        self.strangers.give_back(client)
+        wait = self.bucket.take()
+        if wait:
+            return _refuse(name, 429, f"over the rate limit of {limit.requests} per {limit.per_seconds} s", request,
+                           self._delivery(headers), headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        verdict: Verdict = after_authentication(self.webhook, headers, body, now)
         if verdict.status == 200:
-            log.info("answered %s 200: %s (client %s)", name, verdict.reason, _client(request))
+            log.info("answered %s 200: %s (client %s)", name, verdict.reason, client)
             return JSONResponse({"accepted": False, "emitted": False, "detail": verdict.reason})
         if not verdict.accepted or verdict.event is None:
             return _refuse(name, verdict.status, verdict.reason, request, verdict.delivery_id or self._delivery(headers))
+        signed = verdict.signed
+        if signed is not None:
+            seen = self.seen.claim(signed.key, signed.until, now)
+            if seen is not None:
+                return _refuse(name, 503 if seen is Seen.FULL else 409, _REPLAY_REASONS[seen], request, verdict.delivery_id)
+        event = verdict.event
         batcher: EventBatcher = self.state["batcher"]
         try:
-            await asyncio.wait_for(batcher.emit(verdict.event), self.emit_timeout)
+            await asyncio.wait_for(batcher.emit(event), self.emit_timeout)
         except Exception as exc:  # noqa: BLE001 - the sender should retry: say why it was not taken
+            if signed is not None:
+                self.seen.release(signed.key)
             detail = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
             return _refuse(name, 503, f"Prefect did not take the event ({detail})", request, verdict.delivery_id)
-        event = verdict.event
+        if signed is not None:
+            self.seen.accepted(signed.key)
         log.info("accepted %s 202: event %s %s (client %s, delivery %s)", name, event["id"], event["event"],
-                 _client(request), verdict.delivery_id or "-")
+                 client, verdict.delivery_id or "-")
         return JSONResponse({"accepted": True, "event_id": event["id"], "event": event["event"]}, status_code=202)
 
 
+_REPLAY_REASONS = {
+    Seen.ACCEPTED: "replay: a request with this signature was already accepted; nothing emitted again",
+    Seen.IN_FLIGHT: "replay: a request with this signature is being accepted right now; nothing emitted again",
+    Seen.FULL: "too many recent signed requests to remember (replay protection); retry later",
+}
+
+
 def create_app(webhooks: Sequence[Webhook], *, post: Post | None = None, keys: SecretCache | None = None,
-               emit_timeout: float = 8.0) -> Starlette:
+               emit_timeout: float = 8.0, body_timeout: float = 10.0) -> Starlette:
     """The receiver for ``webhooks`` (enabled ones). Events go to the Prefect API this process is configured
     for, unless ``post`` is given; secrets come from env or Prefect Secret blocks unless ``keys`` is given."""
     keys = keys or SecretCache()
     state: dict[str, Any] = {}
-    routes = [Route(w.route, _Endpoint(w, keys, state, emit_timeout).handle, methods=["POST"], name=w.name) for w in webhooks]
+    routes = [Route(w.route, _Endpoint(w, keys, state, emit_timeout, body_timeout).handle, methods=["POST"], name=w.name) for w in webhooks]
     known = {w.route: w.name for w in webhooks}
 
     async def health(request: Request) -> Response:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from compiler.language.model.webhooks import BearerAuth, GithubAuth, HmacAuth
 
-__all__ = ["GITHUB_SIGNATURE_HEADER", "hmac_hex", "sign_github", "sign_hmac", "verify"]
+__all__ = ["GITHUB_SIGNATURE_HEADER", "hmac_hex", "sign_github", "sign_hmac", "signed_stamp", "verify"]
 
 GITHUB_SIGNATURE_HEADER = "x-hub-signature-256"
 _PREFIX = "sha256="
@@ -41,6 +41,20 @@ def verify(auth: GithubAuth | HmacAuth | BearerAuth, key: str, headers: Mapping[
     if isinstance(auth, HmacAuth):
         return _verify_timestamped(auth, key, headers, body, now)
     return _verify_bearer(key, headers.get("authorization"))
+
+
+def signed_stamp(auth: GithubAuth | HmacAuth | BearerAuth, headers: Mapping[str, str]) -> tuple[str, int] | None:
+    """A timestamped HMAC request's signature (hex, as ``verify`` compared it) and timestamp; None for other schemes.
+
+    Meaningful only for a request ``verify`` accepted: then the signature stands for exactly this timestamp and body.
+    """
+    if not isinstance(auth, HmacAuth):
+        return None
+    given = headers.get(auth.signature_header.lower(), "")
+    stamp = headers.get(auth.timestamp_header.lower(), "")
+    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
+        return None
+    return given.removeprefix(_PREFIX).lower(), int(stamp)
 
 
 def _verify_signature(key: str, given: str | None, header: str, message: bytes, *, require_prefix: bool) -> str | None:

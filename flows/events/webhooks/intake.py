@@ -15,17 +15,31 @@ from compiler.language.model.webhooks import GithubAuth, HmacAuth, Webhook
 from compiler.language.templates import MissingVariable, render_string, render_value
 from compiler.language.webhook_catalog import CREDENTIAL_HEADERS
 from flows.events.publish import LABEL_PREFIX, build_event
-from flows.events.webhooks.auth import verify
+from flows.events.webhooks.auth import signed_stamp, verify
 
-__all__ = ["Verdict", "WEBHOOK_LABEL", "after_authentication", "content_type_problem", "event_id_for", "inspect", "precheck"]
+__all__ = [
+    "SignedOnce", "Verdict", "WEBHOOK_LABEL", "after_authentication", "content_type_problem", "event_id_for", "inspect",
+    "precheck", "signed_once",
+]
 
 WEBHOOK_LABEL = f"{LABEL_PREFIX}.webhook"
 # Fixed forever: event ids derived from non-UUID delivery ids must stay the same across versions.
 _DELIVERY_NAMESPACE = uuid.UUID("6f6e3f5e-3c1e-5b8a-9d7e-2f1c0b7a4e11")
+# Fixed forever too: the ids derived from timestamped signatures (another namespace: never a delivery id's).
+_SIGNATURE_NAMESPACE = uuid.UUID("b3d0c2a4-8e61-5f17-a2c9-54e7d1f08a36")
 _MAX_DELIVERY_ID = 200
 _MAX_LABEL = 200
 _JSON_TYPES = ("application/json",)
 _FORM_TYPES = ("application/x-www-form-urlencoded",)
+
+
+@dataclass(frozen=True)
+class SignedOnce:
+    """A timestamped HMAC request: ``key`` stands for its signature (so for its timestamp and body), which no other
+    request may reuse until ``until`` (the timestamp + tolerance; later, the timestamp check refuses it anyway)."""
+
+    key: str
+    until: float
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,7 @@ class Verdict:
     reason: str
     event: dict[str, Any] | None = None
     delivery_id: str | None = None
+    signed: SignedOnce | None = None
 
     @property
     def accepted(self) -> bool:
@@ -63,14 +78,26 @@ def content_type_problem(webhook: Webhook, content_type: str | None) -> str | No
     return f"content type '{media or '(none)'}' is not accepted; send {allowed}"
 
 
-def event_id_for(webhook_name: str, delivery_id: str | None) -> str:
-    """The sender's delivery id when it is a UUID (GitHub's is), else a UUID derived from it; random without one.
+def signed_once(webhook: Webhook, headers: Mapping[str, str]) -> SignedOnce | None:
+    """For a timestamped HMAC request (after ``verify``): the key of its signature; None for other schemes."""
+    signed = signed_stamp(webhook.auth, headers)
+    if signed is None or not isinstance(webhook.auth, HmacAuth):
+        return None
+    signature, stamp = signed
+    key = str(uuid.uuid5(_SIGNATURE_NAMESPACE, f"{webhook.name}:{signature}"))
+    return SignedOnce(key, float(stamp + webhook.auth.tolerance_seconds))
 
-    The same delivery therefore always becomes the same event id, and the automation's occurrence key is
-    the event id: a redelivery runs no completed action again.
+
+def event_id_for(webhook_name: str, delivery_id: str | None, signed: SignedOnce | None = None) -> str:
+    """The sender's delivery id when it is a UUID (GitHub's is), else a UUID derived from it; without one, the key of a
+    timestamped signature, else random.
+
+    The same delivery (or the same signed request) therefore always becomes the same event id, and the automation's
+    occurrence key is the event id: a redelivery, or a replay that reaches another receiver process, runs no
+    completed action again.
     """
     if delivery_id is None:
-        return str(uuid.uuid4())
+        return signed.key if signed is not None else str(uuid.uuid4())
     try:
         return str(uuid.UUID(delivery_id))
     except ValueError:
@@ -95,7 +122,8 @@ def _label(name: str, value: Any) -> str:
     return text
 
 
-def _event(webhook: Webhook, variables: Mapping[str, Any], delivery_id: str | None, now: datetime) -> dict[str, Any]:
+def _event(webhook: Webhook, variables: Mapping[str, Any], delivery_id: str | None, signed: SignedOnce | None,
+           now: datetime) -> dict[str, Any]:
     """Render labels and payload (the automation template rules; values from the request are never re-parsed)."""
     spec = webhook.event
     labels: dict[str, str] = {}
@@ -106,7 +134,7 @@ def _event(webhook: Webhook, variables: Mapping[str, Any], delivery_id: str | No
         raise ValueError(f"event.payload rendered to a {type(payload).__name__}; the payload is a mapping")
     built = build_event(spec.event_type, labels, payload)
     return {
-        "id": event_id_for(webhook.name, delivery_id),
+        "id": event_id_for(webhook.name, delivery_id, signed),
         "occurred": now.isoformat(),
         "event": built.event,
         "resource": {**built.resource, WEBHOOK_LABEL: webhook.name},
@@ -161,8 +189,9 @@ def after_authentication(webhook: Webhook, headers: Mapping[str, str], body: byt
         "webhook": webhook.name,
         "received_at": received.isoformat(),
     }
+    signed = signed_once(webhook, headers)
     try:
-        event = _event(webhook, variables, delivery_id, received)
+        event = _event(webhook, variables, delivery_id, signed, received)
     except (MissingVariable, ValueError, TypeError) as exc:
         return Verdict(422, f"cannot build the event: {exc}", delivery_id=delivery_id)
     size = len(orjson.dumps(event))
@@ -171,7 +200,7 @@ def after_authentication(webhook: Webhook, headers: Mapping[str, str], body: byt
         # Prefect's server answers 204 for an oversized event and then drops it (logging a warning): refuse it here.
         return Verdict(413, f"the event would be {size} bytes; Prefect takes at most {limit} (map fewer fields into event.payload)",
                        delivery_id=delivery_id)
-    return Verdict(202, "accepted", event, delivery_id)
+    return Verdict(202, "accepted", event, delivery_id, signed)
 
 
 def _max_event_bytes() -> int:

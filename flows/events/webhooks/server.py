@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 import time
 from collections.abc import Sequence
+from types import FrameType
 
 import uvicorn
 
@@ -33,7 +35,7 @@ def configure_logging() -> None:
 
 def _config(webhooks: Sequence[Webhook], settings: WebhookSettings) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(webhooks, emit_timeout=settings.emit_timeout_seconds),
+        create_app(webhooks, emit_timeout=settings.emit_timeout_seconds, body_timeout=settings.body_timeout_seconds),
         host=settings.host,
         port=settings.port,
         log_config=None,  # leave the process's logging (Prefect's, ours) as it is
@@ -47,10 +49,26 @@ def _config(webhooks: Sequence[Webhook], settings: WebhookSettings) -> uvicorn.C
     )
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def run_foreground(webhooks: Sequence[Webhook], settings: WebhookSettings) -> int:
-    """Serve until SIGINT/SIGTERM (uvicorn finishes in-flight requests first); 1 when it could not start."""
+    """Serve until SIGINT/SIGTERM (uvicorn finishes in-flight requests first): 0 after that graceful stop, 1 when it
+    could not start."""
     server = uvicorn.Server(_config(webhooks, settings))
-    server.run()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    # uvicorn puts back the handlers it found and then raises the signal that stopped it again, so with Python's
+    # defaults a graceful stop would end the process 143 (SIGTERM) or in a KeyboardInterrupt (SIGINT). These take
+    # that second delivery (and a signal before uvicorn listens) as "stop", which it already is.
+    previous = {signum: signal.signal(signum, stop) for signum in _STOP_SIGNALS}
+    try:
+        server.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0 if server.started else 1
 
 

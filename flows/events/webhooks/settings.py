@@ -18,3 +18,7 @@ class WebhookSettings(BaseSettings):
     emit_timeout_seconds: float = Field(
         default=8.0, gt=0, description="A request whose event Prefect has not taken by then is answered 503 (GitHub waits 10 s)."
     )
+    body_timeout_seconds: float = Field(
+        default=10.0, gt=0,
+        description="A request whose body has not arrived by then is answered 408 (a sender trickling bytes holds no connection for long).",
+    )

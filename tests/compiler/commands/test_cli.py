@@ -85,7 +85,7 @@ def test_validate_examples_exits_0_with_a_clean_summary() -> None:
     result = run("validate")
     assert (result.returncode, result.stdout, result.stderr) == (
         0,
-        "3 automation(s) valid, 0 error(s), 0 warning(s)\n",
+        "4 automation(s) valid, 1 webhook(s) valid, 0 error(s), 0 warning(s)\n",
         "",
     )
 
@@ -227,7 +227,7 @@ def test_export_json_parses_to_every_example() -> None:
     exported = json.loads(result.stdout)
     assert (result.returncode, [a["name"] for a in exported]) == (
         0,
-        ["chain_completion_notification", "daily_security_scan", "health_alert"],
+        ["chain_completion_notification", "daily_security_scan", "health_alert", "record_push"],
     )
 
 
@@ -243,7 +243,7 @@ def test_export_to_a_folder_round_trips(tmp_path: Path, fmt: str) -> None:
     validated = run("--config-dir", first, "validate")
     run("--config-dir", first, "export", "--format", fmt, "--output-dir", second)
     texts = {p.name: p.read_text(encoding="utf-8") for p in sorted(first.iterdir())}
-    assert (validated.returncode, len(texts)) == (0, 3)
+    assert (validated.returncode, len(texts)) == (0, 4)
     assert texts == {p.name: p.read_text(encoding="utf-8") for p in sorted(second.iterdir())}
 
 

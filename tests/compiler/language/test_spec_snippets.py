@@ -110,11 +110,12 @@ def examples() -> Catalog:
     return load_catalog(EXAMPLES)
 
 
-def test_there_are_the_three_examples_the_spec_names() -> None:
+def test_there_are_the_three_examples_the_spec_names_and_the_readmes_webhook_automation() -> None:
     assert [p.name for p in EXAMPLE_FILES] == [
         "chain_completion_notification.yaml",
         "daily_security_scan.yaml",
         "health_alert.yaml",
+        "record_push.yaml",  # the README's webhook example (configs/webhooks/github_push.yaml) triggers it
     ]
 
 

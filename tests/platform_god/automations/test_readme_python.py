@@ -67,7 +67,7 @@ def test_snippet_runs_and_exits_by_itself(ran: dict[str, Ran], title: str) -> No
 @pytest.mark.parametrize(
     ("title", "expected"),
     [
-        ("Basic Usage", "Loaded 3 automations"),
+        ("Basic Usage", "Loaded 4 automations"),
         ("Basic Usage", "Execution status: completed"),
         ("Audit Trail", "  - security_scan: completed"),
         ("Audit Trail", "  - notify_team: completed"),

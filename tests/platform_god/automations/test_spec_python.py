@@ -165,7 +165,7 @@ def test_the_spec_has_the_python_blocks_this_test_runs() -> None:
 
 def test_every_block_runs_and_the_script_exits_by_itself(script_run: ScriptRun) -> None:
     assert script_run.returncode == 0, script_run.output
-    assert "Loaded 4 automations" in script_run.output, script_run.output
+    assert "Loaded 5 automations" in script_run.output, script_run.output
     assert "Execution status: completed" in script_run.output, script_run.output
 
 

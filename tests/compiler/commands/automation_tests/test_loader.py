@@ -26,7 +26,7 @@ INVALID = [
     pytest.param(
         "cases:\n  - name: x\n    automation: helth_alert\n    when: {metrics: {}}\n",
         ["3:17: cases[0].automation: no automation named 'helth_alert'; did you mean 'health_alert'? "
-         "(known: chain_completion_notification, daily_security_scan, health_alert); only valid automations can be tested (run validate)"],
+         "(known: chain_completion_notification, daily_security_scan, health_alert, record_push); only valid automations can be tested (run validate)"],
         id="unknown-automation",
     ),
     pytest.param(

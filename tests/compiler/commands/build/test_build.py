@@ -38,7 +38,7 @@ from tests.prefect_support import example_names, without_server_state_of
 from tests import ROOT
 CONFIGS = ROOT / "configs"
 GOLDEN = Path(__file__).parent / "golden"
-EXAMPLES = ("chain_completion_notification", "daily_security_scan", "health_alert")
+EXAMPLES = ("chain_completion_notification", "daily_security_scan", "health_alert", "record_push")
 UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
@@ -73,7 +73,7 @@ LOG_ACTION = "actions:\n  - type: log_message\n    name: say\n    parameters: {m
 
 
 def test_golden_files(tmp_path: Path) -> None:
-    """The three examples (and the chain) compile to exactly the checked-in golden outputs."""
+    """The four examples (and the chain) compile to exactly the checked-in golden outputs."""
     result = build(CONFIGS / "automations", tmp_path, BuildOptions())
     assert result.ok, [str(d) for d in result.errors]
     produced = tree(tmp_path)
@@ -144,6 +144,7 @@ def test_prefect_yaml_content(tmp_path: Path) -> None:
         ("daily_security_scan", "flows/automations.py:daily_security_scan"),
         ("health_alert", "flows/automations.py:health_alert"),
         ("health_alert-condition-watcher", "flows/conditions/watcher.py:condition_watcher"),
+        ("record_push", "flows/automations.py:record_push"),
     ]
 
     event = _deployment(data, "chain_completion_notification")
@@ -219,7 +220,7 @@ def test_generated_yaml_passes_prefect_models(tmp_path: Path) -> None:
     build(CONFIGS / "automations", tmp_path, BuildOptions())
     raw = _prefect_yaml(tmp_path)
     model = PrefectYamlModel.model_validate(raw)
-    assert len(model.deployments) == 4
+    assert len(model.deployments) == 5
     for deployment in raw["deployments"]:
         for trigger in deployment["triggers"]:
             DeploymentEventTrigger.model_validate(trigger)
@@ -278,6 +279,7 @@ def test_check_clean_after_build(tmp_path: Path) -> None:
         DEFINITIONS_DIR / "chain_completion_notification.json",
         DEFINITIONS_DIR / "daily_security_scan.json",
         DEFINITIONS_DIR / "health_alert.json",
+        DEFINITIONS_DIR / "record_push.json",
         PREFECT_AUTOMATIONS_PATH,
         PREFECT_YAML_PATH,
     )
@@ -462,7 +464,7 @@ def test_cli_build_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "stale: prefect.yaml" in capsys.readouterr().err
     assert _run_cli(["build", "--project-root", root, "--pool", "p1", "--tag", "t1"], folder) == 0
     out = capsys.readouterr().out
-    assert "wrote prefect.yaml" in out and "6 written, 0 removed, 0 unchanged" in out
+    assert "wrote prefect.yaml" in out and "7 written, 0 removed, 0 unchanged" in out
     assert _run_cli(["build", "--check", "--project-root", root, "--pool", "p1", "--tag", "t1"], folder) == 0
     assert "up to date" in capsys.readouterr().out
     # Different options → different prefect.yaml → stale.
@@ -550,7 +552,7 @@ def test_prefect_deploy_all_accepts_generated_yaml(prefect_server: str, tmp_path
     deployed = _cli(["deploy", "--all", "--no-prompt"], project, env)
     output = deployed.stdout + deployed.stderr
     assert deployed.returncode == 0, output
-    assert "Skipping" not in output and output.count("successfully created") == 6, output
+    assert "Skipping" not in output and output.count("successfully created") == 7, output
 
     async def verify() -> None:
         async with PrefectClient(prefect_server) as client:
@@ -560,6 +562,7 @@ def test_prefect_deploy_all_accepts_generated_yaml(prefect_server: str, tmp_path
                 ("daily_security_scan", "daily_security_scan"),
                 ("health_alert", "health_alert"),
                 (WATCHER_FLOW_NAME, "health_alert-condition-watcher"),
+                ("record_push", "record_push"),
                 ("queued_glob", "queued_glob"),
                 ("skipping_cron", "skipping_cron"),
             ]:

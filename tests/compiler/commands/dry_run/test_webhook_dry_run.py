@@ -1,8 +1,10 @@
-"""``dry-run NAME --request FILE`` for webhooks, and the README's GitHub example exactly as the README prints it."""
+"""``dry-run NAME --request FILE`` for webhooks, and the README's GitHub example exactly as the README prints it (and the
+checkout ships it)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -125,3 +127,37 @@ def test_malformed_request_file_is_a_usage_error(project: Path, capsys: pytest.C
     (tmp_path / "bad.json").write_text('{"headers": {}}', encoding="utf-8")
     code, _, err = dry_run(project, capsys, "github_push", request=tmp_path / "bad.json")
     assert (code, err) == (2, f"{tmp_path / 'bad.json'}: no 'body' (raw text) or 'body_base64'\n")
+
+
+SHIPPED = [
+    ("configs/webhooks/github_push.yaml", "`configs/webhooks/github_push.yaml`:"),
+    ("configs/automations/record_push.yaml", "`configs/automations/record_push.yaml`"),
+    ("push.json", "`push.json`"),
+]
+
+
+@pytest.mark.parametrize(("path", "caption"), SHIPPED, ids=[path for path, _ in SHIPPED])
+def test_the_checkout_ships_the_readme_example_as_printed(path: str, caption: str) -> None:
+    assert (ROOT / path).read_text(encoding="utf-8") == readme_block(caption)
+
+
+def test_the_tour_lists_the_dry_run_of_the_shipped_example() -> None:
+    assert ".venv/bin/python -m compiler dry-run github_push --request push.json" in readme_block("## A short tour")
+
+
+@pytest.mark.parametrize("secret", [README_SECRET, None], ids=["secret-exported", "fresh-clone"])
+def test_the_readme_dry_run_works_in_the_checkout(tmp_path: Path, secret: str | None) -> None:
+    """As the tour runs it, from the checkout's root: with the secret the README exports, exactly the README's
+    transcript; without it, the same verdict with the signature not checked."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AUTOMATIONS_"))}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    if secret is not None:
+        env["AUTOMATIONS_SECRET_GITHUB_WEBHOOK"] = secret
+    result = subprocess.run([sys.executable, "-m", "compiler", "dry-run", "github_push", "--request", "push.json"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    transcript = readme_block("`dry-run` takes a saved request", skip=1).splitlines()[1:]
+    if secret is None:
+        transcript[0] = "github_push (POST /hooks/github_push): would ACCEPT if the signature is right (it was not checked)"
+        transcript.append("  note: authentication NOT checked: secret 'github_webhook' is not in env "
+                          "AUTOMATIONS_SECRET_GITHUB_WEBHOOK and no Prefect API is configured")
+    assert (result.returncode, result.stdout.splitlines(), result.stderr) == (0, transcript, "")

@@ -112,6 +112,7 @@ def served(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     served = Served(proc, f"http://127.0.0.1:{port}", name, http)
     reader = threading.Thread(target=served.read, daemon=True)
     reader.start()
+    stopped_by_sigterm = False
     try:
         served.wait_for_line("serving ", START_TIMEOUT_SECONDS)
         yield served
@@ -120,11 +121,14 @@ def served(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=60)
+                stopped_by_sigterm = True
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=30)
         reader.join(timeout=5)
         http.stop()
+    # A graceful stop with the receiver running in serve's thread exits 0 (uvicorn does not re-raise the signal there).
+    assert not stopped_by_sigterm or proc.returncode == 0, f"serve exited {proc.returncode} after SIGTERM:\n" + "\n".join(served.lines)
 
 
 def run_sentinel(served: Served) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from compiler.language.model.webhooks import Webhook
-from flows.events.webhooks.auth import sign_github
+from flows.events.webhooks.auth import sign_github, sign_hmac
 from flows.events.webhooks.intake import event_id_for, inspect
 
 KEY = "intake-key"
@@ -137,6 +137,50 @@ def test_the_same_delivery_is_the_same_event(delivery: str, expected: str) -> No
 
 def test_without_a_delivery_id_every_request_is_new() -> None:
     assert event_id_for("gh", None) != event_id_for("gh", None)
+
+
+STAMPED = {"name": "stamped", "auth": {"type": "hmac", "secret": "{secret:s}", "tolerance_seconds": 300},
+           "event": {"event_type": "custom", "custom_type": "x"}}
+
+
+def stamped(body: bytes = b'{"n": 1}', stamp: int = int(NOW), **headers: str) -> tuple[dict[str, str], bytes]:
+    sent = {"content-type": "application/json", "x-timestamp": str(stamp), "x-signature": sign_hmac(KEY, body, stamp)}
+    sent.update({k.replace("_", "-"): v for k, v in headers.items()})
+    return sent, body
+
+
+def stamped_event_id(sent: tuple[dict[str, str], bytes], **event: str) -> str:
+    hook = Webhook.model_validate({**STAMPED, "event": {**STAMPED["event"], **event}})
+    verdict = inspect(hook, *sent, key=KEY, now=NOW)
+    assert verdict.event is not None, verdict.reason
+    return str(verdict.event["id"])
+
+
+@pytest.mark.parametrize(
+    ("second", "same"),
+    [
+        (stamped(), True),
+        # the header spelt otherwise is the same signature (verify accepts both): a replay cannot hide behind it
+        (({**stamped()[0], "x-signature": stamped()[0]["x-signature"].removeprefix("sha256=").upper()}, stamped()[1]), True),
+        (stamped(stamp=int(NOW) - 1), False),
+        (stamped(b'{"n": 2}'), False),
+    ],
+    ids=["same-request", "signature-spelt-otherwise", "other-timestamp", "other-body"],
+)
+def test_without_a_delivery_id_a_timestamped_signature_is_the_event_id(second: tuple[dict[str, str], bytes], same: bool) -> None:
+    """So a replay that reaches another receiver process is the same event, hence the same occurrence: it runs nothing."""
+    assert (stamped_event_id(stamped()) == stamped_event_id(second)) is same
+
+
+def test_with_a_delivery_id_the_delivery_is_the_event_id_and_the_signature_still_counts() -> None:
+    hook = Webhook.model_validate({**STAMPED, "event": {**STAMPED["event"], "id_header": "X-Delivery"}})
+    verdict = inspect(hook, *stamped(x_delivery=DELIVERY), key=KEY, now=NOW)
+    assert verdict.event is not None and verdict.signed is not None
+    assert (verdict.event["id"], verdict.signed.until) == (DELIVERY, NOW + 300)
+
+
+def test_other_schemes_have_no_signature_to_remember() -> None:
+    assert inspect(webhook(), *request(), key=KEY, now=NOW).signed is None
 
 
 def test_an_event_over_prefects_size_limit_is_refused_not_dropped() -> None:

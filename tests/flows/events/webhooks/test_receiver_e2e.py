@@ -61,6 +61,17 @@ WEBHOOKS = {
         rate_limit: {requests: 3, per_seconds: 3600}
         event: {event_type: custom, custom_type: e2e-webhook.burst, id_header: X-Delivery}
         """,
+    "guarded": """\
+        name: guarded
+        auth: {type: bearer, token: "{secret:e2e_token}"}
+        rate_limit: {requests: 3, per_seconds: 3600}
+        event: {event_type: custom, custom_type: e2e-webhook.guarded, id_header: X-Delivery}
+        """,
+    "once": """\
+        name: once
+        auth: {type: hmac, secret: "{secret:e2e_hmac}", tolerance_seconds: 60}
+        event: {event_type: custom, custom_type: e2e-webhook.once}
+        """,
     "unready": """\
         name: unready
         auth: {type: bearer, token: "{secret:e2e_never_set}"}
@@ -68,6 +79,9 @@ WEBHOOKS = {
         """,
 }
 MARKER = "body-marker-never-logged"
+BODY_TIMEOUT_SECONDS = 1
+# Client addresses as a reverse proxy on this machine passes them (X-Forwarded-For from 127.0.0.1 is trusted).
+STRANGER, SENDER = "203.0.113.9", "198.51.100.7"
 
 
 def free_port() -> int:
@@ -79,6 +93,7 @@ def free_port() -> int:
 @dataclass
 class Receiver:
     url: str
+    port: int
     api_url: str
     log_path: Path
 
@@ -117,6 +132,7 @@ def receiver(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> I
     port = free_port()
     env = prefect_env(prefect_server, root / "prefect-home")
     env.update({f"AUTOMATIONS_SECRET_{name.upper()}": value for name, value in SECRETS.items()})
+    env["AUTOMATIONS_WEBHOOKS_BODY_TIMEOUT_SECONDS"] = str(BODY_TIMEOUT_SECONDS)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     log_path = root / "receiver.log"
     with open(log_path, "wb") as log:
@@ -136,7 +152,7 @@ def receiver(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> I
                 pass
             assert time.monotonic() < deadline, f"receiver not up within {START_TIMEOUT_SECONDS:.0f} s:\n{log_path.read_text()}"
             time.sleep(0.2)
-        yield Receiver(url, prefect_server, log_path)
+        yield Receiver(url, port, prefect_server, log_path)
     finally:
         proc.terminate()
         try:
@@ -154,8 +170,7 @@ def push(delivery: str, *, key: str = SECRETS["e2e_github"], body: bytes | None 
     return raw, sent
 
 
-def stamped(delivery: str, age_seconds: int) -> tuple[bytes, dict[str, str]]:
-    raw = b'{"ok": true}'
+def stamped(delivery: str, age_seconds: int, raw: bytes = b'{"ok": true}') -> tuple[bytes, dict[str, str]]:
     ts = int(time.time()) - age_seconds
     return raw, {"content-type": "application/json", "x-delivery": delivery, "x-timestamp": str(ts),
                  "x-signature": sign_hmac(SECRETS["e2e_hmac"], raw, ts)}
@@ -298,3 +313,62 @@ def test_the_log_never_holds_a_secret_or_a_body(outcome: Outcome, receiver: Rece
     log = receiver.log()
     assert [secret for secret in SECRETS.values() if secret in log] == []
     assert MARKER not in log
+
+
+@dataclass
+class Guarded:
+    stranger: list[httpx.Response]
+    sender: list[httpx.Response]
+
+
+@pytest.fixture(scope="module")
+def guarded(receiver: Receiver) -> Guarded:
+    """A stranger sends more wrong tokens than the webhook's limit (3 per hour), then the real sender sends 4 requests."""
+    def send(client: str, token: str) -> httpx.Response:
+        body, headers = bearer(str(uuid.uuid4()), token=token)
+        return receiver.post("/hooks/guarded", body, {**headers, "x-forwarded-for": client})
+
+    stranger = [send(STRANGER, "guess") for _ in range(5)]
+    return Guarded(stranger, [send(SENDER, SECRETS["e2e_token"]) for _ in range(4)])
+
+
+def test_strangers_do_not_lock_the_sender_out(guarded: Guarded) -> None:
+    """Only authenticated requests spend the webhook's rate limit: the sender gets its 3, then the limit's 429."""
+    assert [r.status_code for r in guarded.sender] == [202, 202, 202, 429]
+    assert guarded.sender[3].json()["error"] == "over the rate limit of 3 per 3600 s"
+
+
+def test_a_stranger_is_refused_before_authentication_once_over_its_own_limit(guarded: Guarded) -> None:
+    assert [(r.status_code, r.json()["error"]) for r in guarded.stranger[2:]] == [
+        (401, "bearer token does not match"),
+        *[(429, "too many unauthenticated requests from this client (at most 3 per 3600 s)")] * 2,
+    ]
+    assert int(guarded.stranger[3].headers["retry-after"]) > 0
+
+
+REPLAYS = [
+    # (webhook, how the captured request is sent again)
+    ("once", "as-is"),
+    ("stamped", "as-is"),
+    ("stamped", "with-another-delivery-id"),  # the delivery id is not signed: a replay may change it
+]
+
+
+@pytest.mark.parametrize(("path", "how"), REPLAYS, ids=[f"{path}-{how}" for path, how in REPLAYS])
+def test_a_replayed_timestamped_request_runs_nothing(receiver: Receiver, path: str, how: str) -> None:
+    body, headers = stamped(str(uuid.uuid4()), 5, raw=json.dumps({"n": uuid.uuid4().hex}).encode())
+    first = receiver.post(f"/hooks/{path}", body, headers)
+    again = {**headers, "x-delivery": str(uuid.uuid4())} if how == "with-another-delivery-id" else headers
+    replay = receiver.post(f"/hooks/{path}", body, again)
+    assert (first.status_code, replay.status_code, replay.json()["error"]) == (
+        202, 409, "replay: a request with this signature was already accepted; nothing emitted again")
+
+
+def test_a_body_that_does_not_arrive_in_time_is_refused(receiver: Receiver) -> None:
+    """A sender that declares a body and trickles it holds no connection past the body timeout."""
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=30) as sock:
+        sock.sendall(b"POST /hooks/gh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"ref\": ")
+        answer = sock.recv(65536).decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 408 ")
+    assert f'"the body did not arrive within {BODY_TIMEOUT_SECONDS} s"' in answer
