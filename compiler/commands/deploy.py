@@ -1,15 +1,17 @@
-"""Deploy: build, then put everything on the configured Prefect server (``python -m compiler deploy``).
+"""Deploy: build, then apply what differs on the configured Prefect server (``python -m compiler deploy``).
 
 Steps, each idempotent (deploying twice changes nothing):
 
 1. build (``compiler.commands.build.build``); any config error stops here and nothing is deployed;
 2. make sure the work pool exists (a ``process`` pool, created when missing);
-3. ``prefect deploy --all --no-prompt`` in the project root, as a subprocess with
-   ``deploy_environment(project_root)`` (so the ``{{ $PWD }}`` pull step is the project folder);
-4. the cooldown concurrency limits and Prefect automations (``apply_server_objects``);
-5. with ``prune``: delete our deployments that prefect.yaml no longer lists (automation removed,
-   disabled, or no longer a condition automation for its watcher), their trigger automations, and
-   cooldown limits no automation uses any more. Plain ``prefect deploy`` never deletes anything.
+3. apply the plan (``compiler.commands.plan.apply``): the cooldown concurrency limits, the Prefect automations and
+   the deployments that differ from the server are created or updated, the deployments exactly as
+   ``prefect deploy --all --no-prompt`` in the project root writes them (so plain ``prefect deploy`` stays a
+   supported CI path and ``plan`` reports no changes after either);
+4. with ``prune``: delete our deployments that prefect.yaml no longer lists (automation removed, disabled, or
+   no longer a condition automation for its watcher) with their trigger automations, cooldown limits no
+   automation uses any more, and our Prefect automations the build no longer produces. Plain
+   ``prefect deploy`` never deletes anything.
 
 Deploy needs a real, configured API (``PREFECT_API_URL`` in the environment or the active profile):
 workers must reach the same server, so the embedded local server is never used here.
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import subprocess
 import sys
 import threading
@@ -28,29 +29,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from compiler.commands.api_endpoint import configured_api_url
-from compiler.commands.build import CONCURRENCY_LIMITS_PATH, PREFECT_YAML_PATH, BuildResult, build
+from compiler.commands.build import BuildResult, build
 from compiler.commands.cli_failures import api_failure
 from compiler.commands.deploy_options import add_deploy_command, deploy_target
 from compiler.commands.output import err, out, progress
+from compiler.commands.plan.apply import DEFAULT_CONCURRENCY, ApplyReport, apply_outputs
 from compiler.commands.plan.command import cmd_plan
 from compiler.language.deploy_config import (
     BuildOptions,
-    apply_server_objects,
     deploy_environment,
     resolve_build_options,
 )
 from compiler.language.diagnostics import Diagnostic
-from compiler.language.prefect_names import (
-    AUTOMATIONS_MODULE,
-    COOLDOWN_LIMIT_PREFIX,
-    PLATFORM_TAG,
-    WATCHER_ENTRYPOINT,
-    WATCHER_FLOW_NAME,
-    is_ours,
-)
+from compiler.language.prefect_names import AUTOMATIONS_MODULE
 from compiler.language.project import shown_path
 
 if TYPE_CHECKING:
@@ -64,14 +56,12 @@ __all__ = [
     "deploy",
     "ensure_work_pool",
     "last_meaningful_line",
-    "prune",
     "run_prefect_deploy",
 ]
 
 WORK_POOL_TYPE = "process"
 PREFECT_DEPLOY_TIMEOUT_SECONDS = 600
 PREFECT_DEPLOY_LOG = Path("var/prefect-deploy.log")  # the last `prefect deploy`'s output, under the project root
-_PAGE = 200  # the API caps reads at 200 per call
 
 NO_API_MESSAGE = (
     "deploy needs a Prefect server that the workers use too, and PREFECT_API_URL is not configured.\n"
@@ -94,14 +84,15 @@ class DeployResult:
     warnings: tuple[Diagnostic, ...] = ()
     work_pool: str = ""
     work_pool_created: bool = False
-    deployments: tuple[str, ...] = ()  # "flow/deployment" as reported by `prefect deploy`
+    deployments: tuple[str, ...] = ()  # "flow/deployment" of each deployment created or updated
     applied: tuple[str, ...] = ()  # concurrency limits and Prefect automations
     pruned: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    report: ApplyReport | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and (self.report is None or self.report.ok)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -136,16 +127,12 @@ async def ensure_work_pool(client: PrefectClient, name: str) -> tuple[bool, str 
     return False, None
 
 
-def _expected_deployments(project_root: Path) -> list[dict[str, Any]]:
-    data = yaml.safe_load((project_root / PREFECT_YAML_PATH).read_text(encoding="utf-8")) or {}
-    return list(data.get("deployments") or [])
-
-
 def run_prefect_deploy(
     project_root: Path, api_url: str, expected: int, progress: Callable[[int, int], None] | None = None
 ) -> list[str]:
-    """Run ``prefect deploy --all --no-prompt``; the deployed "flow/name" list, or DeployError saying what failed
-    in one line (its whole output is kept in ``var/prefect-deploy.log``).
+    """Run plain ``prefect deploy --all --no-prompt`` (the CI path without our deploy; tests compare with it);
+    the deployed "flow/name" list, or DeployError saying what failed in one line (its whole output is kept in
+    ``var/prefect-deploy.log``).
 
     Its output is read as it comes, so ``progress(done, expected)`` follows each deployment created.
     """
@@ -219,88 +206,28 @@ def _keep_output(project_root: Path, output: str) -> str:
     return f" (its whole output: {shown_path(path.resolve())})"
 
 
-async def _all_deployments(client: PrefectClient) -> list[Any]:
-    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
-
-    found: list[Any] = []
-    offset = 0
-    while True:
-        page = await client.read_deployments(
-            deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[PLATFORM_TAG])), limit=_PAGE, offset=offset
-        )
-        found.extend(page)
-        if len(page) < _PAGE:
-            return found
-        offset += _PAGE
-
-
-async def _all_limits(client: PrefectClient) -> list[Any]:
-    found: list[Any] = []
-    offset = 0
-    while True:
-        page = await client.read_global_concurrency_limits(limit=_PAGE, offset=offset)
-        found.extend(page)
-        if len(page) < _PAGE:
-            return found
-        offset += _PAGE
-
-
-async def prune(client: PrefectClient, project_root: Path) -> list[str]:
-    """Delete our deployments prefect.yaml does not list (with their triggers) and unused cooldown limits.
-
-    "Ours": tagged platform-god with an entrypoint in flows/automations.py or the watcher's. A deployment
-    is identified by (entrypoint, name), so a watcher is removed when its automation stops being a
-    condition automation even though the automation's own deployment stays.
-    """
-    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
-    from prefect.exceptions import ObjectNotFound
-
-    expected = {(d["entrypoint"], d["name"]) for d in _expected_deployments(project_root)}
-    removed: list[str] = []
-    for deployment in await _all_deployments(client):
-        if not is_ours(deployment) or (deployment.entrypoint, deployment.name) in expected:
-            continue
-        # `prefect deploy` made the trigger an automation owned by the deployment; deleting the
-        # deployment leaves it behind on the server, so it goes first.
-        await client.delete_resource_owned_automations(f"prefect.deployment.{deployment.id}")
-        try:
-            await client.delete_deployment(deployment.id)
-        except ObjectNotFound:
-            continue
-        flow_name = WATCHER_FLOW_NAME if deployment.entrypoint == WATCHER_ENTRYPOINT else deployment.entrypoint.rsplit(":", 1)[1]
-        removed.append(f"deployment {flow_name}/{deployment.name} ({deployment.entrypoint})")
-    limits_file = project_root / CONCURRENCY_LIMITS_PATH
-    wanted = {limit["name"] for limit in json.loads(limits_file.read_text(encoding="utf-8"))}
-    for limit in await _all_limits(client):
-        if limit.name.startswith(COOLDOWN_LIMIT_PREFIX) and limit.name not in wanted:
-            try:
-                await client.delete_global_concurrency_limit_by_name(limit.name)
-            except ObjectNotFound:
-                continue
-            removed.append(f"concurrency limit {limit.name}")
-    return removed
-
-
 async def _server_steps(
-    project_root: Path, work_pool: str, api_url: str, do_prune: bool, progress: Callable[[int, int], None] | None = None
-) -> tuple[bool, str | None, list[str], list[str], list[str]]:
+    built: BuildResult, project_root: Path, options: BuildOptions, api_url: str, do_prune: bool, concurrency: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[bool, str | None, ApplyReport]:
     # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    from flows.prefect_api.clients import shared_api_clients
+
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
         async with get_client() as client:
             problem = await client.api_healthcheck()
-            if problem is not None:
-                raise DeployError(api_failure(problem, api_url) or f"cannot reach the Prefect API at {api_url}: {problem}")
-            created, note = await ensure_work_pool(client, work_pool)
-        expected = len(_expected_deployments(project_root))
-        deployed = await asyncio.to_thread(run_prefect_deploy, project_root, api_url, expected, progress)
-        async with get_client() as client:
-            applied = await apply_server_objects(client, project_root)
-            pruned = await prune(client, project_root) if do_prune else []
-    return created, note, deployed, applied, pruned
+        if problem is not None:
+            raise DeployError(api_failure(problem, api_url) or f"cannot reach the Prefect API at {api_url}: {problem}")
+        # One client for every request, Prefect's own RunnerDeployment.aapply included (it asks get_client()).
+        async with shared_api_clients(), get_client() as client:
+            created, note = await ensure_work_pool(client, options.work_pool)
+            report = await apply_outputs(
+                client, dict(built.outputs), project_root, options, prune=do_prune, concurrency=concurrency, progress=progress
+            )
+    return created, note, report
 
 
 def deploy(
@@ -311,11 +238,12 @@ def deploy(
     prune: bool = False,
     api_url: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    concurrency: int | None = None,
 ) -> DeployResult:
-    """Build and deploy. Config errors: a result with ``errors`` and nothing deployed.
+    """Build, then apply what differs from the server. Config errors: a result with ``errors`` and nothing deployed.
 
-    Raises DeployError when no API is configured (``api_url`` None and no PREFECT_API_URL), the API is
-    unreachable, or `prefect deploy` fails.
+    Raises DeployError when no API is configured (``api_url`` None and no PREFECT_API_URL) or the API is
+    unreachable; objects the server refuses are in ``report.failed`` (the others are applied).
     """
     url = api_url or configured_api_url()
     if not url:
@@ -333,17 +261,25 @@ def deploy(
     built = build(config_dir, project_root, options)
     if not built.ok:
         return DeployResult(api_url=url, built=built, errors=built.errors, warnings=built.warnings)
-    created, note, deployed, applied, pruned = asyncio.run(_server_steps(project_root, options.work_pool, url, prune, progress))
+    try:
+        created, note, report = asyncio.run(
+            _server_steps(built, project_root, options, url, prune, concurrency or DEFAULT_CONCURRENCY, progress)
+        )
+    except DeployError:
+        raise
+    except Exception as exc:  # a failed read of the server: one line, in our words
+        raise DeployError(f"reading the Prefect API at {url} failed: {type(exc).__name__}: {exc}") from exc
     return DeployResult(
         api_url=url,
         built=built,
         warnings=built.warnings,
         work_pool=options.work_pool,
         work_pool_created=created,
-        deployments=tuple(deployed),
-        applied=tuple(applied),
-        pruned=tuple(pruned),
-        notes=(note,) if note else (),
+        deployments=tuple(name for kind, name in (*report.created, *report.updated) if kind == "deployment"),
+        applied=tuple(f"{kind} {name}" for kind, name in (*report.created, *report.updated) if kind != "deployment"),
+        pruned=tuple(f"{kind} {name}" for kind, name in report.deleted),
+        notes=((note,) if note else ()) + tuple(report.notes),
+        report=report,
     )
 
 
@@ -357,12 +293,18 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
         subparsers,
         "deploy",
         summary="build, then deploy everything to PREFECT_API_URL (exit 0 ok, 1 config or deploy error)",
-        description="Build prefect.yaml and deployments/, make sure the work pool exists, run `prefect deploy --all`, "
-        "create the cooldown limits and Prefect automations; --prune also deletes what no automation produces any more.",
-        prune_help="delete deployments and cooldown limits of removed or disabled automations",
+        description=(
+            "Build prefect.yaml and deployments/, make sure the work pool exists, then create or update only the "
+            "deployments, cooldown limits and Prefect automations that differ from the server (deployments exactly as "
+            "`prefect deploy --all` writes them); --prune also deletes what no automation produces any more."
+        ),
+        prune_help="also delete deployments, cooldown limits and Prefect automations of removed or disabled automations",
         func=cmd_deploy,
     )
     p.add_argument("--plan", action="store_true", help="deploy nothing: show what would change, like `plan` (exit 0 none, 2 changes, 1 error)")
+    p.add_argument(
+        "--concurrency", type=int, default=None, metavar="N", help=f"server writes under way at once (default: {DEFAULT_CONCURRENCY})"
+    )
     return p
 
 
@@ -374,9 +316,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if target is None:
         return 1
     api_url, options = target
+    if args.concurrency is not None and args.concurrency < 1:
+        err("deploy: --concurrency must be at least 1")
+        return 1
     try:
         with progress("deploying automations") as step:
-            result = deploy(args.config_dir, args.project_root, options, prune=args.prune, api_url=api_url, progress=step)
+            result = deploy(
+                args.config_dir, args.project_root, options, prune=args.prune, api_url=api_url, progress=step, concurrency=args.concurrency
+            )
     except DeployError as exc:
         err(f"deploy failed: {exc}")
         return 1
@@ -391,14 +338,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     out(f"work pool {result.work_pool}: {'created' if result.work_pool_created else 'exists'}")
     for note in result.notes:
         err(f"note: {note}")
-    for name in result.deployments:
-        out(f"deployed {name}")
-    for line in result.applied:
-        out(f"applied {line}")
-    for line in result.pruned:
-        out(f"pruned {line}")
-    out(
-        f"{len(result.deployments)} deployment(s), {len(result.applied)} server object(s)"
-        + (f", {len(result.pruned)} pruned" if args.prune else "")
-    )
+    report = result.report
+    assert report is not None
+    for line in report.lines():
+        (err if line.startswith("failed: ") else out)(line)
+    if not report.ok:
+        err(f"deploy: {len(report.failed)} object(s) failed; the others were applied (`plan` shows what is still different)")
+        return 1
     return 0

@@ -1,14 +1,16 @@
-"""Names build, deploy and the runtime share: our tag, entrypoints, event names and the labels triggers match, the cooldown limit.
+"""Names build, deploy and the runtime share: our tag, entrypoints, event names and the labels triggers match, the cooldown limit, our automations.
 
 The full table of events and labels is in ``flows/events/publish.py``, which publishes them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
     "AUTOMATIONS_MODULE",
+    "AUTOMATION_PREFIX",
     "COOLDOWN_LIMIT_PREFIX",
     "EVENT_NAMES",
     "FILTER_LABELS",
@@ -18,6 +20,7 @@ __all__ = [
     "WATCHER_FLOW_NAME",
     "cooldown_limit_name",
     "event_name",
+    "is_our_automation",
     "is_ours",
     "watcher_deployment_name",
 ]
@@ -78,6 +81,17 @@ def is_ours(deployment: Any) -> bool:
     and ``plan`` may remove."""
     entry = deployment.entrypoint or ""
     return PLATFORM_TAG in (deployment.tags or []) and (entry == WATCHER_ENTRYPOINT or entry.startswith(f"{AUTOMATIONS_MODULE}:"))
+
+
+# The build's Prefect automations (the zombie-run detector: platform-god-crash-zombie-runs).
+AUTOMATION_PREFIX = "platform-god-"
+
+
+def is_our_automation(automation: Mapping[str, Any]) -> bool:
+    """A Prefect automation from deployments/prefect_automations.json (named ``platform-god-…``, owned by no
+    deployment): what ``deploy --prune`` may delete once the build no longer produces it."""
+    owner = str(automation.get("owner_resource") or "")
+    return str(automation.get("name", "")).startswith(AUTOMATION_PREFIX) and not owner.startswith("prefect.deployment.")
 
 
 def watcher_deployment_name(automation_name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 from uuid import UUID
@@ -24,7 +25,7 @@ from flows.exactly_once.rerun_answer import answer_if_completed
 from flows.prefect_api import clients as api_clients
 from flows.prefect_api.seam import name_flow_function
 
-__all__ = ["RESERVED_PARAMETERS", "build_flow", "run_tags"]
+__all__ = ["RESERVED_PARAMETERS", "build_flow", "flow_signature", "run_tags"]
 
 # Every process that runs automation flows imports this module: quick retries of SQLite 503s and one TLS
 # context for every API client there.
@@ -56,23 +57,15 @@ def run_tags(automation: Automation) -> AbstractContextManager[set[str]]:
     return tags(*automation.tags, PLATFORM_TAG)
 
 
-def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> Flow[..., Any]:
-    """An async flow (sync flows pay ~1 s joining the heartbeat thread) whose actions are tasks."""
-    automation = loaded.automation
-    input_names = tuple(n for n in loaded.inputs if n not in RESERVED_PARAMETERS)
-
-    async def automation_flow(**parameters: Any) -> Any:
-        run = RunInputs.from_parameters(parameters)
-        if run.event is None and run.condition is None and run.idempotency_key is None:
-            run = RunInputs.from_parameters(parameters, scheduled_time=await _scheduled_time())
-        return await run_automation(loaded, run)
-
+def flow_signature(inputs: Sequence[str], context: Mapping[str, Any]) -> inspect.Signature:
+    """The parameters of an automation's flow: its ``inputs``, its ``context`` defaults, then the reserved ones."""
+    input_names = tuple(n for n in inputs if n not in RESERVED_PARAMETERS)
     keyword = inspect.Parameter.KEYWORD_ONLY
     signature = [inspect.Parameter(n, keyword, default=None, annotation=Any) for n in input_names]
     # Context defaults are parameters too, so a run can override them (--param repository_root=...).
     signature += [
         inspect.Parameter(n, keyword, default=v, annotation=Any)
-        for n, v in automation.context.items()
+        for n, v in context.items()
         if n not in input_names and n not in RESERVED_PARAMETERS
     ]
     signature += [
@@ -80,7 +73,20 @@ def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> F
         inspect.Parameter("condition", keyword, default=None, annotation=dict[str, Any] | None),
         inspect.Parameter("idempotency_key", keyword, default=None, annotation=str | None),
     ]
-    automation_flow.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]  # inspect reads it; typeshed omits it
+    return inspect.Signature(signature)
+
+
+def build_flow(loaded: LoadedAutomation, attribute_name: str | None = None) -> Flow[..., Any]:
+    """An async flow (sync flows pay ~1 s joining the heartbeat thread) whose actions are tasks."""
+    automation = loaded.automation
+
+    async def automation_flow(**parameters: Any) -> Any:
+        run = RunInputs.from_parameters(parameters)
+        if run.event is None and run.condition is None and run.idempotency_key is None:
+            run = RunInputs.from_parameters(parameters, scheduled_time=await _scheduled_time())
+        return await run_automation(loaded, run)
+
+    automation_flow.__signature__ = flow_signature(loaded.inputs, automation.context)  # type: ignore[attr-defined]  # inspect reads it; typeshed omits it
     # The entrypoint Prefect derives must be the attribute flows/automations.py exposes (see the seam).
     name_flow_function(automation_flow, "flows.automations", attribute_name or automation.name)
     return AutomationFlow(

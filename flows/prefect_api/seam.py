@@ -22,22 +22,36 @@ import certifi
 import prefect
 from prefect.client.base import PrefectHttpxAsyncClient, PrefectHttpxSyncClient
 from prefect.client.orchestration import PrefectClient, SyncPrefectClient
+from prefect.client.schemas.actions import DeploymentScheduleCreate
+from prefect.client.schemas.objects import VersionInfo
 from prefect.context import refresh_global_settings_context
 from prefect.events.worker import EventsWorker
 from prefect.filesystems import LocalFileSystem
 from prefect.logging.handlers import APILogWorker, PrefectConsoleHandler
 from prefect.settings import PREFECT_API_SSL_CERT_FILE, PREFECT_API_TLS_INSECURE_SKIP_VERIFY
+from pydantic import ValidationError
+from rich.console import Console
 
 __all__ = [
     "EVENT_PARAMETER_TEMPLATE",
     "InlineLocalFileSystem",
+    "apply_slas",
+    "deployment_create_payload",
+    "deployment_version_info",
     "engine_leaves_sigterm_alone",
     "hide_engine_failure_echoes",
+    "inferred_version_info",
     "name_flow_function",
     "one_suspension_observer_for_this_loop",
     "point_prefect_at",
+    "prefect_deploy_config",
+    "prefect_deploy_schedules",
+    "prefect_deploy_triggers",
+    "prefect_yaml_deploy_configs",
+    "pull_step_storage",
     "release_redis_lock_acquired_async",
     "run_flow_in_this_process",
+    "set_defaults_from_flow",
     "share_api_tls_context",
     "start_event_and_log_workers",
     "wrap_api_client_send",
@@ -394,3 +408,142 @@ def send_queued_events_and_logs(timeout: float = 5.0) -> None:
     """Send the events and log lines this process still holds, waiting up to ``timeout`` seconds for each."""
     EventsWorker.drain_all(timeout=timeout)
     APILogWorker.drain_all(timeout=timeout)
+
+
+# --- 12. What `prefect deploy` makes of a prefect.yaml entry (compiler/commands/plan/prefect_deploy.py) --------------
+# `python -m compiler deploy` applies only the deployments that differ from the server, through the client,
+# and must leave exactly what `prefect deploy --all` leaves. Prefect has no public function from a
+# prefect.yaml entry to a RunnerDeployment: the CLI's steps (reading the file with its pydantic model, the
+# default keys, the deprecated `schedule` key, schedules, triggers named `<deployment>__automation_<n>`,
+# the pull-step storage shim, the flow's defaults, the version info) live in prefect.cli.deploy and
+# RunnerDeployment's private parts. Each is wrapped here so the apply code calls them and copies none.
+
+
+def prefect_yaml_deploy_configs(raw: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(deployment configs, top-level actions) of a parsed prefect.yaml, as `prefect deploy` reads them
+    (``_load_deploy_configs_and_actions`` after its yaml.safe_load, which takes seconds on 1,000 deployments
+    where the C loader's result is at hand); a ValueError for what it would skip with a warning."""
+    # deferred: prefect.cli.deploy costs ~60 ms more than Prefect itself (measured); every run and worker imports the seam; only deploy calls this
+    from prefect.cli.deploy._config import _format_validation_error
+    from prefect.cli.deploy._models import PrefectYamlModel
+
+    try:
+        model = PrefectYamlModel.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(_format_validation_error(exc, raw)) from None
+    actions: dict[str, Any] = {"build": model.build or [], "push": model.push or [], "pull": model.pull}
+    return [d.model_dump(exclude_unset=True, mode="json") for d in model.deployments], actions
+
+
+def prefect_deploy_config(config: dict[str, Any]) -> dict[str, Any]:
+    """One entry with `prefect deploy`'s defaults filled in and the deprecated ``schedule`` key handled."""
+    # deferred: prefect.cli.deploy costs ~60 ms more than Prefect itself (measured); every run and worker imports the seam; only deploy calls this
+    from prefect.cli.deploy._config import _handle_deprecated_schedule_fields, _merge_with_default_deploy_config
+
+    return _handle_deprecated_schedule_fields(_merge_with_default_deploy_config(config))
+
+
+def prefect_deploy_schedules(config: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The entry's schedules as `prefect deploy --no-prompt` passes them to ``RunnerDeployment.aapply``."""
+    # deferred: prefect.cli.deploy costs ~60 ms more than Prefect itself (measured); every run and worker imports the seam; only deploy calls this
+    from prefect.cli.deploy._schedules import _construct_schedules
+
+    return _construct_schedules(config, {}, console=Console(quiet=True), is_interactive=lambda: False)
+
+
+def prefect_deploy_triggers(deployment_name: str, specs: list[dict[str, Any]]) -> list[Any]:
+    """Trigger models named like `prefect deploy` names them (``<deployment>__automation_<n>`` when unnamed)."""
+    # deferred: prefect.cli.deploy costs ~60 ms more than Prefect itself (measured); every run and worker imports the seam; only deploy calls this
+    from prefect.cli.deploy._triggers import _initialize_deployment_triggers
+
+    return list(_initialize_deployment_triggers(deployment_name, specs))
+
+
+def pull_step_storage(pull_steps: list[dict[str, Any]]) -> Any:
+    """The storage shim through which `prefect deploy` hands its pull steps to a RunnerDeployment."""
+    # deferred: prefect.cli.deploy costs ~60 ms more than Prefect itself (measured); every run and worker imports the seam; only deploy calls this
+    from prefect.cli.deploy._storage import _PullStepStorage
+
+    return _PullStepStorage(pull_steps)
+
+
+def set_defaults_from_flow(
+    deployment: Any, *, parameter_schema: Any, version: Callable[[], str | None], description: Callable[[], str | None]
+) -> None:
+    """``RunnerDeployment._set_defaults_from_flow`` given the flow's parts rather than the flow (building 1,000
+    flows only for their defaults costs more than the deploy): same attributes, same private flag; ``version``
+    and ``description`` are asked for only when the deployment has none."""
+    deployment._parameter_openapi_schema = parameter_schema
+    if not deployment.version:
+        deployment.version = version()
+        deployment._version_from_flow = True
+    if not deployment.description:
+        deployment.description = description()
+
+
+async def apply_slas(client: Any, deployment_id: Any, specs: list[dict[str, Any]]) -> None:
+    """A deployment's ``sla`` list as `prefect deploy` applies it (Prefect Cloud only; a ValueError elsewhere)."""
+    # deferred: prefect.cli.deploy costs ~60 ms more than Prefect itself (measured); every run and worker imports the seam; only deploy calls this
+    from prefect.cli.deploy._sla import _create_slas, _initialize_deployment_slas
+
+    await _create_slas(client, deployment_id, _initialize_deployment_slas(deployment_id, specs))
+
+
+async def inferred_version_info(folder: Path) -> Any:
+    """What ``RunnerDeployment.aapply`` infers from the CI environment or git (in ``folder``, where `prefect
+    deploy` runs), computed once instead of once per deployment (five git processes each); None if nothing."""
+    # deferred: Prefect's versioning module costs ~6 ms (measured); every run and worker imports the seam; only deploy calls this
+    from prefect._internal.versioning import get_inferred_version_info
+
+    saved = os.getcwd()
+    os.chdir(folder)
+    try:
+        return await get_inferred_version_info(None)
+    finally:
+        os.chdir(saved)
+
+
+def deployment_version_info(deployment: Any, inferred: Any) -> Any:
+    """``RunnerDeployment._get_deployment_version_info`` with the inferred info given (it may set the version)."""
+    if inferred is not None:
+        info = inferred.model_copy()
+        if not deployment.version or deployment._version_from_flow:
+            deployment.version = info.version
+        info.version = deployment.version
+        return info
+    return VersionInfo(version=deployment.version or "", type="prefect:simple")
+
+
+def deployment_create_payload(deployment: Any, schedules: list[dict[str, Any]] | None, version_info: Any) -> dict[str, Any]:
+    """The ``create_deployment`` arguments ``RunnerDeployment.aapply`` sends for a new deployment (its ``_create``),
+    less ``flow_id``. Built here so a deploy of 1,000 new deployments sends one request each (plus one per
+    trigger and per flow) instead of aapply's five: a read by name, the flow, the deployment, a delete of the
+    trigger automations a new deployment cannot have yet, the triggers (benchmark P12)."""
+    if schedules:
+        deployment.schedules = [DeploymentScheduleCreate(**schedule) for schedule in schedules]
+    payload: dict[str, Any] = {
+        "name": deployment.name,
+        "work_queue_name": deployment.work_queue_name,
+        "work_pool_name": deployment.work_pool_name,
+        "version": deployment.version,
+        "version_info": version_info,
+        "paused": deployment.paused,
+        "schedules": deployment._schedules_with_serialized_block_parameters(),
+        "concurrency_limit": deployment.concurrency_limit,
+        "concurrency_options": deployment.concurrency_options,
+        "parameters": deployment.model_dump(mode="json", include={"parameters"})["parameters"],
+        "description": deployment.description,
+        "tags": deployment.tags,
+        "path": deployment._path,
+        "entrypoint": deployment.entrypoint,
+        "storage_document_id": None,
+        "infrastructure_document_id": None,
+        "parameter_openapi_schema": deployment._parameter_openapi_schema.model_dump(exclude_unset=True),
+        "enforce_parameter_schema": deployment.enforce_parameter_schema,
+    }
+    if deployment.work_pool_name:
+        payload["job_variables"] = deployment.job_variables
+        payload["path"] = None if deployment.storage else deployment._path
+        pull_steps = deployment.storage.to_pull_step() if deployment.storage else []
+        payload["pull_steps"] = pull_steps if isinstance(pull_steps, list) else ([pull_steps] if pull_steps else [])
+    return payload

@@ -10,20 +10,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
-from compiler.commands.build import CONCURRENCY_LIMITS_PATH, DEFINITIONS_DIR, PREFECT_AUTOMATIONS_PATH, PREFECT_YAML_PATH
+from compiler.commands.build import (
+    CONCURRENCY_LIMITS_PATH,
+    DEFINITIONS_DIR,
+    PREFECT_AUTOMATIONS_PATH,
+    PREFECT_YAML_PATH,
+    parsed_prefect_yaml,
+)
 from compiler.commands.build import plan_outputs as build_outputs  # the build's own "what would be written", errors included
+from compiler.commands.plan.flow_facts import FlowCatalog
 from compiler.commands.plan.shapes import concurrency_shape, desired_automation, desired_schedule, desired_triggers
-from compiler.language.catalog import LoadedAutomation
 from compiler.language.deploy_config import BuildOptions, deploy_environment
 from compiler.language.diagnostics import Diagnostic
-from compiler.language.model.automation import automation_model
-from compiler.language.prefect_names import WATCHER_ENTRYPOINT, WATCHER_FLOW_NAME
+from compiler.language.prefect_names import AUTOMATIONS_MODULE, WATCHER_ENTRYPOINT, WATCHER_FLOW_NAME
 
-__all__ = ["DesiredState", "deployment_key", "desired_state", "flow_name_of"]
-
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+__all__ = ["DesiredState", "deployment_key", "desired_from_outputs", "desired_state", "environment", "flow_name_of"]
 
 
 @dataclass
@@ -43,6 +44,9 @@ class DesiredState:
         return {(d["entrypoint"], d["name"]) for d in self.deployments.values()}
 
 
+DEFAULT_WORK_QUEUE = "default"  # the queue Prefect creates with every work pool
+
+
 def flow_name_of(entrypoint: str) -> str:
     """The Prefect flow behind one of our entrypoints (the automation's name, or the watcher flow)."""
     return WATCHER_FLOW_NAME if entrypoint == WATCHER_ENTRYPOINT else entrypoint.rsplit(":", 1)[1]
@@ -53,7 +57,7 @@ def deployment_key(flow_name: str, name: str) -> str:
 
 
 @contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
+def environment(env: dict[str, str]) -> Iterator[None]:
     """Prefect resolves ``{{ $NAME }}`` from os.environ only; show it the environment deploy runs `prefect deploy` with."""
     saved = dict(os.environ)
     os.environ.update(env)
@@ -64,29 +68,7 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def _parameter_schema(entrypoint: str, definition: str | None) -> dict[str, Any]:
-    """The flow's parameter schema as `prefect deploy` sends it (from the same compiled definition the worker loads)."""
-    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
-    from prefect.utilities.callables import parameter_schema
-
-    if entrypoint == WATCHER_ENTRYPOINT:
-        # deferred: the watcher flow imports Prefect, ~1 s CPU (measured); every command loads this module; validate, list and test never need it
-        from flows.conditions.watcher import condition_watcher as flow
-    else:
-        # deferred: building flows imports Prefect, ~1 s CPU (measured); every command loads this module; validate, list and test never need it
-        from flows.engine.flow_factory import build_flow
-
-        data = json.loads(definition or "{}")
-        inputs = tuple(data.pop("inputs", ()))
-        automation = automation_model().model_validate_json(json.dumps(data))  # as flows/engine/definitions.py reads it
-        name = entrypoint.rsplit(":", 1)[1]
-        # automation_model() builds the model that type checkers know as Automation (a static view of it).
-        flow = build_flow(LoadedAutomation(automation, entrypoint, inputs), name)  # type: ignore[arg-type]
-    schema: dict[str, Any] = json.loads(json.dumps(parameter_schema(flow).model_dump(exclude_unset=True), default=str))
-    return schema
-
-
-def _deployment(entry: dict[str, Any], pull_steps: list[Any], definition: str | None) -> dict[str, Any]:
+def _deployment(entry: dict[str, Any], pull_steps: list[Any], definition: str | None, flows: FlowCatalog) -> dict[str, Any]:
     work_pool = entry.get("work_pool") or {}
     limit = entry.get("concurrency_limit")
     if isinstance(limit, dict):
@@ -100,37 +82,51 @@ def _deployment(entry: dict[str, Any], pull_steps: list[Any], definition: str | 
         "version": entry.get("version"),
         "tags": list(entry.get("tags") or []),
         "work_pool": work_pool.get("name"),
+        # None: `prefect deploy` sends none and the server puts the deployment on the pool's default queue.
+        "work_queue": work_pool.get("work_queue_name") or DEFAULT_WORK_QUEUE,
         "job_variables": work_pool.get("job_variables") or {},
         "parameters": entry.get("parameters") or {},
-        "parameter_openapi_schema": _parameter_schema(entry["entrypoint"], definition),
+        # The flow's parameter schema as `prefect deploy` sends it (from the same compiled definition the worker loads).
+        "parameter_openapi_schema": flows.facts(entry["entrypoint"]).schema_json(),
         "pull_steps": pull_steps,
         "paused": bool(entry.get("paused", False)),
         "concurrency_limit": concurrency,
         "schedules": [desired_schedule(s) for s in entry.get("schedules") or []],
         "triggers": desired_triggers(entry["name"], list(entry.get("triggers") or [])),
-        # What workers run (actions and their parameters): they read it from the project folder, not the API.
-        **({"definition": json.loads(definition)} if definition is not None and entry["entrypoint"] != WATCHER_ENTRYPOINT else {}),
+        **({"definition": json.loads(definition)} if definition is not None else {}),
     }
 
 
 def desired_state(config_dir: Path, project_root: Path, options: BuildOptions) -> DesiredState:
     """The build's outputs for ``config_dir`` read back as deploy would apply them; ``errors`` set on config errors."""
-    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
-    from prefect.utilities.templating import apply_values
-
     outputs, errors, warnings = build_outputs(config_dir, options)
     state = DesiredState(work_pool=options.work_pool, errors=list(errors), warnings=list(warnings))
     if errors:
         return state
-    project = yaml.load(outputs[PREFECT_YAML_PATH], Loader=_Loader)
-    with _environment(deploy_environment(project_root)):
+    return desired_from_outputs(outputs, project_root, options, state)
+
+
+def desired_from_outputs(
+    outputs: dict[Path, str], project_root: Path, options: BuildOptions, state: DesiredState | None = None, flows: FlowCatalog | None = None
+) -> DesiredState:
+    """The desired state of a build's outputs (``deploy`` has them from its build; ``plan`` computes them)."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
+    from prefect.utilities.templating import apply_values
+
+    state = state if state is not None else DesiredState(work_pool=options.work_pool)
+    flows = flows if flows is not None else FlowCatalog.from_outputs(project_root, outputs)
+    project = parsed_prefect_yaml(outputs[PREFECT_YAML_PATH])
+    with environment(deploy_environment(project_root)):
         # `prefect deploy` fills in {{ $NAME }} from its environment: the project folder for $PWD.
         project = cast(dict[str, Any], apply_values(project, {}, remove_notset=False))  # a mapping in, a mapping out
     pull_steps = project.get("pull") or []
     for entry in project.get("deployments") or []:
-        key = deployment_key(flow_name_of(entry["entrypoint"]), entry["name"])
-        definition = outputs.get(DEFINITIONS_DIR / f"{flow_name_of(entry['entrypoint'])}.json")
-        state.deployments[key] = _deployment(entry, pull_steps, definition)
+        entrypoint = entry["entrypoint"]
+        key = deployment_key(flows.facts(entrypoint).name, entry["name"])
+        # What workers of an automation's flow run (actions and their parameters): they read it from the project folder.
+        is_automation = entrypoint.startswith(f"{AUTOMATIONS_MODULE}:")
+        definition = outputs.get(DEFINITIONS_DIR / f"{entrypoint.rsplit(':', 1)[1]}.json") if is_automation else None
+        state.deployments[key] = _deployment(entry, pull_steps, definition, flows)
     for limit in json.loads(outputs[CONCURRENCY_LIMITS_PATH]):
         state.limits[limit["name"]] = {"limit": limit["limit"], "slot_decay_per_second": limit["slot_decay_per_second"]}
     for spec in json.loads(outputs.get(PREFECT_AUTOMATIONS_PATH, "[]")):

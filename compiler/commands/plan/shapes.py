@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +23,7 @@ __all__ = [
     "desired_schedule",
     "desired_triggers",
     "server_schedule",
+    "server_schedule_json",
     "trigger_shape",
 ]
 
@@ -76,6 +78,28 @@ def server_schedule(deployment_schedule: Any) -> dict[str, Any]:
         deployment_schedule.parameters,
         deployment_schedule.slug,
         deployment_schedule.max_scheduled_runs,
+    )
+
+
+@lru_cache(maxsize=1)
+def _schedule_adapter() -> TypeAdapter[Any]:
+    """Built once: the schedule union's TypeAdapter, for every schedule of every deployment read."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
+    from prefect.client.schemas.schedules import SCHEDULE_TYPES
+
+    return TypeAdapter(SCHEDULE_TYPES)
+
+
+def server_schedule_json(deployment_schedule: dict[str, Any]) -> dict[str, Any]:
+    """A deployment schedule as the API's JSON has it: the schedule through the client's schedule models, as
+    :func:`server_schedule` (without validating the rest: its timestamps cost more than the schedule)."""
+    schedule = _schedule_adapter().validate_python(deployment_schedule["schedule"])
+    return _schedule_shape(
+        schedule.model_dump(mode="json"),
+        deployment_schedule.get("active"),
+        deployment_schedule.get("parameters"),
+        deployment_schedule.get("slug"),
+        deployment_schedule.get("max_scheduled_runs"),
     )
 
 
@@ -161,12 +185,18 @@ def trigger_shape(automation: Mapping[str, Any], deployment_id: str) -> dict[str
     return shape
 
 
-def desired_triggers(deployment_name: str, specs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """prefect.yaml triggers, by name, as `prefect deploy` turns them into automations (unnamed ones get its default names)."""
+@lru_cache(maxsize=1)
+def _trigger_adapter() -> TypeAdapter[Any]:
+    """Built once: a TypeAdapter of the trigger union costs ~30 ms (per deployment before; plan of P12's 1,000 automations)."""
     # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.events import DeploymentTriggerTypes
 
-    adapter: TypeAdapter[Any] = TypeAdapter(DeploymentTriggerTypes)
+    return TypeAdapter(DeploymentTriggerTypes)
+
+
+def desired_triggers(deployment_name: str, specs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """prefect.yaml triggers, by name, as `prefect deploy` turns them into automations (unnamed ones get its default names)."""
+    adapter = _trigger_adapter()
     shapes: dict[str, dict[str, Any]] = {}
     for index, spec in enumerate(specs, start=1):
         trigger = adapter.validate_python({"name": f"{deployment_name}__automation_{index}", **spec})

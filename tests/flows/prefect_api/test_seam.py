@@ -402,3 +402,154 @@ def test_sending_when_no_worker_holds_anything_finds_prefects_workers_and_their_
     # Fails (ImportError, TypeError) when Prefect moves or renames the workers or their drain's timeout; the
     # e2e test shows the behaviour.
     assert prefect_seam.send_queued_events_and_logs(timeout=5) is None
+
+
+# --- 12. what `prefect deploy` makes of a prefect.yaml entry ---------------------------------------------------
+
+_PREFECT_YAML = """\
+name: probe
+build: null
+push: null
+pull:
+- prefect.deployments.steps.set_working_directory:
+    directory: '{{ $PWD }}'
+deployments:
+- name: probe-deployment
+  entrypoint: flows/conditions/watcher.py:condition_watcher
+  tags: [a, b]
+  work_pool: {name: probe-pool, job_variables: {env: {X: '1'}}}
+  concurrency_limit: {limit: 1, collision_strategy: CANCEL_NEW}
+  schedules:
+  - {interval: 300, anchor_date: '2020-01-01T00:00:00+00:00', timezone: UTC, active: true}
+  - {cron: '0 2 * * *', timezone: Europe/Berlin, day_or: true}
+  triggers:
+  - {type: event, expect: [probe.event], match: {prefect.resource.id: probe.*}, parameters: {event: '{{ event.id }}'}}
+- name: legacy
+  entrypoint: flows/conditions/watcher.py:condition_watcher
+  schedule: {cron: '0 3 * * *'}
+"""
+
+
+def test_prefect_yaml_is_read_as_prefects_loader_reads_it(tmp_path: Path) -> None:
+    import yaml
+    from prefect.cli.deploy._config import _load_deploy_configs_and_actions
+    from rich.console import Console
+
+    path = tmp_path / "prefect.yaml"
+    path.write_text(_PREFECT_YAML, encoding="utf-8")
+    assert prefect_seam.prefect_yaml_deploy_configs(yaml.safe_load(_PREFECT_YAML)) == _load_deploy_configs_and_actions(
+        path, console=Console(quiet=True)
+    ), "prefect.cli.deploy._config._load_deploy_configs_and_actions reads prefect.yaml differently now"
+
+
+def test_deploy_config_steps_give_defaults_schedules_and_named_triggers() -> None:
+    import yaml
+
+    configs, _ = prefect_seam.prefect_yaml_deploy_configs(yaml.safe_load(_PREFECT_YAML))
+    first, legacy = (prefect_seam.prefect_deploy_config(c) for c in configs)
+    schedules = prefect_seam.prefect_deploy_schedules(first)
+    triggers = prefect_seam.prefect_deploy_triggers("probe-deployment", list(first["triggers"]))
+    assert (first["version"], first["work_pool"]["work_queue_name"], legacy["schedules"][0]["cron"]) == (None, None, "0 3 * * *")
+    assert [type(s["schedule"]).__name__ for s in schedules or []] == ["IntervalSchedule", "CronSchedule"]
+    assert [t.name for t in triggers] == ["probe-deployment__automation_1"]
+
+
+def test_pull_step_storage_hands_the_steps_to_a_runner_deployment() -> None:
+    steps = [{"prefect.deployments.steps.set_working_directory": {"directory": "/srv/x"}}]
+    assert prefect_seam.pull_step_storage(steps).to_pull_step() == steps
+
+
+@pytest.mark.parametrize(("version", "description"), [(None, None), ("2.0", "given")], ids=["from-flow", "own"])
+def test_flow_defaults_are_set_as_runner_deployment_sets_them(version: str | None, description: str | None) -> None:
+    from prefect import flow
+    from prefect.deployments.runner import RunnerDeployment
+    from prefect.utilities.callables import parameter_schema
+
+    @flow(name="seam-defaults-probe", version="9.9", description="from the flow")
+    def probe(x: int = 1) -> None:
+        pass
+
+    theirs, ours = (RunnerDeployment(name="d", flow_name=probe.name, version=version, description=description) for _ in range(2))
+    theirs._set_defaults_from_flow(probe)
+    prefect_seam.set_defaults_from_flow(
+        ours, parameter_schema=parameter_schema(probe), version=lambda: probe.version, description=lambda: probe.description
+    )
+    fields = lambda d: (d.version, d.description, d._version_from_flow, d._parameter_openapi_schema)  # noqa: E731
+    assert fields(ours) == fields(theirs), "RunnerDeployment._set_defaults_from_flow sets other attributes now"
+
+
+@pytest.mark.parametrize("in_git", [False, True], ids=["no-git", "git-repository"])
+def test_version_info_is_what_runner_deployment_infers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_git: bool) -> None:
+    import subprocess
+
+    from prefect.deployments.runner import RunnerDeployment
+
+    for name in ("GITHUB_SHA", "CI_COMMIT_SHA", "BITBUCKET_COMMIT", "BUILD_SOURCEVERSION"):  # CI variables Prefect reads first
+        monkeypatch.delenv(name, raising=False)
+    if in_git:
+        for command in (["init", "-q"], ["remote", "add", "origin", "https://example.invalid/probe.git"],
+                        ["-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "probe commit"]):
+            subprocess.run(["git", *command], cwd=tmp_path, check=True)
+    monkeypatch.chdir(tmp_path)
+    theirs, ours = (RunnerDeployment(name="d", flow_name="f", version="1.0") for _ in range(2))
+    expected = theirs._get_deployment_version_info(None)
+    got = prefect_seam.deployment_version_info(ours, asyncio.run(prefect_seam.inferred_version_info(tmp_path)))
+    assert (got, ours.version) == (expected, theirs.version), "RunnerDeployment._get_deployment_version_info infers differently now"
+    assert got.type == ("vcs:git" if in_git else "prefect:simple")
+
+
+def test_slas_are_refused_off_prefect_cloud(prefect_server: str) -> None:
+    from prefect.client.orchestration import get_client
+
+    async def apply() -> None:
+        async with get_client() as client:
+            await prefect_seam.apply_slas(client, uuid.uuid4(), [{"name": "probe", "duration": 60}])
+
+    with using_api(prefect_server), pytest.raises(ValueError, match="only supported on Prefect Cloud"):
+        asyncio.run(apply())
+
+
+def test_a_deployment_created_from_the_payload_is_the_one_aapply_creates(prefect_server: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.deployments.runner import RunnerDeployment
+    from prefect.settings import PREFECT_DEPLOYMENTS_CLEAR_SCHEDULES_ON_EMPTY, temporary_settings
+    from prefect.utilities.callables import parameter_schema
+
+    def flow_function(automation: str) -> None:
+        pass
+
+    tag = uuid.uuid4().hex[:8]
+    schedules = [{"schedule": {"interval": 300.0, "anchor_date": "2020-01-01T00:00:00+00:00", "timezone": "UTC"}, "active": True}]
+
+    def probe(name: str) -> Any:
+        deployment = RunnerDeployment(
+            name=name, flow_name=f"seam-payload-{tag}", entrypoint="flows/conditions/watcher.py:condition_watcher", work_pool_name=f"pool-{tag}",
+            work_queue_name=None, parameters={"automation": "x"}, description="d", version="1.0", tags=["t"], concurrency_limit=1,
+            concurrency_options={"collision_strategy": "CANCEL_NEW"}, paused=None, job_variables={"env": {"A": "1"}},
+            storage=prefect_seam.pull_step_storage([{"prefect.deployments.steps.set_working_directory": {"directory": "/srv"}}]),
+        )
+        prefect_seam.set_defaults_from_flow(
+            deployment, parameter_schema=parameter_schema(flow_function), version=lambda: None, description=lambda: None
+        )
+        return deployment
+
+    async def both() -> list[dict[str, Any]]:
+        async with get_client() as client:
+            await client.create_work_pool(WorkPoolCreate(name=f"pool-{tag}", type="process"))
+            with temporary_settings(updates={PREFECT_DEPLOYMENTS_CLEAR_SCHEDULES_ON_EMPTY: True}):
+                first = await probe("a").aapply(schedules=schedules)
+            theirs = probe("b")
+            payload = prefect_seam.deployment_create_payload(theirs, schedules, prefect_seam.deployment_version_info(theirs, None))
+            second = await client.create_deployment(flow_id=await client.create_flow_from_name(theirs.flow_name), **payload)
+            read = [await client.read_deployment(i) for i in (first, second)]
+        drop = {"id", "name", "created", "updated", "deployment_id", "global_concurrency_limit"}
+        return [
+            {k: v for k, v in d.model_dump(mode="json").items() if k not in drop}
+            | {"schedules": [{k: v for k, v in s.items() if k not in drop} for s in d.model_dump(mode="json")["schedules"]]}
+            for d in read
+        ]
+
+    with using_api(prefect_server):
+        ours, theirs = asyncio.run(both())
+    assert ours == theirs, "RunnerDeployment._create sends another create_deployment payload now"

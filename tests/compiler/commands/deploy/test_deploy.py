@@ -12,7 +12,7 @@ import pytest
 
 from compiler.commands.build import WATCHER_FLOW_NAME, ZOMBIE_AUTOMATION_NAME
 from compiler.commands.cli import main
-from compiler.commands.deploy import NO_API_MESSAGE, PREFECT_DEPLOY_LOG, last_meaningful_line
+from compiler.commands.deploy import NO_API_MESSAGE, last_meaningful_line
 from tests.prefect_support import ROOT, using_api
 
 LOG_ACTION = "actions:\n  - type: log_message\n    name: say\n    parameters: {message: hello}\n"
@@ -282,29 +282,4 @@ def test_prune_deletes_deployments_triggers_and_limits_of_removed_or_disabled_au
     assert after[f"limit {tag}_event"] is None and after[f"limit {tag}_cond"] is None
     assert asyncio.run(event_triggers()) == []
     assert after[f"{tag}_cron/{tag}_cron"] == deployed["state"][f"{tag}_cron/{tag}_cron"]  # kept as it was
-    assert f"pruned deployment {WATCHER_FLOW_NAME}/{tag}_cond-condition-watcher (flows/conditions/watcher.py:condition_watcher)" in out
-
-
-def test_a_failing_prefect_deploy_is_one_line_and_its_output_is_kept(
-    prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """`prefect deploy` finds no flow in a flows/automations.py that is not ours: what it said, in one line; the
-    traceback-free line names the log holding its whole output."""
-    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
-    tag = f"fail{uuid.uuid4().hex[:6]}"
-    project = make_project(tmp_path, {f"{tag}_cron": _bodies(tag)[f"{tag}_cron"]})
-    (project / "flows").unlink()
-    (project / "flows").mkdir()
-    (project / "flows" / "automations.py").write_text("# not the project's flows\n", encoding="utf-8")
-    assert run_deploy(project, "--pool", f"pool-{tag}") == 1
-    err = capsys.readouterr().err
-    log = project / PREFECT_DEPLOY_LOG
-    assert err == (
-        "deploy failed: `prefect deploy --all --no-prompt` failed (exit 1, 0 of 1 deployment(s) created): "
-        f"prefect.exceptions.MissingFlowError: Flow function with name '{tag}_cron' not found in 'flows/automations.py'. "
-        f"(its whole output: {log}); "
-        "fix what it says, then run deploy again\n"
-    )
-    kept = log.read_text(encoding="utf-8")
-    assert "Traceback (most recent call last)" in kept and "An exception occurred." in kept and "Traceback" not in err
+    assert f"- deployment {WATCHER_FLOW_NAME}/{tag}_cond-condition-watcher" in out.splitlines()
