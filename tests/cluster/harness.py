@@ -72,6 +72,9 @@ PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
 WORK_POOL = "automations"
 STOP_GRACE_SECONDS = 15.0
 READY_TIMEOUT_SECONDS = 120.0  # a fresh PostgreSQL database migrates first (~6 s measured); CI gets headroom
+# `prefect server services start` imports and starts every service before it reads events: 20-25 s measured,
+# over 120 s on a 2-core machine running other test suites.
+SERVICES_READY_TIMEOUT_SECONDS = 300.0
 DEPLOY_TIMEOUT_SECONDS = 600.0
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 # The worker poll interval (Prefect's default is 10 s, which alone makes event -> action take ~10 s).
@@ -179,6 +182,7 @@ class Service:
     proc: subprocess.Popen[bytes]
     log: Path
     stop_signal: int = signal.SIGTERM
+    spawn_args: dict[str, Any] = field(default_factory=dict, repr=False)  # what ``respawn`` starts again
 
     @property
     def pid(self) -> int:
@@ -212,6 +216,12 @@ class Service:
         self.proc.wait(timeout=STOP_GRACE_SECONDS)
         return tree
 
+    def respawn(self) -> None:
+        """The same command again (same arguments, environment, folder, user, log), once this one has ended."""
+        if self.running():
+            raise ClusterError(f"{self.name} (PID {self.pid}) is still running")
+        self.proc = _spawn(self.name, log=self.log, stop_signal=self.stop_signal, **self.spawn_args).proc
+
 
 def _spawn(name: str, command: list[str], log: Path, *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
            user: str | None = None, stop_signal: int = signal.SIGTERM) -> Service:
@@ -230,7 +240,7 @@ def _spawn(name: str, command: list[str], log: Path, *, env: Mapping[str, str] |
             user=user,
             group=user,
         )
-    return Service(name, proc, log, stop_signal)
+    return Service(name, proc, log, stop_signal, {"command": command, "env": env, "cwd": cwd, "user": user})
 
 
 def _wait_until(service: Service, ready: Any, what: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
@@ -459,7 +469,7 @@ def start_services(home: Path, database_url: str, extra_env: Mapping[str, str]) 
             return False
 
     try:
-        _wait_until(service, reading_events, "consuming events")
+        _wait_until(service, reading_events, "consuming events", SERVICES_READY_TIMEOUT_SECONDS)
     finally:
         client.close()
     return service
@@ -587,8 +597,9 @@ class Cluster:
     The HA topology (``api_servers`` > 1, or ``services_apart``): the database migrated once, ``api_servers``
     ``prefect server start --no-services`` on Redis messaging (``ha_server_environment``) started one after
     the other, one ``prefect server services start``; ``load_balancer``: HAProxy in front of them, and
-    ``api_url`` is the balancer's. ``workers_direct``: worker i polls API server i (mod N) itself instead of
-    ``api_url`` (an outage of that server is then the worker's outage).
+    ``api_url`` is the balancer's. ``worker_servers``: worker index → index of the API server that worker (and
+    so its flow-run processes) talks to directly; the others use ``api_url`` (an outage of that server is then
+    the worker's outage, as for a worker configured with one server's address).
     """
 
     base: Path
@@ -604,7 +615,7 @@ class Cluster:
     api_servers: int = 1
     services_apart: bool = False
     load_balancer: bool = False
-    workers_direct: bool = False
+    worker_servers: dict[int, int] = field(default_factory=dict)
 
     postgres: Postgres | None = field(default=None, init=False)
     redis_server: Redis | None = field(default=None, init=False)
@@ -783,8 +794,8 @@ class Cluster:
         return env
 
     def worker_api_url(self, worker: Worker) -> str:
-        if self.workers_direct and self.servers:
-            return self.server_url(worker.index % len(self.servers))
+        if worker.index in self.worker_servers:
+            return self.server_url(self.worker_servers[worker.index])
         return self.api_url
 
     def worker_environment(self, worker: Worker) -> dict[str, str]:
@@ -885,6 +896,12 @@ class Cluster:
         service = self.nodes[index].service
         assert service is not None
         return service.kill()
+
+    def stop_worker(self, index: int) -> None:
+        """Stop worker ``index`` (SIGTERM: it takes no new runs); ``restart_worker`` starts it again."""
+        service = self.nodes[index].service
+        assert service is not None
+        service.stop()
 
     def restart_worker(self, index: int) -> None:
         worker = self.nodes[index]
