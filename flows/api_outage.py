@@ -28,6 +28,7 @@ makes the events client connect and send what it kept, before the exit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import os
@@ -35,12 +36,20 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 
-__all__ = ["OUTAGE_STATUSES", "RECONNECTED_EVENT", "RETRY_DELAYS", "async_send", "outage_bound_seconds", "sync_send"]
+__all__ = [
+    "OUTAGE_STATUSES",
+    "RECONNECTED_EVENT",
+    "RETRY_DELAYS",
+    "async_send",
+    "not_ridden_out",
+    "outage_bound_seconds",
+    "sync_send",
+]
 
 # A load balancer's answers when no API server behind it answered (HAProxy: 503 without a healthy server,
 # 502 when the one it chose died mid-request, 504 when it did not answer in time).
@@ -52,9 +61,23 @@ _JITTER = 0.2  # ± this share of each delay, so processes that lost the API tog
 RECONNECTED_EVENT = "platform-god.api.reconnected"
 
 _logger = logging.getLogger(__name__)
+# False inside ``not_ridden_out()``: those requests get Prefect's own retries only.
+_RIDE_OUT: contextvars.ContextVar[bool] = contextvars.ContextVar("automations_ride_out_api_outages", default=True)
 _lock = threading.Lock()
 _reached = False  # this process got an answer from the API at least once
 _outage_since: float | None = None  # monotonic time of the first failure of the current outage
+
+
+@contextlib.contextmanager
+def not_ridden_out() -> Iterator[None]:
+    """Requests made inside fail as Prefect's would: for callers with a deadline of their own and a sender that
+    retries (the webhook receiver answers 503 after 8 s; a post still riding out an outage would deliver the
+    event later, after the sender had sent it again)."""
+    token = _RIDE_OUT.set(False)
+    try:
+        yield
+    finally:
+        _RIDE_OUT.reset(token)
 
 
 def outage_bound_seconds() -> float:
@@ -108,7 +131,7 @@ def _announce_reconnection(outage_seconds: float) -> None:
 def _next_delay(attempt: int, what: str) -> float | None:
     """Seconds to wait before sending again, or None: not an outage we ride out (never reached, or over the bound)."""
     global _outage_since
-    if not _reached:
+    if not _reached or not _RIDE_OUT.get():
         return None
     now = time.monotonic()
     with _lock:

@@ -149,6 +149,19 @@ def test_past_the_bound_the_failure_goes_back_to_prefect(outage_bound: Callable[
 
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_requests_made_inside_not_ridden_out_fail_as_prefects_would(outage_bound: Callable[[float], None], client: str) -> None:
+    """The webhook receiver's posts: its request answers 503 after its own timeout and the sender retries."""
+    get = CLIENTS[client]
+    api = _Api().start()
+    assert get(api.url, "/health") == 200
+    api.stop()
+
+    with api_outage.not_ridden_out(), pytest.raises(httpx.ConnectError):
+        get(api.url, "/events")
+    assert api_outage._outage_since is None
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_a_load_balancers_503s_beyond_the_quick_retries_are_ridden_out(
     outage_bound: Callable[[float], None], client: str
 ) -> None:
