@@ -59,6 +59,9 @@ _UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout)
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 10.0)  # the last one repeats
 _JITTER = 0.2  # ± this share of each delay, so processes that lost the API together do not return in lockstep
 RECONNECTED_EVENT = "platform-god.api.reconnected"
+# Shorter troubles (a busy SQLite server's 503s beyond the quick retries) are retried without a warning or event:
+# Prefect's events client gives up on an event only after ~10 reconnection attempts (~7 s), so none is held back.
+_QUIET_SECONDS = 2.0
 
 _logger = logging.getLogger(__name__)
 # False inside ``not_ridden_out()``: those requests get Prefect's own retries only.
@@ -66,6 +69,7 @@ _RIDE_OUT: contextvars.ContextVar[bool] = contextvars.ContextVar("automations_ri
 _lock = threading.Lock()
 _reached = False  # this process got an answer from the API at least once
 _outage_since: float | None = None  # monotonic time of the first failure of the current outage
+_warned = False  # the current outage was reported
 
 
 @contextlib.contextmanager
@@ -96,10 +100,10 @@ def _answered(response: Any) -> bool:
 
 
 def _back() -> None:
-    global _reached, _outage_since
+    global _reached, _outage_since, _warned
     with _lock:
-        since, _outage_since, _reached = _outage_since, None, True
-    if since is not None:
+        since, warned, _outage_since, _reached, _warned = _outage_since, _warned, None, True, False
+    if since is not None and warned:
         seconds = time.monotonic() - since
         _logger.warning("Prefect API reachable again after %.0f s", seconds)
         _announce_reconnection(seconds)
@@ -130,19 +134,19 @@ def _announce_reconnection(outage_seconds: float) -> None:
 
 def _next_delay(attempt: int, what: str) -> float | None:
     """Seconds to wait before sending again, or None: not an outage we ride out (never reached, or over the bound)."""
-    global _outage_since
+    global _outage_since, _warned
     if not _reached or not _RIDE_OUT.get():
         return None
     now = time.monotonic()
     with _lock:
-        started = _outage_since is None
-        if started:
+        if _outage_since is None:
             _outage_since = now
         since = _outage_since
+        warn = not _warned and now - since >= _QUIET_SECONDS
+        _warned = _warned or warn
     bound = outage_bound_seconds()
-    if started:
+    if warn:
         _logger.warning("Prefect API unreachable (%s): retrying for up to %.0f s (AUTOMATIONS_API_OUTAGE_SECONDS)", what, bound)
-    assert since is not None
     left = since + bound - now
     if left <= 0:
         return None

@@ -188,7 +188,7 @@ def test_when_the_api_answers_again_the_process_says_so_in_an_event(outage_bound
     try:
         assert _async_get(api.url, "/health") == 200
         api.stop()
-        restart = threading.Timer(2.5, api.start)
+        restart = threading.Timer(5.0, api.start)  # past the quiet first seconds of an outage
         restart.start()
         with using_api(prefect_server):
             try:
