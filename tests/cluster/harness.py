@@ -619,7 +619,7 @@ class Cluster:
 
     postgres: Postgres | None = field(default=None, init=False)
     redis_server: Redis | None = field(default=None, init=False)
-    servers: list[PrefectServer | None] = field(default_factory=list, init=False)
+    servers: list[PrefectServer] = field(default_factory=list, init=False)
     services: Service | None = field(default=None, init=False)
     balancer: HAProxy | None = field(default=None, init=False)
     project: Path = field(default=Path(), init=False)
@@ -705,7 +705,7 @@ class Cluster:
         self._timed("services", started)
         if self.load_balancer:
             started = time.monotonic()
-            self.balancer = start_haproxy(self.base / "haproxy", [s.port for s in self.servers if s is not None])
+            self.balancer = start_haproxy(self.base / "haproxy", [s.port for s in self.servers])
             self._timed("haproxy", started)
 
     def _start_api_server(self, index: int, port: int | None = None) -> PrefectServer:
@@ -756,9 +756,7 @@ class Cluster:
 
     def server_url(self, index: int) -> str:
         """API server ``index`` itself (not through the load balancer)."""
-        server = self.servers[index]
-        assert server is not None, f"API server {index} is stopped"
-        return server.api_url
+        return self.servers[index].api_url
 
     def server_env(self) -> dict[str, str]:
         """Settings of every Prefect server process of the HA topology besides its database URL."""
@@ -912,22 +910,21 @@ class Cluster:
 
     def kill_api_server(self, index: int) -> None:
         """SIGKILL API server ``index`` (its machine died); ``restart_api_server`` brings it back on its port."""
-        server = self.servers[index]
-        assert server is not None
-        server.service.kill()
+        self.servers[index].service.kill()
 
     def stop_api_server(self, index: int) -> None:
-        server = self.servers[index]
-        assert server is not None
-        server.stop()
+        self.servers[index].stop()
 
     def restart_api_server(self, index: int) -> None:
         """API server ``index`` again, on the same port (workers and the balancer find it where it was)."""
         server = self.servers[index]
-        assert server is not None
         if server.service.running():
             server.stop()
-        self.servers[index] = self._start_api_server(index, port=server.port)
+        self.servers[index] = restarted = self._start_api_server(index, port=server.port)
+        if self.balancer is not None:
+            # HAProxy takes the server back at its next health check (2 s); with no other server up, it answers
+            # 503 until then.
+            _wait_until(restarted.service, lambda: healthy(self.api_url), "routed to by HAProxy")
 
     def worker_of_pid(self, pid: int) -> int | None:
         """Index of the worker whose process tree holds ``pid``."""
