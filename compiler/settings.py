@@ -70,7 +70,7 @@ class RuntimeSettings(BaseSettings):
         default=900.0,
         ge=0,
         description=(
-            "How long a process that runs automations (flow-run process, serve) keeps re-sending a Prefect API "
+            "How long a process using the runtime (a flow-run process, serve, run, plan) keeps re-sending a Prefect API "
             "request that finds no API (connection refused, a load balancer's 502/503/504) before giving up; "
             "0: Prefect's own retries only (~62 s)."
         ),
