@@ -187,8 +187,8 @@ def parse_all(files: list[Path]) -> float:
 
 def build_once(config_dir: Path, root: Path) -> tuple[float, int]:
     """Seconds for one build into ``root`` and how many files it wrote."""
-    from compiler.build import build
-    from compiler.deploy_config import BuildOptions
+    from compiler.commands.build import build
+    from compiler.language.deploy_config import BuildOptions
 
     root.mkdir(exist_ok=True)
     started = time.perf_counter()

@@ -56,8 +56,8 @@ def main() -> int:
         use_server_in_process(server, work / "state")
         from prefect import flow, get_run_logger, task
 
-        from compiler.catalog import load_catalog
-        from flows.flow_factory import build_flow
+        from compiler.language.catalog import load_catalog
+        from flows.engine.flow_factory import build_flow
 
         catalog = load_catalog(config_dir)
         if catalog.errors:

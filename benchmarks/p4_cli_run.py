@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import PROJECT_ROOT, PYTHON, median, result_line, say, temp_dir  # noqa: E402
 
-from compiler.processes import pid_alive  # noqa: E402
+from flows.local_server.process_records import pid_alive  # noqa: E402
 
 LATER_RUNS = 7
 GOAL_FIRST = 10.0  # issue 11 raised these from 15 s and 3 s

@@ -82,7 +82,7 @@ actions:
 
 
 def events(custom_type: str, count: int) -> list[dict[str, Any]]:
-    from flows.events import build_event
+    from flows.events.publish import build_event
 
     out = []
     for i in range(count):

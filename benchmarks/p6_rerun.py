@@ -100,8 +100,8 @@ def main() -> int:
     with RecordingServer() as recorder, prefect_server("p6") as server:
         (config_dir / f"{NAME}.yaml").write_text(automation_yaml(recorder.url), encoding="utf-8")
         use_server_in_process(server, work / "state")
-        from compiler.catalog import load_catalog
-        from flows.flow_factory import build_flow
+        from compiler.language.catalog import load_catalog
+        from flows.engine.flow_factory import build_flow
 
         catalog = load_catalog(config_dir)
         if catalog.errors:

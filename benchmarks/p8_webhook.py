@@ -46,7 +46,7 @@ from _common import (  # noqa: E402
     wait_for_log,
 )
 
-from flows.webhooks.auth import sign_github  # noqa: E402
+from flows.events.webhooks.auth import sign_github  # noqa: E402
 
 SAMPLES = 20
 LATENCY_GOAL_SECONDS = 1.0

@@ -2,28 +2,28 @@
 
 The public API is ``__all__`` below, for users and plug-in authors (custom actions, agents, listeners);
 names are imported on first use, so a worker importing one module does not load the rest. Every other
-module is internal and may change; Prefect internals are used only in ``flows.prefect_seam``.
+module is internal and may change; Prefect internals are used only in ``flows.prefect_api.seam``.
 """
 
 from __future__ import annotations
 
-from compiler.lazy_exports import lazy_exports
+from compiler.language.lazy_exports import lazy_exports
 
 # name → module that defines it
 _EXPORTS: dict[str, str] = {
     # running automations
-    "AutomationError": "flows.api",
-    "AutomationRegistry": "flows.api",
-    "AutomationRun": "flows.api",
-    "aexecute_automation": "flows.api",
-    "execute_automation": "flows.api",
-    "get_automation_registry": "flows.api",
-    "get_event_listener": "flows.api",
-    "build_flow": "flows.flow_factory",
+    "AutomationError": "flows.python_api",
+    "AutomationRegistry": "flows.python_api",
+    "AutomationRun": "flows.python_api",
+    "aexecute_automation": "flows.python_api",
+    "execute_automation": "flows.python_api",
+    "get_automation_registry": "flows.python_api",
+    "get_event_listener": "flows.python_api",
+    "build_flow": "flows.engine.flow_factory",
     # events
-    "EventListener": "flows.events",
-    "PublishedEvent": "flows.events",
-    "publish": "flows.events",
+    "EventListener": "flows.events.publish",
+    "PublishedEvent": "flows.events.publish",
+    "publish": "flows.events.publish",
     # custom actions and action types
     "ACTION_TYPES": "flows.actions",
     "ActionContext": "flows.actions.base",
@@ -41,8 +41,8 @@ _EXPORTS: dict[str, str] = {
     "register_agent": "flows.agents.base",
     "unregister_agent": "flows.agents.base",
     # settings
-    "RuntimeSettings": "flows.settings",
-    "get_settings": "flows.settings",
+    "RuntimeSettings": "compiler.language.settings",
+    "get_settings": "compiler.language.settings",
 }
 
 __all__ = sorted(_EXPORTS)

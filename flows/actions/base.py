@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from compiler.model.actions import ActionParameters, ActionSpec, LogLevel
+from compiler.language.model.actions import ActionParameters, ActionSpec, LogLevel
 
 __all__ = [
     "ActionContext",

@@ -1,4 +1,4 @@
-"""Action ``create_artifact`` (parameters: ``compiler.model.actions.create_artifact``): write a file to the artifact storage, mirror it as a Prefect artifact, register it."""
+"""Action ``create_artifact`` (parameters: ``compiler.language.model.actions.create_artifact``): write a file to the artifact storage, mirror it as a Prefect artifact, register it."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import json
 import re
 from typing import Any
 
-from compiler.model.actions.create_artifact import SPEC, CreateArtifactParameters
+from compiler.language.model.actions.create_artifact import SPEC, CreateArtifactParameters
 from flows.actions.base import ActionContext, ActionError, ActionType
-from flows.artifact_storage import ArtifactStorageError, StoredArtifact, confine_artifact_path, store_artifact
+from flows.actions.artifact_storage import ArtifactStorageError, StoredArtifact, confine_artifact_path, store_artifact
 
 __all__ = ["ACTION", "confine_artifact_path"]
 
@@ -24,7 +24,7 @@ def _serialise(content: Any, filename: str) -> bytes:
 
 
 async def execute(params: CreateArtifactParameters, ctx: ActionContext) -> dict[str, Any]:
-    from flows.settings import get_settings
+    from compiler.language.settings import get_settings
 
     settings = get_settings()
     content = params.content if params.content is not None else dict(ctx.outputs)

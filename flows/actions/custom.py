@@ -1,4 +1,4 @@
-"""Action ``custom`` (parameters: ``compiler.model.actions.custom``): call an action registered in code or by entry point; YAML names it, never an import path."""
+"""Action ``custom`` (parameters: ``compiler.language.model.actions.custom``): call an action registered in code or by entry point; YAML names it, never an import path."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from compiler.model.actions.custom import SPEC, CustomParameters
-from compiler.plugins import ACTION_ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
-from compiler.plugins import CUSTOM_ACTIONS as _REGISTERED
-from compiler.plugins import register_custom_action, registered_custom_actions
+from compiler.language.model.actions.custom import SPEC, CustomParameters
+from compiler.language.plugins import ACTION_ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
+from compiler.language.plugins import CUSTOM_ACTIONS as _REGISTERED
+from compiler.language.plugins import register_custom_action, registered_custom_actions
 from flows.actions.base import ActionContext, ActionError, ActionType
 
 # The registry itself is the language's (validate checks the names); this module loads and calls them.

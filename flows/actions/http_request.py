@@ -1,4 +1,4 @@
-"""Action ``http_request`` (parameters: ``compiler.model.actions.http_request``): one HTTP call through httpx with SSRF guard, one total deadline and secret redaction."""
+"""Action ``http_request`` (parameters: ``compiler.language.model.actions.http_request``): one HTTP call through httpx with SSRF guard, one total deadline and secret redaction."""
 
 from __future__ import annotations
 
@@ -6,19 +6,19 @@ import fnmatch
 import json as jsonlib
 from typing import Any
 
-from compiler.model.actions.http_request import SPEC, HttpRequestParameters
+from compiler.language.model.actions.http_request import SPEC, HttpRequestParameters
 from flows.actions.base import ActionContext, ActionError, ActionType
-from flows.messages import connection_failure
-from flows.secrets import REDACTED
+from flows.engine.failure_messages import connection_failure
+from flows.actions.secrets import REDACTED
 
 __all__ = ["ACTION", "SENSITIVE_HEADERS", "redact_headers"]
 
 async def execute(params: HttpRequestParameters, ctx: ActionContext) -> dict[str, Any]:
     import httpx
 
-    from flows.net_guard import BlockedAddress, guarded_client
-    from flows.secrets import SecretBox
-    from flows.settings import get_settings
+    from flows.actions.net_guard import BlockedAddress, guarded_client
+    from flows.actions.secrets import SecretBox
+    from compiler.language.settings import get_settings
 
     settings = get_settings()
     # Secrets were resolved by the engine in the same single rendering pass as every other template

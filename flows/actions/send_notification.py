@@ -1,11 +1,11 @@
-"""Action ``send_notification`` (parameters: ``compiler.model.actions.send_notification``): deliver a message to the run log, the registry, Prefect notification blocks or a webhook."""
+"""Action ``send_notification`` (parameters: ``compiler.language.model.actions.send_notification``): deliver a message to the run log, the registry, Prefect notification blocks or a webhook."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from compiler.model.actions.send_notification import SPEC, BlockChannel, Channel, SendNotificationParameters, WebhookChannel
+from compiler.language.model.actions.send_notification import SPEC, BlockChannel, Channel, SendNotificationParameters, WebhookChannel
 from flows.actions.base import LOG_LEVELS, ActionContext, ActionError, ActionType
 
 __all__ = ["ACTION"]
@@ -43,7 +43,7 @@ async def _deliver(channel: Channel, params: SendNotificationParameters, ctx: Ac
     elif channel == "registry":
         from flows.registry import RegistryStore
 
-        from flows.registry.store import Deadline, RegistryBusy, RegistryError
+        from flows.registry import Deadline, RegistryBusy, RegistryError
 
         store = RegistryStore.from_settings()
         deadline = Deadline.after(max(ctx.deadline_seconds - 1.0, 0.1))  # see update_registry
@@ -122,7 +122,7 @@ async def _check_block_address(block: Any, name: str) -> None:
     address unless AUTOMATIONS_HTTP_ALLOW_PRIVATE, never cloud metadata."""
     import httpx
 
-    from flows.net_guard import BlockedAddress, check_url
+    from flows.actions.net_guard import BlockedAddress, check_url
 
     for field_name in ("url", "webhook_url"):
         raw = getattr(block, field_name, None)
@@ -138,7 +138,7 @@ async def _check_block_address(block: Any, name: str) -> None:
 
 
 def _allow_private() -> bool:
-    from flows.settings import get_settings
+    from compiler.language.settings import get_settings
 
     return get_settings().http_allow_private
 
@@ -146,7 +146,7 @@ def _allow_private() -> bool:
 def _delivery_cause(exc: BaseException, block: Any) -> str:
     import httpx
 
-    from flows.messages import connection_failure, describe_exception
+    from flows.engine.failure_messages import connection_failure, describe_exception
 
     if isinstance(exc, httpx.HTTPStatusError):
         return f"{type(block).__name__} answered {exc.response.status_code}"
@@ -167,8 +167,8 @@ def _has_request(exc: Any) -> bool:
 async def _deliver_webhook(url: str, params: SendNotificationParameters, ctx: ActionContext) -> None:
     import httpx
 
-    from flows.net_guard import BlockedAddress, guarded_client
-    from flows.secrets import SecretBox
+    from flows.actions.net_guard import BlockedAddress, guarded_client
+    from flows.actions.secrets import SecretBox
 
     box: SecretBox = ctx.extras.get("secrets") or SecretBox()
     target = url  # secrets were resolved when the engine rendered the parameters
@@ -179,7 +179,7 @@ async def _deliver_webhook(url: str, params: SendNotificationParameters, ctx: Ac
     except BlockedAddress as exc:
         raise ActionError(box.redact_text(str(exc))) from None
     except httpx.TransportError as exc:
-        from flows.messages import connection_failure
+        from flows.engine.failure_messages import connection_failure
 
         parsed = httpx.URL(target)
         where = f"{parsed.host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"

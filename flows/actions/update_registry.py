@@ -1,11 +1,11 @@
-"""Action ``update_registry`` (parameters: ``compiler.model.actions.update_registry``): create, update, upsert, merge or delete an entity in the registry database."""
+"""Action ``update_registry`` (parameters: ``compiler.language.model.actions.update_registry``): create, update, upsert, merge or delete an entity in the registry database."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from compiler.model.actions.update_registry import SPEC, UpdateRegistryParameters
+from compiler.language.model.actions.update_registry import SPEC, UpdateRegistryParameters
 from flows.actions.base import ActionContext, ActionError, ActionType
 
 __all__ = ["ACTION"]
@@ -18,7 +18,7 @@ _BEFORE_PREFECT_TIMEOUT_S = 1.0
 
 async def execute(params: UpdateRegistryParameters, ctx: ActionContext) -> dict[str, Any]:
     from flows.registry import RegistryError, RegistryStore
-    from flows.registry.store import Deadline, RegistryBusy
+    from flows.registry import Deadline, RegistryBusy
 
     if params.data is not None and not isinstance(params.data, dict):
         raise ActionError(f"data must render to a mapping, got {type(params.data).__name__}")

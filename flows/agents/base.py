@@ -13,8 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, get_args, runtime_checkable
 
-from compiler.plugins import AGENT_ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
-from compiler.plugins import AGENT_FACTORIES, BUILTIN_AGENTS, LOCK
+from compiler.language.plugins import AGENT_ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
+from compiler.language.plugins import AGENT_FACTORIES, BUILTIN_AGENTS, LOCK
 
 __all__ = [
     "BUILTIN_AGENTS",

@@ -4,7 +4,7 @@ The exit hook is ``threading._register_atexit`` (CPython; tests/platform_god/aut
 checks it): its callbacks run when the main thread ends, *before* the interpreter joins threads and
 before ``concurrent.futures`` refuses new work, so in-flight flow runs can still finish; plain
 ``atexit`` runs too late. Prefect's event and log workers drain from the same kind of hook; they are
-started first (flows/prefect_seam.py) so that theirs run after ours.
+started first (flows/prefect_api/seam.py) so that theirs run after ours.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ _exit_hook_registered = False
 def _prefect_api_url() -> str | None:
     """The API URL Prefect uses here now (environment, profile or a ``temporary_settings`` block)."""
     if "prefect" not in sys.modules:
-        from compiler.api_target import configured_api_url
+        from compiler.commands.api_endpoint import configured_api_url
 
         return configured_api_url()
     from prefect.settings import PREFECT_API_URL
@@ -45,7 +45,7 @@ def api_url() -> str:
         return configured
     with _lock:
         if _embedded_url is None:
-            from flows.local_server import SERVER_DIR, local_server_status, start_server, stop_local_server
+            from flows.local_server.server import SERVER_DIR, local_server_status, start_server, stop_local_server
 
             server = local_server_status(SERVER_DIR)
             if server is None:
@@ -57,7 +57,7 @@ def api_url() -> str:
                 atexit.register(stop_local_server, home)
                 log.info("started the embedded Prefect server at %s (stopped when this process exits)", server.ui_url)
             _embedded_url = server.api_url
-            from flows.prefect_seam import point_prefect_at
+            from flows.prefect_api.seam import point_prefect_at
 
             point_prefect_at(_embedded_url)  # this process's Prefect, child processes, and Prefect imported later
         return _embedded_url
@@ -84,7 +84,7 @@ def on_exit(callback: Callable[[], None]) -> None:
     global _exit_hook_registered
     with _lock:
         if not _exit_hook_registered:
-            from flows.prefect_seam import start_event_and_log_workers
+            from flows.prefect_api.seam import start_event_and_log_workers
 
             start_event_and_log_workers()
             threading._register_atexit(_run_exit_callbacks)  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from compiler.catalog import Catalog
+from compiler.language.catalog import Catalog
 
 __all__ = ["BackgroundServing", "StopReport"]
 
@@ -134,8 +134,8 @@ class BackgroundServing:
                 log.exception("%s stopped with an error", self.component)
 
     async def _main(self, catalog: Catalog, ready: concurrent.futures.Future[None]) -> None:
-        from compiler.serve import deploy_for_serving
-        from flows.executor import InProcessExecutor, crash_orphaned_runs
+        from compiler.commands.serve import deploy_for_serving
+        from flows.engine.executor import InProcessExecutor, crash_orphaned_runs
 
         flows = await deploy_for_serving(catalog, self.trigger_types)
         if flows:

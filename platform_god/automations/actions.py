@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from compiler.catalog import LoadedAutomation
+from compiler.language.catalog import LoadedAutomation
 from flows.actions import ACTION_TYPES
 from flows.actions.custom import register_custom_action
 from platform_god.automations.models import AutomationDefinition, AutomationRun
@@ -68,7 +68,7 @@ def execute_automation(
     event or the short form ``{"event_type": ..., "payload": {...}}``); ``idempotency_key`` names the
     occurrence (the same key again returns stored results). Manual runs are not subject to the cooldown.
     """
-    from flows.api import aexecute_automation
+    from flows.python_api import aexecute_automation
     from platform_god.automations._runtime import using_api
 
     loaded = _loaded(automation)

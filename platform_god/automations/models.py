@@ -17,11 +17,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, get_args
 
-from compiler.catalog import LoadedAutomation
-from compiler.model.automation import Automation
-from compiler.model.triggers import ConditionTrigger, EventTrigger, EventType as _EventType, Operator, TimeTrigger
-from flows.events import PublishedEvent
-from flows.history import ActionHistory, RunHistory
+from compiler.language.catalog import LoadedAutomation
+from compiler.language.model.automation import Automation
+from compiler.language.model.triggers import ConditionTrigger, EventTrigger, EventType as _EventType, Operator, TimeTrigger
+from flows.events.publish import PublishedEvent
+from flows.prefect_api.history import ActionHistory, RunHistory
 
 __all__ = [
     "ActionConfig",
@@ -61,7 +61,7 @@ TriggerType = _value_enum(
     [get_args(model.model_fields["type"].annotation)[0] for model in (EventTrigger, TimeTrigger, ConditionTrigger)],
     "What starts an automation: an event, a time (cron) or a condition on a metric.",
 )
-EventType = _value_enum("EventType", list(get_args(_EventType)), "Kinds of Platform God events (see flows/events.py).")
+EventType = _value_enum("EventType", list(get_args(_EventType)), "Kinds of Platform God events (see flows/events/publish.py).")
 ConditionOperator = _value_enum("ConditionOperator", list(get_args(Operator)), "Operators of a condition trigger.")
 ActionType = _value_enum("ActionType", _action_type_names(), "Action types (one per row of flows/actions ACTION_TYPES).")
 
@@ -189,9 +189,9 @@ class AutomationDefinition:
     def from_dict(cls, data: Mapping[str, Any], config_dir: Path | str | None = None) -> AutomationDefinition:
         """Validate data as an automation file would be (chains from ``config_dir``/../chains); raises
         ``AutomationError`` with every problem."""
-        from compiler.catalog import load_automation_data
-        from flows.api import AutomationError
-        from flows.settings import get_settings
+        from compiler.language.catalog import load_automation_data
+        from flows.python_api import AutomationError
+        from compiler.language.settings import get_settings
 
         folder = Path(config_dir) if config_dir is not None else get_settings().config_dir / "automations"
         label = f"<registered:{data.get('name', '?')}>.json"
@@ -255,7 +255,7 @@ class AutomationDefinition:
 
     def to_dict(self) -> dict[str, Any]:
         """The normalized definition (defaults filled in), as ``export`` writes it."""
-        from compiler.normalize import normalized
+        from compiler.language.normalize import normalized
 
         return normalized(self.loaded.automation)
 

@@ -1,4 +1,4 @@
-"""The spec's ``AutomationRegistry``: flows/api.py's registry (the compiler's catalog) with the spec's names and views.
+"""The spec's ``AutomationRegistry``: flows/python_api.py's registry (the compiler's catalog) with the spec's names and views.
 
 Run history is Prefect's: ``get_runs`` reads flow runs and their task runs back from the API.
 """
@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from compiler.catalog import Catalog, LoadedAutomation
-from compiler.diagnostics import Diagnostic
-from flows import api as _api
-from flows.api import AutomationError
+from compiler.language.catalog import Catalog, LoadedAutomation
+from compiler.language.diagnostics import Diagnostic
+from flows import python_api as _api
+from flows.python_api import AutomationError
 from platform_god.automations.models import AutomationDefinition, AutomationRun
 
 __all__ = ["AutomationError", "AutomationRegistry", "get_automation_registry"]
@@ -111,7 +111,7 @@ class AutomationRegistry:
     def get_runs(self, automation_id: str | None = None, limit: int = 10) -> list[AutomationRun]:
         """The audit trail, newest first: runs of one automation (its id or name; also a Prefect flow or
         deployment id) or of all (None), each with its action executions. Unknown ids have no runs."""
-        from flows.history import read_runs
+        from flows.prefect_api.history import read_runs
         from platform_god.automations._runtime import using_api
 
         async def runs() -> list[AutomationRun]:

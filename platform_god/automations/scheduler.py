@@ -12,8 +12,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from compiler.project_lock import LockHeld, ProjectLock
-from compiler.serve import SERVE_LOCK
+from compiler.language.project import find_project_root
+from compiler.commands.serve_lock import LockHeld, ProjectLock
+from compiler.commands.serve import SERVE_LOCK
 from platform_god.automations._serving import BackgroundServing, StopReport
 from platform_god.automations.models import AutomationDefinition
 from platform_god.automations.registry import AutomationRegistry, get_automation_registry
@@ -36,7 +37,7 @@ class AutomationScheduler:
 
     def __init__(self, registry: AutomationRegistry | None = None, lock_path: Path | str = SERVE_LOCK) -> None:
         self._registry = registry
-        self.lock_path = Path(lock_path)
+        self.lock_path = find_project_root() / Path(lock_path)  # a relative path is under the project root
         self._serving = BackgroundServing("scheduler", TRIGGER_TYPES)
         self._lock: ProjectLock | None = None
         self._automations: list[AutomationDefinition] = []

@@ -3,7 +3,7 @@
 Prefect evaluates the triggers: an event trigger is a deployment trigger on the server, a condition
 trigger a watcher deployment on an interval schedule. ``TriggerEngine.start()`` creates those
 deployments (the same ones ``serve`` creates) and executes their runs in a background thread of this
-process; ``event_listener`` publishes Platform God events (flows/events.py).
+process; ``event_listener`` publishes Platform God events (flows/events/publish.py).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import time
 from typing import Any
 from uuid import UUID
 
-from compiler.model.triggers import ConditionSpec, ConditionTrigger, EventTrigger, TimeTrigger
-from flows.conditions import ConditionResult, evaluate_condition
-from flows.event_match import match_event
-from flows.events import EventListener, PublishedEvent
+from compiler.language.model.triggers import ConditionSpec, ConditionTrigger, EventTrigger, TimeTrigger
+from flows.conditions.evaluate import ConditionResult, evaluate_condition
+from flows.events.matching import match_event
+from flows.events.publish import EventListener, PublishedEvent
 from platform_god.automations._serving import BackgroundServing, StopReport
 from platform_god.automations.models import AutomationDefinition, TriggerConfig
 from platform_god.automations.registry import AutomationRegistry, get_automation_registry

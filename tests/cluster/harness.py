@@ -537,8 +537,8 @@ def start_haproxy(folder: Path, backends: Iterable[int]) -> HAProxy:
 
 
 def custom_event(custom_type: str, payload: Mapping[str, Any], event_id: str | None = None) -> dict[str, Any]:
-    """A Platform God custom event, in the form ``POST /api/events`` takes (names and labels from flows.events)."""
-    from flows.events import build_event
+    """A Platform God custom event, in the form ``POST /api/events`` takes (names and labels from flows.events.publish)."""
+    from flows.events.publish import build_event
 
     built = build_event("custom", {"custom_type": custom_type}, payload)
     return {
@@ -551,7 +551,7 @@ def custom_event(custom_type: str, payload: Mapping[str, Any], event_id: str | N
 
 
 def event_parameter(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``event`` flow parameter a deployment trigger passes for ``event`` (compiler.build's template)."""
+    """The ``event`` flow parameter a deployment trigger passes for ``event`` (compiler.commands.build's template)."""
     return {key: event[key] for key in ("id", "event", "occurred", "resource", "payload")}
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from flows.settings import get_settings
+from compiler.language.settings import get_settings
 from tests.flows.actions._shared import automation
 from tests.flows.e2e_support import Runtime
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from flows.registry import EntityExists, EntityNotFound, RegistryError, RegistryStore
-from flows.settings import get_settings
+from compiler.language.settings import get_settings
 
 SHA = "ab" * 32
 

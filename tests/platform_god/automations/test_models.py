@@ -6,9 +6,9 @@ from typing import get_args
 
 import pytest
 
-from compiler.model.triggers import EventType as LanguageEventType, Operator
+from compiler.language.model.triggers import EventType as LanguageEventType, Operator
 from flows.actions import ACTION_TYPES
-from flows.history import ActionHistory, RunHistory
+from flows.prefect_api.history import ActionHistory, RunHistory
 from platform_god.automations import (
     ActionType,
     AutomationDefinition,
