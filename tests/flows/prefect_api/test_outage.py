@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from flows import api_outage, api_retry
+from flows.prefect_api import outage as api_outage
+from flows.prefect_api import retry as api_retry
 from compiler.language.settings import get_settings
 from tests.flows.e2e_support import ScriptedServer
 from tests.prefect_support import using_api
