@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import median, prefect_server, result_line, say, temp_dir, use_server_in_process  # noqa: E402
+from _common import median, prefect_server, result_line, say, temp_dir, use_server_in_process
 
 ACTIONS = 20
 REPEATS = 15

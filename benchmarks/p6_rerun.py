@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RecordingServer, median, prefect_server, result_line, say, temp_dir, use_server_in_process  # noqa: E402
+from _common import RecordingServer, median, prefect_server, result_line, say, temp_dir, use_server_in_process
 
 NAME = "p6_rerun"
 SAMPLES = 9

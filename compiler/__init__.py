@@ -7,6 +7,8 @@ bottom, the commands (build, deploy, serve, cli ...) on top; see README "Layout"
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from compiler.language.lazy_exports import lazy_exports
 
 # name → module that defines it
@@ -34,7 +36,38 @@ _EXPORTS: dict[str, str] = {
     "main": "compiler.commands.cli",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ACTION_SPECS",
+    "ActionParameters",
+    "ActionSpec",
+    "Automation",
+    "BuildOptions",
+    "Catalog",
+    "ChainDefinition",
+    "Diagnostic",
+    "LoadedAutomation",
+    "RuntimeSettings",
+    "automation_model",
+    "get_settings",
+    "load_automation_data",
+    "load_catalog",
+    "main",
+    "normalized",
+    "register_custom_action",
+    "registered_custom_actions",
+]
+
+if TYPE_CHECKING:  # what the lazy exports resolve to, for type checkers and editors (tests/test_public_api.py keeps both in step)
+    from compiler.commands.cli import main
+    from compiler.language.catalog import Catalog, LoadedAutomation, load_automation_data, load_catalog
+    from compiler.language.deploy_config import BuildOptions
+    from compiler.language.diagnostics import Diagnostic
+    from compiler.language.model.actions import ACTION_SPECS, ActionParameters, ActionSpec
+    from compiler.language.model.automation import Automation, automation_model
+    from compiler.language.model.chains import ChainDefinition
+    from compiler.language.normalize import normalized
+    from compiler.language.plugins import register_custom_action, registered_custom_actions
+    from compiler.language.settings import RuntimeSettings, get_settings
 
 
 __getattr__, __dir__ = lazy_exports("compiler", _EXPORTS, globals())

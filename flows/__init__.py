@@ -7,6 +7,8 @@ module is internal and may change; Prefect internals are used only in ``flows.pr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from compiler.language.lazy_exports import lazy_exports
 
 # name → module that defines it
@@ -45,7 +47,63 @@ _EXPORTS: dict[str, str] = {
     "get_settings": "compiler.language.settings",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ACTION_TYPES",
+    "ActionContext",
+    "ActionError",
+    "ActionType",
+    "Agent",
+    "AgentError",
+    "AgentRequest",
+    "AgentResult",
+    "AutomationError",
+    "AutomationRegistry",
+    "AutomationRun",
+    "EventListener",
+    "PublishedEvent",
+    "RepositoryAgent",
+    "RuntimeSettings",
+    "aexecute_automation",
+    "available_agents",
+    "build_flow",
+    "execute_automation",
+    "get_agent",
+    "get_automation_registry",
+    "get_event_listener",
+    "get_settings",
+    "publish",
+    "register_agent",
+    "register_custom_action",
+    "unregister_agent",
+]
+
+if TYPE_CHECKING:  # what the lazy exports resolve to, for type checkers and editors (tests/test_public_api.py keeps both in step)
+    from compiler.language.settings import RuntimeSettings, get_settings
+    from flows.actions import ACTION_TYPES
+    from flows.actions.base import ActionContext, ActionError, ActionType
+    from flows.actions.custom import register_custom_action
+    from flows.agents.base import (
+        Agent,
+        AgentError,
+        AgentRequest,
+        AgentResult,
+        RepositoryAgent,
+        available_agents,
+        get_agent,
+        register_agent,
+        unregister_agent,
+    )
+    from flows.engine.flow_factory import build_flow
+    from flows.events.publish import EventListener, PublishedEvent, publish
+    from flows.python_api import (
+        AutomationError,
+        AutomationRegistry,
+        AutomationRun,
+        aexecute_automation,
+        execute_automation,
+        get_automation_registry,
+        get_event_listener,
+    )
 
 
 __getattr__, __dir__ = lazy_exports("flows", _EXPORTS, globals())

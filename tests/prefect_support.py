@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import time
@@ -65,8 +66,8 @@ def make_project(base: Path, extra_automations: dict[str, str] | None = None, *,
 @contextmanager
 def project_runtime(project: Path, state_dir: Path) -> Iterator[None]:
     """Run flows as a worker started in ``project`` would: its definitions, configs and a private state folder."""
-    from flows.engine.definitions import catalog
     from compiler.language.settings import get_settings
+    from flows.engine.definitions import catalog
 
     saved_cwd = os.getcwd()
     saved_env = {k: os.environ.get(k) for k in ("AUTOMATIONS_STATE_DIR", "AUTOMATIONS_CONFIG_DIR")}
@@ -90,9 +91,10 @@ def project_runtime(project: Path, state_dir: Path) -> Iterator[None]:
 
 async def execute_flow_run(flow_run_id: Any) -> Any:
     """Execute a created (Scheduled) flow run here, with Prefect's engine, as a worker would; its final state."""
-    import flows.automations
     from prefect.client.orchestration import get_client
     from prefect.flow_engine import run_flow
+
+    import flows.automations
 
     async with get_client() as client:
         flow_run = await client.read_flow_run(flow_run_id)
@@ -133,10 +135,8 @@ async def forget_automations(names: list[str]) -> None:
                     continue
                 await client.delete_resource_owned_automations(f"prefect.deployment.{deployment.id}")
                 await client.delete_deployment(deployment.id)
-            try:
+            with contextlib.suppress(ObjectNotFound):
                 await client.delete_global_concurrency_limit_by_name(cooldown_limit_name(name))
-            except ObjectNotFound:
-                pass
 
 
 @contextmanager

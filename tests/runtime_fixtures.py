@@ -43,8 +43,8 @@ def runtime(
     Prefect reads its settings when it is imported, so the API URL is set for in-process runs with
     ``using_api`` (Prefect's ``temporary_settings``) as well as in the environment (for subprocesses).
     """
-    from flows.engine import definitions
     from compiler.language.settings import get_settings
+    from flows.engine import definitions
 
     rt = Runtime(api_url=prefect_server, root=tmp_path, prefect_home=cli_prefect_home, server=http_server)
     rt.automations_dir.mkdir(parents=True)

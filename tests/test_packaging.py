@@ -1,6 +1,11 @@
 """pyproject.toml declares every third-party package the code imports directly (not only what Prefect happens to
 install today): the runtime's in ``dependencies`` (or an optional extra for imports made only on that path),
-the tests' and benchmarks' in the ``test`` extra."""
+the tests' and benchmarks' in the ``test`` extra.
+
+Beside deptry (tests/test_static_checks.py), which checks the runtime's imports and unused declarations, this checks
+what deptry does not: the imports of tests/ (deptry skips that folder), and that a module-level import of the runtime
+is in ``dependencies``, not only in an optional extra (deptry counts every extra but ``test`` as installed; checked:
+a module-level ``import prefect_redis`` in flows/ passes deptry)."""
 
 from __future__ import annotations
 

@@ -17,8 +17,8 @@ CHAIN = "chain_completion_notification"
 
 async def _serve_examples() -> dict[Any, Any]:
     """The examples' event deployments as an engine or `serve` creates them (no work pool, a trigger each)."""
-    from compiler.language.catalog import load_catalog
     from compiler.commands.serve import deploy_for_serving
+    from compiler.language.catalog import load_catalog
 
     return await deploy_for_serving(load_catalog(ROOT / "configs" / "automations"), frozenset({"event"}))
 

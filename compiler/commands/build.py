@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 import yaml
 
+from compiler.commands.output import err, out, progress
+from compiler.commands.prefect_check import automation_problems, deployment_problems
 from compiler.language.catalog import LoadedAutomation, load_catalog
 from compiler.language.cross_machine import deploy_config_warnings
 from compiler.language.deploy_config import (
@@ -25,6 +27,7 @@ from compiler.language.deploy_config import (
 )
 from compiler.language.diagnostics import Diagnostic
 from compiler.language.model.automation import Automation
+from compiler.language.normalize import normalized
 from compiler.language.prefect_names import (
     EVENT_NAMES,
     FILTER_LABELS,
@@ -34,9 +37,6 @@ from compiler.language.prefect_names import (
     event_name,
     watcher_deployment_name,
 )
-from compiler.language.normalize import normalized
-from compiler.commands.output import err, out, progress
-from compiler.commands.prefect_check import automation_problems, deployment_problems
 
 __all__ = [
     "AUTOMATIONS_MODULE",
@@ -46,7 +46,6 @@ __all__ = [
     "GENERATED_HEADER",
     "PLATFORM_TAG",
     "PREFECT_AUTOMATIONS_PATH",
-    "parsed_prefect_yaml",
     "PREFECT_YAML_PATH",
     "PROJECT_NAME",
     "WATCHER_ENTRYPOINT",
@@ -64,6 +63,7 @@ __all__ = [
     "deploy_environment",
     "deployments_for",
     "event_trigger",
+    "parsed_prefect_yaml",
     "plan_outputs",
     "prefect_yaml_data",
     "render",
@@ -373,7 +373,7 @@ def parsed_prefect_yaml(text: str) -> Any:
     """prefect.yaml's data, as ``yaml.safe_load(text)`` gives it; read-only (it may be the build's own)."""
     if text in _RENDERED_PREFECT_YAML:
         return _RENDERED_PREFECT_YAML[text]
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader (C or Python)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def render(automations: list[LoadedAutomation], options: BuildOptions) -> dict[Path, str]:
@@ -444,8 +444,8 @@ def _prefect_rejections(automations: Iterable[LoadedAutomation], options: BuildO
         if loaded.automation.status != "enabled":
             continue
         for deployment in deployments_for(loaded.automation, options):
-            for field, message in deployment_problems(deployment):
-                diagnostics.append(Diagnostic(loaded.path, 1, 1, f"<deployment {deployment['name']}>.{field}", message))
+            for where, message in deployment_problems(deployment):
+                diagnostics.append(Diagnostic(loaded.path, 1, 1, f"<deployment {deployment['name']}>.{where}", message))
     for message in automation_problems(zombie_automation()):
         diagnostics.append(Diagnostic(str(PREFECT_AUTOMATIONS_PATH), 1, 1, ZOMBIE_AUTOMATION_NAME, message))
     return diagnostics
@@ -564,7 +564,9 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
         description="Compile the automations into prefect.yaml and deployments/. Settings: configs/deploy.yaml; flags override it.",
     )
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 and list the files that are out of date")
-    p.add_argument("--project-root", type=Path, help="folder receiving prefect.yaml and deployments/ (default: the project root, found from any subfolder)")
+    p.add_argument(
+        "--project-root", type=Path, help="folder receiving prefect.yaml and deployments/ (default: the project root, found from any subfolder)"
+    )
     p.add_argument("--pool", dest="work_pool", help="work pool name (default: deploy.yaml's work_pool, else automations)")
     p.add_argument("--tag", dest="tags", action="append", help="extra deployment tag (repeatable; replaces deploy.yaml's tags)")
     p.add_argument(
@@ -572,7 +574,7 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
         help="absolute folder workers run flows from (replaces the pull steps; default: the folder `prefect deploy` runs in)",
     )
     p.set_defaults(func=cmd_build)
-    return p  # type: ignore[no-any-return]  # argparse's subparsers object is untyped here
+    return p
 
 
 def cmd_build(args: argparse.Namespace) -> int:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from compiler.commands import build, deploy, dry_run, inspect, run, runs, serve, server, webhooks
 from compiler.commands.automation_tests import command as test_command
-from compiler.commands.output import err
+from compiler.commands.cli_failures import report_failure
+from compiler.commands.output import err, finish_output
 from compiler.commands.plan import command as plan_command
+from compiler.language.project import find_project_root, project_path, shown_path
 
 __all__ = ["build_parser", "main"]
 
@@ -49,12 +51,8 @@ _READS_CONFIG_DIR = frozenset({"validate", "list", "show", "export"})
 def _run(args: argparse.Namespace) -> int:
     explicit = args.config_dir is not None
     if not explicit:
-        from compiler.language.project import project_path, shown_path
-
         args.config_dir = shown_path(project_path(str(DEFAULT_CONFIG_DIR)))
     if getattr(args, "project_root", False) is None:
-        from compiler.language.project import find_project_root, shown_path
-
         # build, deploy and plan: the generated files and `prefect deploy` belong in the root, from any subfolder.
         args.project_root = shown_path(find_project_root())
     if args.command in _READS_CONFIG_DIR and not getattr(args, "paths", None):
@@ -71,8 +69,6 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; whatever it raises ends in one line of ours on stderr (compiler.commands.cli_failures), never
     a traceback, and a reader of its output that left (``plan | head``) ends it quietly."""
-    from compiler.commands.output import finish_output
-
     command = "python -m compiler"
     try:
         try:
@@ -85,6 +81,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         err("interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - every failure class becomes one line; see compiler.commands.cli_failures
-        from compiler.commands.cli_failures import report_failure
-
         return report_failure(exc, command)

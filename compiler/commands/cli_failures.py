@@ -8,6 +8,10 @@ import tempfile
 import traceback
 from urllib.parse import urlsplit
 
+from compiler.commands.api_endpoint import configured_api_url
+from compiler.commands.output import closed_output, stdout_closed
+from flows.engine.failure_messages import connection_failure, describe_exception
+
 __all__ = ["api_failure", "describe_failure", "report_failure"]
 
 _FAILED_TO_REACH = "Failed to reach API at"  # Prefect's RuntimeError when its version check cannot read the API
@@ -41,8 +45,6 @@ def _api_url() -> str | None:
     """The API the command talks to: every command that uses one sets PREFECT_API_URL before Prefect is imported."""
     if os.environ.get("PREFECT_API_URL"):
         return os.environ["PREFECT_API_URL"]
-    from compiler.commands.api_endpoint import configured_api_url
-
     return configured_api_url()
 
 
@@ -78,8 +80,6 @@ def api_failure(exc: BaseException, api: str | None = None) -> str | None:
             hint = (" (check PREFECT_API_KEY or PREFECT_API_AUTH_STRING)" if status in (401, 403)
                     else f" (is {api} a Prefect API? {_ADVICE})" if status == 404 else _detail(cause.response))
             return f"{where} answered {status} {cause.response.reason_phrase} to {cause.request.method} {urlsplit(url).path}{hint}"
-        from flows.engine.failure_messages import connection_failure
-
         return f"cannot reach {where}: {connection_failure(cause, _origin(url))}; {_ADVICE}"
     return f"cannot reach the Prefect API at {api}; {_ADVICE}" if prefect_wrapped else None
 
@@ -102,8 +102,6 @@ def _save_traceback(exc: BaseException, command: str) -> str | None:
 def describe_failure(exc: BaseException, command: str) -> str:
     """The one line ``command`` ends with: an API failure or one of our errors by its message; anything else
     by type and message, with where its traceback was saved (printed too with AUTOMATIONS_VERBOSE_ERRORS)."""
-    from flows.engine.failure_messages import describe_exception
-
     known = api_failure(exc)
     if known is not None:
         return f"{command} failed: {known}"
@@ -118,8 +116,6 @@ def describe_failure(exc: BaseException, command: str) -> str:
 
 def report_failure(exc: Exception, command: str) -> int:
     """Print ``command``'s failure in one line on stderr; the exit code (a closed stdout ends quietly)."""
-    from compiler.commands.output import closed_output, stdout_closed
-
     if isinstance(exc, BrokenPipeError) and closed_output():
         return stdout_closed()
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.commands.output import err
+from compiler.language.catalog import load_catalog
 
 __all__ = ["EXIT_USAGE", "load_named", "parse_params", "read_json", "usage"]
 
@@ -32,7 +33,7 @@ def read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise SystemExit(usage(f"cannot read {what} file {path}: {exc}"))
+        raise SystemExit(usage(f"cannot read {what} file {path}: {exc}")) from exc
 
 
 def usage(message: str) -> int:
@@ -42,8 +43,6 @@ def usage(message: str) -> int:
 
 def load_named(args: argparse.Namespace) -> Any:
     """The automation ``args.name`` of the config folder, or None after saying why (with the folder's errors)."""
-    from compiler.language.catalog import load_catalog
-
     catalog = load_catalog(args.config_dir)
     try:
         return catalog.get(args.name)

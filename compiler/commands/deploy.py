@@ -29,43 +29,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compiler.commands.build import (
-    AUTOMATIONS_MODULE,
-    PLATFORM_TAG,
-    WATCHER_ENTRYPOINT,
-    BuildResult,
-    build,
-)
+from compiler.commands.api_endpoint import configured_api_url
+from compiler.commands.build import BuildResult, build
+from compiler.commands.cli_failures import api_failure
+from compiler.commands.deploy_options import add_deploy_command, deploy_target
+from compiler.commands.output import err, out, progress
+from compiler.commands.plan.apply import DEFAULT_CONCURRENCY, ApplyReport, apply_outputs
+from compiler.commands.plan.command import cmd_plan
 from compiler.language.deploy_config import (
     BuildOptions,
     deploy_environment,
-    pull_steps_for_directory,
     resolve_build_options,
 )
 from compiler.language.diagnostics import Diagnostic
-from compiler.commands.output import err, out, progress
+from compiler.language.prefect_names import AUTOMATIONS_MODULE
+from compiler.language.project import shown_path
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
 
-    from compiler.commands.plan.apply import ApplyReport
-
 __all__ = [
-    "COOLDOWN_LIMIT_PREFIX",
     "DeployError",
     "DeployResult",
     "add_command",
     "cmd_deploy",
     "deploy",
     "ensure_work_pool",
-    "is_our_automation",
-    "is_ours",
     "last_meaningful_line",
     "run_prefect_deploy",
 ]
 
-COOLDOWN_LIMIT_PREFIX = "automation-cooldown-"
-AUTOMATION_PREFIX = "platform-god-"  # the build's Prefect automations (the zombie-run detector: platform-god-crash-zombie-runs)
 WORK_POOL_TYPE = "process"
 PREFECT_DEPLOY_TIMEOUT_SECONDS = 600
 PREFECT_DEPLOY_LOG = Path("var/prefect-deploy.log")  # the last `prefect deploy`'s output, under the project root
@@ -91,7 +84,7 @@ class DeployResult:
     warnings: tuple[Diagnostic, ...] = ()
     work_pool: str = ""
     work_pool_created: bool = False
-    deployments: tuple[str, ...] = ()  # "flow/deployment" as reported by `prefect deploy`
+    deployments: tuple[str, ...] = ()  # "flow/deployment" of each deployment created or updated
     applied: tuple[str, ...] = ()  # concurrency limits and Prefect automations
     pruned: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -108,12 +101,14 @@ class DeployResult:
 
 async def ensure_work_pool(client: PrefectClient, name: str) -> tuple[bool, str | None]:
     """(created, note): create a process pool called ``name`` when missing; a note when it has another type."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
     try:
         pool = await client.read_work_pool(name)
     except ObjectNotFound:
+        # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
         from prefect.workers.process import ProcessWorker
 
         try:
@@ -183,13 +178,6 @@ def run_prefect_deploy(
     return deployed
 
 
-def is_our_automation(automation: dict[str, Any]) -> bool:
-    """A Prefect automation from deployments/prefect_automations.json (named ``platform-god-…``, owned by no
-    deployment): what --prune may delete once the build no longer produces it."""
-    owner = str(automation.get("owner_resource") or "")
-    return str(automation.get("name", "")).startswith(AUTOMATION_PREFIX) and not owner.startswith("prefect.deployment.")
-
-
 # Lines of a tool's output that never say what failed: Prefect CLI's closing line and traceback scaffolding.
 _NOISE = ("An exception occurred.", "Traceback (most recent call last):", "During handling of the above exception",
           "The above exception was the direct cause")
@@ -209,8 +197,6 @@ def last_meaningful_line(output: str) -> str:
 def _keep_output(project_root: Path, output: str) -> str:
     """Write `prefect deploy`'s whole output to ``var/prefect-deploy.log`` under the project root; the
     clause naming it for a failure's message (empty when it could not be written)."""
-    from compiler.language.project import shown_path
-
     path = project_root / PREFECT_DEPLOY_LOG
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,30 +206,20 @@ def _keep_output(project_root: Path, output: str) -> str:
     return f" (its whole output: {shown_path(path.resolve())})"
 
 
-def is_ours(deployment: Any) -> bool:
-    """A deployment this project's deploy made (tagged platform-god, our entrypoints): what --prune and plan may remove."""
-    entry = deployment.entrypoint or ""
-    return PLATFORM_TAG in (deployment.tags or []) and (
-        entry == WATCHER_ENTRYPOINT or entry.startswith(f"{AUTOMATIONS_MODULE}:")
-    )
-
-
 async def _server_steps(
     built: BuildResult, project_root: Path, options: BuildOptions, api_url: str, do_prune: bool, concurrency: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[bool, str | None, ApplyReport]:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from compiler.commands.plan.apply import apply_outputs
     from flows.prefect_api.clients import shared_api_clients
 
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
         async with get_client() as client:
             problem = await client.api_healthcheck()
         if problem is not None:
-            from compiler.commands.cli_failures import api_failure
-
             raise DeployError(api_failure(problem, api_url) or f"cannot reach the Prefect API at {api_url}: {problem}")
         # One client for every request, Prefect's own RunnerDeployment.aapply included (it asks get_client()).
         async with shared_api_clients(), get_client() as client:
@@ -269,9 +245,6 @@ def deploy(
     Raises DeployError when no API is configured (``api_url`` None and no PREFECT_API_URL) or the API is
     unreachable; objects the server refuses are in ``report.failed`` (the others are applied).
     """
-    from compiler.commands.api_endpoint import configured_api_url
-    from compiler.commands.plan.apply import DEFAULT_CONCURRENCY
-
     url = api_url or configured_api_url()
     if not url:
         raise DeployError(NO_API_MESSAGE)
@@ -294,7 +267,7 @@ def deploy(
         )
     except DeployError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a failed read of the server: one line, in our words
+    except Exception as exc:  # a failed read of the server: one line, in our words
         raise DeployError(f"reading the Prefect API at {url} failed: {type(exc).__name__}: {exc}") from exc
     return DeployResult(
         api_url=url,
@@ -316,50 +289,41 @@ def deploy(
 
 def add_command(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``deploy`` on the main parser's subparsers (which provides ``--config-dir``)."""
-    p = subparsers.add_parser(
+    p = add_deploy_command(
+        subparsers,
         "deploy",
-        help="build, then deploy everything to PREFECT_API_URL (exit 0 ok, 1 config or deploy error)",
+        summary="build, then deploy everything to PREFECT_API_URL (exit 0 ok, 1 config or deploy error)",
         description=(
             "Build prefect.yaml and deployments/, make sure the work pool exists, then create or update only the "
             "deployments, cooldown limits and Prefect automations that differ from the server (deployments exactly as "
             "`prefect deploy --all` writes them); --prune also deletes what no automation produces any more."
         ),
+        prune_help="also delete deployments, cooldown limits and Prefect automations of removed or disabled automations",
+        func=cmd_deploy,
     )
-    p.add_argument("--prune", action="store_true", help="also delete deployments, cooldown limits and Prefect automations of removed or disabled automations")
     p.add_argument("--plan", action="store_true", help="deploy nothing: show what would change, like `plan` (exit 0 none, 2 changes, 1 error)")
-    p.add_argument("--project-root", type=Path, help="folder with flows/ receiving prefect.yaml and deployments/ (default: the project root, found from any subfolder)")
-    p.add_argument("--pool", dest="work_pool", help="work pool name (default: deploy.yaml's work_pool, else automations)")
-    p.add_argument("--tag", dest="tags", action="append", help="extra deployment tag (repeatable; replaces deploy.yaml's tags)")
-    p.add_argument("--pull-directory", help="absolute folder workers run flows from (default: the project root)")
-    p.add_argument("--concurrency", type=int, default=None, metavar="N", help="server writes under way at once (default: 4)")
-    p.set_defaults(func=cmd_deploy)
-    return p  # type: ignore[no-any-return]
+    p.add_argument(
+        "--concurrency", type=int, default=None, metavar="N", help=f"server writes under way at once (default: {DEFAULT_CONCURRENCY})"
+    )
+    return p
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     """Run deploy; prints what was deployed, applied and pruned; returns 0 or 1."""
-    from compiler.commands.api_endpoint import configured_api_url
-
     if getattr(args, "plan", False):
-        from compiler.commands.plan.command import cmd_plan
-
         return cmd_plan(args)
-    if not configured_api_url():
-        err(NO_API_MESSAGE)
+    target = deploy_target(args, NO_API_MESSAGE)
+    if target is None:
         return 1
-    config_dir: Path = args.config_dir
-    pull = pull_steps_for_directory(args.pull_directory) if args.pull_directory else None
-    options, option_errors = resolve_build_options(config_dir, work_pool=args.work_pool, extra_tags=args.tags, pull_steps=pull)
-    if options is None:
-        for diagnostic in option_errors:
-            err(str(diagnostic))
-        return 1
+    api_url, options = target
     if args.concurrency is not None and args.concurrency < 1:
         err("deploy: --concurrency must be at least 1")
         return 1
     try:
         with progress("deploying automations") as step:
-            result = deploy(config_dir, args.project_root, options, prune=args.prune, progress=step, concurrency=args.concurrency)
+            result = deploy(
+                args.config_dir, args.project_root, options, prune=args.prune, api_url=api_url, progress=step, concurrency=args.concurrency
+            )
     except DeployError as exc:
         err(f"deploy failed: {exc}")
         return 1

@@ -9,18 +9,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from croniter import croniter
+
+from compiler.commands.api_endpoint import configured_api_url
+from compiler.commands.cli_failures import api_failure
 from compiler.commands.command_inputs import load_named, parse_params, read_json, usage
 from compiler.commands.output import out
+from compiler.commands.webhooks import cmd_dry_run_webhook
 from compiler.language.catalog import LoadedAutomation
 from compiler.language.templates import MissingVariable, TemplateSyntaxError, render_value
+from flows.conditions.evaluate import evaluate_condition
+from flows.engine.admission import cooldown_limit_name, missed_run_reason
+from flows.engine.run_context import RunInputs, builtin_variables, missing_inputs, resolve_occurrence, template_variables
+from flows.events.matching import match_event, normalize_event
 
-__all__ = ["ActionPreview", "add_command", "cmd_dry_run", "TriggerVerdict", "cooldown_verdict", "dry_run", "preview_actions", "trigger_verdict"]
+__all__ = ["ActionPreview", "TriggerVerdict", "add_command", "cmd_dry_run", "cooldown_verdict", "dry_run", "preview_actions", "trigger_verdict"]
 
 # Statuses of a previewed action, as the run would record them.
 RUNS, FAILS, SKIPPED, UNKNOWN = "runs", "fails", "skipped", "unknown"
@@ -61,13 +72,9 @@ class ActionPreview:
 
 
 def _time_verdict(loaded: LoadedAutomation, scheduled: datetime | None, now: datetime) -> tuple[bool, str, str | None]:
-    from zoneinfo import ZoneInfo
-
-    from croniter import croniter
-
-    from flows.engine.admission import missed_run_reason
-
-    spec = loaded.automation.trigger.time  # type: ignore[union-attr]
+    trigger = loaded.automation.trigger
+    assert trigger.type == "time"  # the caller decided on the trigger's type
+    spec = trigger.time
     zone = ZoneInfo(spec.timezone_str)
     cron = f"cron '{spec.cron_expression}' ({spec.timezone_str})"
     if scheduled is None:
@@ -85,7 +92,7 @@ def _time_verdict(loaded: LoadedAutomation, scheduled: datetime | None, now: dat
         return False, missed, None
     late = (now - scheduled).total_seconds()
     suffix = f", started {late:.0f}s late (policy {spec.missed_runs.policy}, grace {spec.missed_runs.grace_seconds}s)" if late > 0 else ""
-    return True, f"{cron} fires at {local.isoformat()}{suffix}", scheduled.astimezone(timezone.utc).isoformat()
+    return True, f"{cron} fires at {local.isoformat()}{suffix}", scheduled.astimezone(UTC).isoformat()
 
 
 def trigger_verdict(
@@ -102,9 +109,6 @@ def trigger_verdict(
     A time trigger without ``scheduled`` lists its next runs; with it, the cron must fire at that time
     and the missed-run policy must let a run starting at ``now`` (default: on time) go ahead.
     """
-    from flows.conditions.evaluate import evaluate_condition
-    from flows.events.matching import match_event, normalize_event
-
     automation = loaded.automation
     trigger = automation.trigger
     if trigger.type == "event":
@@ -118,7 +122,7 @@ def trigger_verdict(
             raise ValueError(f"{automation.name} has a condition trigger: give --metrics FILE")
         result = evaluate_condition(trigger.condition, metrics)
         return TriggerVerdict(result.fired, (result.reason,), condition=result.as_trigger_data(trigger.condition, check_id))
-    started = now or scheduled or datetime.now(timezone.utc)
+    started = now or scheduled or datetime.now(UTC)
     fires, why, scheduled_time = _time_verdict(loaded, scheduled, started)
     return TriggerVerdict(fires, (why,), scheduled_time=scheduled_time)
 
@@ -136,6 +140,7 @@ def cooldown_verdict(cooldown_seconds: int, last_run_seconds_ago: float | None) 
 
 def _validated(action: Any, rendered: Any) -> str | None:
     """Why the rendered parameters would be refused by the action (the engine fails it without retries), or None."""
+    # deferred: the action table costs ~35 ms (measured: every action module); every command loads this module; validate, list and test never need it
     from flows.actions import ACTION_TYPES
 
     try:
@@ -164,8 +169,8 @@ def preview_actions(
     stopped_by: str | None = None
     previews: list[ActionPreview] = []
     for action in loaded.automation.actions:
-        raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
-        preview = ActionPreview(action.name, action.type, RUNS)  # type: ignore[attr-defined]
+        raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)
+        preview = ActionPreview(action.name, action.type, RUNS)
         try:
             preview.parameters = render_value(raw, variables_for(dict(so_far)))
             problem = _validated(action, preview.parameters)
@@ -196,25 +201,18 @@ def preview_actions(
 
 async def _cooldown_state(name: str, cooldown: int) -> str:
     """Read-only look at the cooldown limit (never takes a slot)."""
-    from compiler.commands.api_endpoint import configured_api_url
-
     if cooldown <= 0:
         return "no cooldown"
     if not configured_api_url():
         return f"cooldown {cooldown}s (not checked: no Prefect API configured)"
-    import os
-
     os.environ["PREFECT_API_URL"] = configured_api_url() or ""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.orchestration import get_client
-
-    from flows.engine.admission import cooldown_limit_name
 
     try:
         async with get_client() as client:
             limit = await client.read_global_concurrency_limit_by_name(cooldown_limit_name(name))
     except Exception as exc:  # noqa: BLE001 - a dry run reports what it could not check
-        from compiler.commands.cli_failures import api_failure
-
         return f"cooldown {cooldown}s (not checked: {api_failure(exc) or type(exc).__name__})"
     if limit.active_slots >= limit.limit:
         return f"in cooldown: a run started less than {cooldown}s ago"
@@ -224,8 +222,6 @@ async def _cooldown_state(name: str, cooldown: int) -> str:
 async def dry_run(
     loaded: LoadedAutomation, *, event: Any = None, metrics: Any = None, params: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    from flows.engine.run_context import RunInputs, builtin_variables, missing_inputs, resolve_occurrence, template_variables
-
     automation = loaded.automation
     verdict = trigger_verdict(loaded, event=event, metrics=metrics)
     reasons = list(verdict.reasons)
@@ -239,7 +235,7 @@ async def dry_run(
     if missing:
         reasons.append(f"missing input(s): {', '.join(missing)} (a run would be refused)")
     occurrence = resolve_occurrence(run, "dry-run")
-    builtins = builtin_variables(automation, "dry-run", datetime.now(timezone.utc), occurrence)
+    builtins = builtin_variables(automation, "dry-run", datetime.now(UTC), occurrence)
 
     def variables_for(outputs: dict[str, Any]) -> dict[str, Any]:
         return template_variables(automation, loaded.inputs, run, builtins, outputs)
@@ -254,8 +250,6 @@ async def dry_run(
 
 def cmd_dry_run(args: argparse.Namespace) -> int:
     if getattr(args, "request", None):
-        from compiler.commands.webhooks import cmd_dry_run_webhook
-
         return cmd_dry_run_webhook(args)  # NAME is a webhook
     loaded = load_named(args)
     if loaded is None:

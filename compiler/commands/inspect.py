@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from compiler.commands.output import Column, err, out, status_style, table
+from compiler.language.catalog import AUTOMATION_SUFFIXES, load_catalog
+from compiler.language.json_schema import automation_json_schema
+from compiler.language.normalize import normalized, to_json, to_yaml
+from compiler.language.webhook_catalog import validate_with_webhooks
 
 __all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "add_commands", "automation_files", "no_files_message"]
 
@@ -16,14 +20,10 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def _catalog(args: argparse.Namespace, paths: list[Path] | None = None) -> Any:
-    from compiler.language.catalog import load_catalog
-
     return load_catalog(args.config_dir, paths)
 
 
 def _expand(paths: Sequence[str]) -> list[Path] | None:
-    from compiler.language.catalog import AUTOMATION_SUFFIXES
-
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -46,8 +46,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
         # An explicit folder without automation files is a mistake, not "everything is valid".
         err(f"validate: {no_files_message(Path(args.paths[0]), 'validate')}")
         return EXIT_USAGE
-    from compiler.language.webhook_catalog import validate_with_webhooks
-
     catalog, webhooks = validate_with_webhooks(args.config_dir, files)  # diagnostics of configs/webhooks/ included
     # --strict (for CI): warnings (uninstalled agents, unregistered custom actions, internal addresses) fail too.
     failed = bool(catalog.errors or (args.strict and catalog.warnings))
@@ -127,8 +125,6 @@ def _get(args: argparse.Namespace, name: str) -> Any:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from compiler.language.normalize import normalized, to_json, to_yaml
-
     _, loaded = _get(args, args.name)
     if loaded is None:
         return EXIT_INVALID
@@ -142,8 +138,6 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from compiler.language.normalize import normalized, to_json, to_yaml
-
     catalog = _catalog(args)
     if args.name:
         try:
@@ -168,15 +162,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from compiler.language.json_schema import automation_json_schema
-
     out(json.dumps(automation_json_schema(), indent=2))
     return EXIT_OK
 
 
 def automation_files(folder: Path) -> list[Path]:
-    from compiler.language.catalog import AUTOMATION_SUFFIXES
-
     if not folder.is_dir():
         return []
     return [p for p in folder.iterdir() if p.is_file() and p.suffix in AUTOMATION_SUFFIXES]

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-__all__ = ["deployment_problems", "automation_problems"]
+__all__ = ["automation_problems", "deployment_problems"]
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -27,6 +27,7 @@ def _first_error(exc: ValidationError) -> str:
 
 @lru_cache(maxsize=4096)
 def _schedule_problem(frozen: str) -> str | None:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 
     spec = json.loads(frozen)
@@ -47,11 +48,15 @@ def _schedule_problem(frozen: str) -> str | None:
 
 @lru_cache(maxsize=4096)
 def _model_problem(kind: str, frozen: str) -> str | None:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.events.schemas.automations import AutomationCore
     from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 
-    model = {"trigger": DeploymentEventTrigger, "concurrency_limit": ConcurrencyLimitConfig, "automation": AutomationCore}[kind]
+    models: dict[str, type[BaseModel]] = {
+        "trigger": DeploymentEventTrigger, "concurrency_limit": ConcurrencyLimitConfig, "automation": AutomationCore
+    }
+    model = models[kind]
     try:
         model.model_validate(json.loads(frozen))
     except ValidationError as exc:

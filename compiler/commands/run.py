@@ -9,9 +9,18 @@ import os
 from pathlib import Path
 from typing import Any
 
+from compiler.commands.api_endpoint import begin_api
+from compiler.commands.build import zombie_automation
+from compiler.commands.cli_failures import api_failure
 from compiler.commands.command_inputs import load_named, parse_params, read_json, usage
 from compiler.commands.output import err, out
 from compiler.commands.runs import print_history
+from compiler.commands.warm.control import start_runner
+from compiler.commands.warm.preload import complete_pydantic_models, import_run_modules
+from compiler.language.deploy_config import ensure_prefect_automations
+from flows.engine.failure_messages import describe_exception
+from flows.events.matching import normalize_event
+from flows.prefect_api.history import read_run
 
 __all__ = ["add_command", "cmd_run", "set_run_environment_defaults"]
 
@@ -20,6 +29,7 @@ def _quiet_prefect_failure_echoes() -> None:
     """On the terminal, a failed action is our one line (``action X ended Failed: …`` and the table), not
     Prefect's engine echoes of it (``Task run failed with …``, ``Finished in state Failed(…)``, tracebacks).
     Only the console is filtered: the Prefect API still receives every log line. ``--verbose`` skips this."""
+    # deferred: the seam imports Prefect, ~1 s CPU (measured), which reads PREFECT_API_URL as it loads (begin_api sets it first)
     from flows.prefect_api.seam import hide_engine_failure_echoes
 
     hide_engine_failure_echoes()
@@ -42,8 +52,6 @@ def _run_inputs(args: argparse.Namespace) -> tuple[Any, dict[str, Any]] | int:
     if params is None:
         return 2
     if args.event:
-        from flows.events.matching import normalize_event
-
         try:
             params["event"] = normalize_event(read_json(args.event, "event"))
         except ValueError as exc:
@@ -54,8 +62,6 @@ def _run_inputs(args: argparse.Namespace) -> tuple[Any, dict[str, Any]] | int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from compiler.commands.api_endpoint import begin_api
-
     if args.verbose:
         os.environ["AUTOMATIONS_VERBOSE_ERRORS"] = "true"  # read by the engine's failure handling
     inputs = _run_inputs(args)
@@ -67,8 +73,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     api = begin_api()
     if not args.json:
         out(f"Prefect API: {api.url}" + (" (embedded local server; stop it with `python -m compiler server stop`)" if api.embedded else ""))
+    # deferred: building flows imports Prefect, ~1 s CPU (measured), which reads PREFECT_API_URL as it loads (begin_api set it
+    # above); every command loads this module; validate, list and test never need it
     from flows.engine.flow_factory import build_flow, run_tags
-    from flows.prefect_api.history import read_run
 
     flow = build_flow(loaded)
     if not args.verbose:
@@ -78,18 +85,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     api.ready()
 
     async def run_once() -> Any:
+        # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
         from prefect.client.orchestration import get_client
-
-        from compiler.commands.build import zombie_automation
-        from compiler.language.deploy_config import ensure_prefect_automations
 
         async with get_client() as client:
             await ensure_prefect_automations(client, [zombie_automation()])
         with run_tags(loaded.automation):
-            return await flow(return_state=True, **params)
+            return await flow(return_state=True, **params)  # type: ignore[misc]  # an async flow's call is a coroutine
 
     async def run_then_read() -> tuple[Any, Any]:
-        from compiler.commands.cli_failures import api_failure
+        # deferred: the shared clients import Prefect, ~1 s CPU (measured); every command loads this module; validate, list and test never need it
         from flows.prefect_api.clients import shared_api_clients
 
         # Opening the shared clients checks the API's version: an unreachable API fails here, and is said
@@ -97,7 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         async with shared_api_clients():
             try:
                 state = await run_once()
-            except Exception as exc:  # noqa: BLE001 - parameter errors and the like: said below
+            except Exception as exc:  # parameter errors and the like: said below
                 if api_failure(exc) is not None:
                     raise  # not a refusal of this run: the API is down or refusing
                 return exc, None
@@ -105,8 +110,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     state, history = asyncio.run(run_then_read())
     if isinstance(state, Exception):
-        from flows.engine.failure_messages import describe_exception
-
         err(f"run refused: {describe_exception(state)}")
         return 1
     if args.json:
@@ -122,15 +125,13 @@ def _preload_run() -> None:
     """While the embedded server it started boots (~6 s on a fresh checkout), a first run imports and builds
     what its flow call would on first use, with the core the server leaves. P4's first run, medians of 5 runs
     alternating with and without it: 9.09 s vs 10.14 s, and 8.94 s vs 9.19 s in a second round."""
-    from compiler.commands.warm.preload import complete_pydantic_models, import_run_modules
-
     import_run_modules()
     complete_pydantic_models()
 
 
 def _keep_warm() -> None:
     """Later runs on the embedded server are handed to a warm runner (P4: ~5 s -> ~1 s); start one if none runs."""
-    from compiler.commands.warm.control import start_runner
+    # deferred: the local server module costs ~110 ms (measured: httpx, rich); every command loads this module; only run and serve need it
     from flows.local_server.server import SERVER_DIR
 
     start_runner(SERVER_DIR)

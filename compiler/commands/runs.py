@@ -7,7 +7,10 @@ import asyncio
 import json
 from typing import Any
 
+from compiler.commands.api_endpoint import use_api
 from compiler.commands.output import Column, out, status_style, table
+from flows.engine.failure_messages import plain_message
+from flows.prefect_api.history import read_runs
 
 __all__ = ["add_command", "cmd_runs", "print_history"]
 
@@ -22,15 +25,11 @@ def _format_history(history: Any) -> list[str]:
 
 
 def _history_title(history: Any) -> str:
-    from flows.engine.failure_messages import plain_message
-
     return (f"{history.automation} run '{history.name}' ({history.id}): {history.status}"
             + (f" — {plain_message(history.message)}" if history.message else ""))
 
 
 def _detail(action: Any) -> str:
-    from flows.engine.failure_messages import plain_message
-
     detail = plain_message(action.summary or action.message)
     if action.status in ("Completed", "Cached", "Skipped") and len(detail) > 100:
         detail = detail[:99] + "…"  # a success's summary is a hint; a failure's message is the point
@@ -49,11 +48,7 @@ def print_history(history: Any) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from compiler.commands.api_endpoint import use_api
-
-    use_api()
-    from flows.prefect_api.history import read_runs
-
+    use_api()  # before Prefect is imported (read_runs imports it): it reads PREFECT_API_URL as it loads
     histories = asyncio.run(read_runs(args.name, args.limit))
     if args.json:
         out(json.dumps([h.to_json() for h in histories], indent=2))

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from compiler.commands import serve_report
+from compiler.commands.api_endpoint import configured_api_url
 from compiler.commands.output import err, say
+from compiler.commands.serve_lock import LockHeld, ProjectLock
+from compiler.commands.webhooks import add_serve_arguments, start_for_serve
+from compiler.language.catalog import load_catalog
+from compiler.language.cross_machine import environment_warnings
+from compiler.language.deploy_config import BuildOptions, apply_limits, apply_prefect_automations
+from compiler.language.project import find_project_root
 
 __all__ = ["add_command", "deploy_for_serving", "serve"]
 
@@ -20,6 +28,7 @@ SERVE_LOCK = Path("var/serve.lock")  # under the project root (compiler.language
 
 
 def _schedules(specs: list[dict[str, Any]]) -> list[Any]:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.schedules import Cron, Interval
 
     out: list[Any] = []
@@ -45,12 +54,13 @@ async def deploy_for_serving(catalog: Any, trigger_types: frozenset[str] | None 
     ``trigger_types`` limits it to automations with those trigger types (the Python API's trigger engine
     serves event and condition automations, its scheduler the time ones); None means all.
     """
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 
+    # deferred: building flows imports Prefect, ~1 s CPU (measured); every command loads this module; validate, list and test never need it
     from compiler.commands.build import concurrency_limits, deployments_for, zombie_automation
-    from compiler.language.deploy_config import BuildOptions, apply_limits, apply_prefect_automations
     from flows.engine.flow_factory import build_flow
 
     options = BuildOptions()
@@ -65,6 +75,7 @@ async def deploy_for_serving(catalog: Any, trigger_types: frozenset[str] | None 
         for spec in deployments_for(loaded.automation, options):
             target = automation_flow
             if spec["entrypoint"].startswith("flows/conditions/watcher.py"):
+                # deferred: the watcher imports Prefect, ~1 s CPU (measured); every command loads this module; validate, list and test never need it
                 from flows.conditions.watcher import condition_watcher
 
                 target = condition_watcher
@@ -90,14 +101,12 @@ async def deploy_for_serving(catalog: Any, trigger_types: frozenset[str] | None 
 
 async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
                 webhooks_address: tuple[str | None, int | None] = (None, None)) -> int:
-    from compiler.language.catalog import load_catalog
+    # deferred: the executor imports Prefect, ~1 s CPU (measured); every command loads this module; validate, list and test never need it
     from flows.engine.executor import InProcessExecutor, crash_orphaned_runs, serve_owns_sigterm
 
     catalog = load_catalog(config_dir)
     for diagnostic in catalog.diagnostics:
         say(str(diagnostic))
-    from compiler.language.cross_machine import environment_warnings
-
     # serve reads its settings from its own environment (not deploy.yaml): results shared without locks and the like.
     for line in environment_warnings(os.environ, "serve"):
         say(line)
@@ -105,7 +114,6 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
     orphans = await crash_orphaned_runs(list(flows))
     if orphans:
         say(f"marked {len(orphans)} orphaned run(s) of a previous serve Crashed")
-    from compiler.commands.webhooks import start_for_serve
 
     receiver, receiver_ok = start_for_serve(config_dir, *webhooks_address, say=say)  # only when configs/webhooks/ has some
     if not receiver_ok:
@@ -127,15 +135,14 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
         loop.add_signal_handler(signum, on_signal, signum)
     names = sorted({f.name for f in flows.values()})
     say(f"serving {len(flows)} deployment(s) of {len(catalog.automations)} automation(s): {', '.join(names)}")
-    from compiler.commands import serve_report
-
     served = [loaded.automation for loaded in catalog.automations.values() if loaded.automation.status == "enabled"]
     serve_report.print_schedule(served)
     executor = InProcessExecutor(
         flows,
         poll_seconds=poll_seconds,
-        on_start=lambda run: serve_report.run_started(run, flows[run.deployment_id].name),
-        on_finish=lambda run, state, seconds: serve_report.run_finished(run, flows[run.deployment_id].name, state, seconds),
+        # The executor only takes runs of these deployments: deployment_id is set and one of the keys.
+        on_start=lambda run: serve_report.run_started(run, flows[run.deployment_id].name),  # type: ignore[index]
+        on_finish=lambda run, state, seconds: serve_report.run_finished(run, flows[run.deployment_id].name, state, seconds),  # type: ignore[index]
     )
     with serve_owns_sigterm():
         async with executor.session():
@@ -152,10 +159,6 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from compiler.commands.api_endpoint import configured_api_url
-    from compiler.language.project import find_project_root
-    from compiler.commands.serve_lock import LockHeld, ProjectLock
-
     lock = ProjectLock(find_project_root() / SERVE_LOCK)
     try:
         lock.acquire()
@@ -168,6 +171,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         url = configured_api_url()
         if url is None:
+            # deferred: the local server module costs ~110 ms (measured); every command loads this module; validate, list and test never need it
             from flows.local_server.server import SERVER_DIR, local_server_status, start_server
 
             running = local_server_status(SERVER_DIR)
@@ -181,9 +185,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return asyncio.run(serve(args.config_dir, args.grace, args.poll, (args.webhooks_host, args.webhooks_port)))
     finally:
         if owned_server is not None:
+            # deferred: the local server module costs ~110 ms (measured); every command loads this module; validate, list and test never need it
             from flows.local_server.server import SERVER_DIR, stop_local_server
 
             if "prefect" in sys.modules:
+                # deferred: the seam imports Prefect, ~1 s CPU (measured); every command loads this module; validate, list and test never need it
                 from flows.prefect_api.seam import send_queued_events_and_logs
 
                 send_queued_events_and_logs()  # while the server still answers
@@ -195,7 +201,6 @@ def add_command(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve every enabled automation here (starts a local Prefect server if none is configured)")
     p.add_argument("--grace", type=float, default=30.0, help="seconds in-flight runs get to finish on SIGTERM/SIGINT")
     p.add_argument("--poll", type=float, default=0.25, help="seconds between checks for due runs")
-    from compiler.commands.webhooks import add_serve_arguments
 
     add_serve_arguments(p)
     p.set_defaults(func=cmd_serve)

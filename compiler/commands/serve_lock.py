@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flows.local_server.process_records import pid_alive
 
-__all__ = ["ProjectLock", "LockHeld"]
+__all__ = ["LockHeld", "ProjectLock"]
 
 
 class LockHeld(RuntimeError):
@@ -51,7 +51,7 @@ class ProjectLock:
                     if self._holder() == (os.getpid(), socket.gethostname()):
                         return
                     continue
-                raise LockHeld(pid, host, self.path)
+                raise LockHeld(pid, host, self.path) from None  # the lock, not the open, is the news
             with os.fdopen(fd, "w") as handle:
                 handle.write(me)
             return

@@ -4,37 +4,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compiler.language.prefect_names import WATCHER_FLOW_NAME
+from croniter import croniter
+
+from compiler.commands.build import WATCHER_ANCHOR_DATE, event_trigger
 from compiler.commands.output import Column, say, table
+from compiler.language.prefect_names import WATCHER_FLOW_NAME
 
 __all__ = ["next_fire", "print_schedule", "run_finished", "run_started", "ui_url"]
 
 
 def next_fire(automation: Any, now: datetime | None = None) -> str:
     """When the automation next fires: the next cron time, the watcher's next check, or the event it waits for."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     trigger = automation.trigger
     if trigger.type == "time":
-        from croniter import croniter
-
         zone = ZoneInfo(trigger.time.timezone_str)
         upcoming = croniter(trigger.time.cron_expression, now.astimezone(zone)).get_next(datetime)
         return f"next run {upcoming:%Y-%m-%d %H:%M %Z} (cron '{trigger.time.cron_expression}' {trigger.time.timezone_str})"
     if trigger.type == "condition":
         condition = trigger.condition
         interval = condition.check_interval_seconds
-        from compiler.commands.build import WATCHER_ANCHOR_DATE  # the watcher schedule's anchor: checks fall on its multiples
 
         anchor = datetime.fromisoformat(WATCHER_ANCHOR_DATE)
         checks = math.floor((now - anchor).total_seconds() / interval) + 1
         upcoming = anchor + timedelta(seconds=checks * interval)
         return (f"checks {condition.metric_path} {condition.operator} {condition.threshold} every {interval} s; "
                 f"next check {upcoming:%H:%M:%S} UTC")
-    from compiler.commands.build import event_trigger
 
     spec = event_trigger(automation)
     filters = [f"{label}={value}" for label, value in spec["match"].items() if label != "prefect.resource.id"]
@@ -50,6 +49,7 @@ def print_schedule(automations: Iterable[Any]) -> None:
 
 def ui_url() -> str:
     """The Prefect UI of the API this process talks to."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
 
     url = PREFECT_UI_URL.value() or (PREFECT_API_URL.value() or "").removesuffix("/api")

@@ -10,8 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from compiler.commands.api_endpoint import configured_api_url
 from compiler.language.catalog import Catalog
+from compiler.language.model.webhooks import secret_name
 from compiler.language.webhook_catalog import LoadedWebhook
+from flows.events.matching import match_event
+from flows.events.webhooks.auth import verify
+from flows.events.webhooks.intake import Verdict, after_authentication, precheck
 
 __all__ = ["SavedRequestError", "read_saved_request", "webhook_dry_run"]
 
@@ -48,7 +53,7 @@ def read_saved_request(path: Path) -> tuple[dict[str, str], bytes, list[str]]:
 
 async def _secret(name: str) -> tuple[str | None, str | None]:
     """(plaintext, None) or (None, why it could not be had) — never an embedded server for a dry run."""
-    from compiler.commands.api_endpoint import configured_api_url
+    # deferred: the secret store costs ~170 ms (measured: asyncio, ssl); every command loads this module; validate, list and test never need it
     from flows.actions.secrets import env_var_name, resolve_secret
 
     if env_var_name(name) not in os.environ:
@@ -63,24 +68,18 @@ async def _secret(name: str) -> tuple[str | None, str | None]:
 
 
 def _triggered(catalog: Catalog, event: dict[str, Any]) -> list[dict[str, Any]]:
-    from flows.events.matching import match_event
-
     rows = []
     for name, loaded in sorted(catalog.automations.items()):
         automation = loaded.automation
         if automation.trigger.type != "event":
             continue
-        matches, why = match_event(automation.trigger.event, event)  # type: ignore[union-attr]
+        matches, why = match_event(automation.trigger.event, event)
         rows.append({"automation": name, "status": automation.status, "matches": matches, "why": why})
     return rows
 
 
 async def webhook_dry_run(loaded: LoadedWebhook, headers: dict[str, str], body: bytes, catalog: Catalog) -> dict[str, Any]:
     """The receiver's verdict for this request now (rate limit and cooldowns are not applied)."""
-    from compiler.language.model.webhooks import secret_name
-    from flows.events.webhooks.intake import after_authentication, precheck
-    from flows.events.webhooks.auth import verify
-
     webhook = loaded.webhook
     now = time.time()
     notes = ["rate limit not applied in a dry run; automations' cooldowns not checked"]
@@ -94,8 +93,6 @@ async def webhook_dry_run(loaded: LoadedWebhook, headers: dict[str, str], body: 
             problem = verify(webhook.auth, key, headers, body, now)
             authenticated = problem is None
             if problem:
-                from flows.events.webhooks.intake import Verdict
-
                 verdict = Verdict(401, problem)
         if verdict is None:
             verdict = after_authentication(webhook, headers, body, now)

@@ -9,21 +9,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from compiler.commands.api_endpoint import use_api
 from compiler.commands.output import err, say
+from compiler.commands.webhook_dry_run import SavedRequestError, read_saved_request, webhook_dry_run
+from compiler.language.catalog import load_catalog
+from compiler.language.webhook_catalog import load_webhooks, webhooks_dir_for
 
 __all__ = ["add_command", "add_serve_arguments", "cmd_dry_run_webhook", "cmd_webhooks", "start_for_serve"]
 
 
 def _webhooks(config_dir: Path) -> Any:
-    from compiler.language.webhook_catalog import load_webhooks, webhooks_dir_for
-
     return load_webhooks(webhooks_dir_for(config_dir))
 
 
 def _settings(host: str | None, port: int | None) -> Any:
+    # deferred: its settings cost ~160 ms (measured: pydantic-settings); every command loads this module; validate, list and test never need it
     from flows.events.webhooks.settings import WebhookSettings
 
-    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    overrides: dict[str, Any] = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     return WebhookSettings(**overrides)
 
 
@@ -32,8 +35,6 @@ def _describe(webhooks: list[Any]) -> str:
 
 
 def cmd_webhooks(args: argparse.Namespace) -> int:
-    from compiler.language.webhook_catalog import webhooks_dir_for
-
     catalog = _webhooks(args.config_dir)
     for diagnostic in catalog.diagnostics:
         err(str(diagnostic))
@@ -42,10 +43,10 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
         err(f"webhooks: no enabled, valid webhook in {webhooks_dir_for(args.config_dir)}")
         return 1
     settings = _settings(args.host, args.port)
-    from compiler.commands.api_endpoint import use_api
 
     api_url, embedded = use_api()
     say(f"Prefect API: {api_url}" + (" (embedded local server)" if embedded else ""))
+    # deferred: the receiver costs ~370 ms (measured: uvicorn, starlette); every command loads this module; validate, list and test never need it
     from flows.events.webhooks.server import configure_logging, run_foreground
 
     configure_logging()
@@ -61,6 +62,7 @@ def start_for_serve(config_dir: Path, host: str | None, port: int | None, say: C
     enabled = catalog.enabled
     if not enabled:
         return None, True
+    # deferred: the receiver costs ~370 ms (measured: uvicorn, starlette); every command loads this module; validate, list and test never need it
     from flows.events.webhooks.server import BackgroundReceiver, configure_logging
 
     configure_logging()
@@ -101,9 +103,6 @@ def _format_report(report: dict[str, Any]) -> list[str]:
 
 def cmd_dry_run_webhook(args: argparse.Namespace) -> int:
     """``dry-run NAME --request FILE``: NAME is a webhook; the report says what the receiver would do."""
-    from compiler.language.catalog import load_catalog
-    from compiler.commands.webhook_dry_run import SavedRequestError, read_saved_request, webhook_dry_run
-
     catalog = _webhooks(args.config_dir)
     try:
         loaded = catalog.get(args.name)

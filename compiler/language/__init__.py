@@ -1,1 +1,1 @@
-"""The language: loading automation and webhook files, the models, templates, references and diagnostics. Imports nothing from the runtime (flows) or the commands."""
+"""The language: loading automation and webhook files, models, templates, references, diagnostics; imports neither the runtime nor the commands."""

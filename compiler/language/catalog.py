@@ -2,36 +2,48 @@
 
 from __future__ import annotations
 
-import difflib
+import json
 from collections.abc import Callable
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from compiler.language.diagnostics import Diagnostic
-from compiler.language.project import beside
+from compiler.language.config_files import (
+    CONFIG_SUFFIXES,
+    Findings,
+    Report,
+    config_files,
+    named,
+    read_document,
+    reporter,
+    root_is_mapping,
+    validate_document,
+)
+from compiler.language.diagnostics import Diagnostic, did_you_mean
 from compiler.language.model.automation import Automation, automation_model
 from compiler.language.model.chains import ChainDefinition
+from compiler.language.plugins import agent_names, registered_custom_actions
+from compiler.language.project import beside
 from compiler.language.references import check_references
-from compiler.language.source import SourceDocument, SourceError, load_source
-from compiler.language.validation_errors import diagnostics_from_validation_error
+from compiler.language.source import SourceDocument
+from compiler.language.urls import HTTP_ALLOW_PRIVATE_SETTING, internal_address, is_metadata
 
 __all__ = [
     "AUTOMATION_SUFFIXES",
     "Catalog",
     "LoadedAutomation",
     "LoadedChain",
+    "chains_dir_for",
+    "internal_error",
     "load_automation_data",
     "load_catalog",
     "load_chains",
-    "chains_dir_for",
-    "internal_error",
 ]
 
-AUTOMATION_SUFFIXES = (".yaml", ".yml", ".json")
+AUTOMATION_SUFFIXES = CONFIG_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -50,30 +62,14 @@ class LoadedChain:
 
 
 @dataclass
-class Catalog:
+class Catalog(Findings):
     """Everything found in a config folder: the valid automations and chains, and every diagnostic."""
 
     automations: dict[str, LoadedAutomation] = field(default_factory=dict)
     chains: dict[str, LoadedChain] = field(default_factory=dict)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "warning"]
 
     def get(self, name: str) -> LoadedAutomation:
-        try:
-            return self.automations[name]
-        except KeyError:
-            close = difflib.get_close_matches(name, list(self.automations), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            known = ", ".join(sorted(self.automations)) or "none"
-            raise KeyError(f"no automation named '{name}'{hint} (known: {known})") from None
+        return named(self.automations, name, "automation")
 
 
 def chains_dir_for(config_dir: Path) -> Path:
@@ -81,43 +77,10 @@ def chains_dir_for(config_dir: Path) -> Path:
     return beside(config_dir, "chains")
 
 
-def _files_in(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in AUTOMATION_SUFFIXES)
-
-
-def _load(path: Path, diagnostics: list[Diagnostic], text: bytes | None = None) -> SourceDocument | None:
-    try:
-        return load_source(path, text=text)
-    except SourceError as exc:
-        diagnostics.extend(Diagnostic(str(path), p.line, p.col, "<file>", p.message) for p in exc.problems)
-        return None
-    except OSError as exc:
-        diagnostics.append(Diagnostic(str(path), 1, 1, "<file>", f"cannot read file: {exc.strerror}"))
-        return None
-
-
-def _root_is_mapping(doc: SourceDocument, what: str, diagnostics: list[Diagnostic]) -> bool:
-    if isinstance(doc.data, dict):
-        return True
-    got = type(doc.data).__name__ if doc.data is not None else "null"
-    diagnostics.append(Diagnostic(doc.path, 1, 1, "<root>", f"expected a mapping with {what}, got {got}"))
-    return False
-
-
-def _validate(doc: SourceDocument, model: type[BaseModel], diagnostics: list[Diagnostic]) -> Any:
-    try:
-        return model.model_validate(doc.data)
-    except ValidationError as exc:
-        diagnostics.extend(diagnostics_from_validation_error(exc, doc, model))
-        return None
-
-
 def load_chains(chains_dir: Path) -> tuple[dict[str, LoadedChain], list[Diagnostic]]:
     chains: dict[str, LoadedChain] = {}
     diagnostics: list[Diagnostic] = []
-    for path in _files_in(chains_dir):
+    for path in config_files(chains_dir):
         try:
             loaded = _load_chain(path, chains, diagnostics)
         except Exception as exc:  # noqa: BLE001 - a crash in one file's checks must not hide the others
@@ -129,10 +92,10 @@ def load_chains(chains_dir: Path) -> tuple[dict[str, LoadedChain], list[Diagnost
 
 
 def _load_chain(path: Path, chains: dict[str, LoadedChain], diagnostics: list[Diagnostic]) -> LoadedChain | None:
-    doc = _load(path, diagnostics)
-    if doc is None or not _root_is_mapping(doc, "name and steps", diagnostics):
+    doc = read_document(path, diagnostics)
+    if doc is None or not root_is_mapping(doc, "name and steps", diagnostics):
         return None
-    chain = _validate(doc, ChainDefinition, diagnostics)
+    chain = validate_document(doc, ChainDefinition, diagnostics)
     if chain is None:
         return None
     if chain.name in chains:
@@ -165,7 +128,7 @@ def load_catalog(
     catalog.chains = chains
     catalog.diagnostics.extend(chain_diagnostics)
     # An explicit empty list means "no files" (the caller reports it), never "the default folder".
-    files = [Path(p) for p in paths] if paths is not None else _files_in(config_dir)
+    files = [Path(p) for p in paths] if paths is not None else config_files(config_dir)
     model = automation_model()
     first_seen: dict[str, str] = {}
     for done, path in enumerate(files, 1):
@@ -188,8 +151,6 @@ def load_catalog(
 def load_automation_data(data: Any, config_dir: Path, label: str = "<data>.json") -> Catalog:
     """Validate an automation given as data (one registered from code) exactly like a file named ``label``
     (a ``.json`` name: the data is checked as its JSON text); chains come from ``config_dir``'s chains folder."""
-    import json
-
     catalog = Catalog()
     chains, catalog.diagnostics = load_chains(chains_dir_for(config_dir))
     catalog.chains = chains
@@ -212,10 +173,10 @@ def _load_automation(
     diagnostics: list[Diagnostic],
     text: bytes | None = None,
 ) -> LoadedAutomation | None:
-    doc = _load(path, diagnostics, text)
-    if doc is None or not _root_is_mapping(doc, "name, trigger and actions", diagnostics):
+    doc = read_document(path, diagnostics, text)
+    if doc is None or not root_is_mapping(doc, "name, trigger and actions", diagnostics):
         return None
-    automation = _validate(doc, model, diagnostics)
+    automation: Any = validate_document(doc, model, diagnostics)
     trigger = doc.data.get("trigger")
     trigger_type = trigger.get("type") if isinstance(trigger, dict) else None
     references = check_references(doc, trigger_type if isinstance(trigger_type, str) else None)
@@ -237,41 +198,33 @@ def _load_automation(
 def _semantic_checks(doc: SourceDocument, automation: Automation, chains: dict[str, LoadedChain]) -> list[Diagnostic]:
     """Rules that span fields: unique action names, references to chains, agents and custom actions."""
     found: list[Diagnostic] = []
-
-    def report(loc: tuple[str | int, ...], message: str, severity: str = "error") -> None:
-        from compiler.language.diagnostics import format_location
-
-        pos = doc.position_of(loc)
-        found.append(Diagnostic(doc.path, pos.line, pos.col, format_location(loc), message, severity))  # type: ignore[arg-type]
-
+    report = reporter(doc, found)
     seen: dict[str, int] = {}
     for index, action in enumerate(automation.actions):
         if action.name in seen:
             report(("actions", index, "name"), f"action name '{action.name}' is already used by actions[{seen[action.name]}]; names must be unique")
         seen.setdefault(action.name, index)
-        params = action.parameters  # type: ignore[attr-defined]
+        params = action.parameters
         chain = getattr(params, "referenced_chain", None)
         if chain is not None and chain not in chains:
-            field_name = "chain_name" if params.chain_name else "chain"
-            close = difflib.get_close_matches(chain, list(chains), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            field_name = "chain_name" if getattr(params, "chain_name", None) else "chain"
             report(
                 ("actions", index, "parameters", field_name),
-                f"unknown chain '{chain}'{hint} (chains in configs/chains/: {', '.join(sorted(chains)) or 'none'})",
+                f"unknown chain '{chain}'{did_you_mean(chain, chains)} (chains in configs/chains/: {', '.join(sorted(chains)) or 'none'})",
             )
-        agent = getattr(params, "agent_name", None) if action.type == "execute_agent" else None  # type: ignore[attr-defined]
+        agent = getattr(params, "agent_name", None) if action.type == "execute_agent" else None
         if agent is not None and "{" not in agent:
             problem = _unknown_agent(agent)
             if problem:
                 # A warning, not an error: agents are plug-ins that may be installed only on the workers.
                 report(("actions", index, "parameters", "agent_name"), problem, "warning")
-        custom = getattr(params, "action_name", None) if action.type == "custom" else None  # type: ignore[attr-defined]
+        custom = getattr(params, "action_name", None) if action.type == "custom" else None
         if custom is not None:
             problem = _unknown_custom_action(custom)
             if problem:
                 # A warning like an uninstalled agent: the plug-in may be installed only on the workers.
                 report(("actions", index, "parameters", "action_name"), problem, "warning")
-        for where, url in getattr(params, "urls", lambda: [])():
+        for where, url in getattr(params, "urls", list)():
             _check_address(("actions", index, "parameters", *where), url, report)
     trigger = automation.trigger
     if trigger.type == "condition" and trigger.condition.source.url is not None:
@@ -279,10 +232,8 @@ def _semantic_checks(doc: SourceDocument, automation: Automation, chains: dict[s
     return found
 
 
-def _check_address(loc: tuple[str | int, ...], url: str, report: Any) -> None:
+def _check_address(loc: tuple[str | int, ...], url: str, report: Report) -> None:
     """A literal internal address is refused at run time: metadata always (an error), others unless allowed."""
-    from compiler.language.urls import HTTP_ALLOW_PRIVATE_SETTING, internal_address, is_metadata
-
     found = internal_address(url)
     if found is None:
         return
@@ -301,6 +252,7 @@ def _check_address(loc: tuple[str | int, ...], url: str, report: Any) -> None:
 
 def _private_addresses_allowed() -> bool:
     """The setting as this process sees it: a machine that allows private addresses gets no warning."""
+    # deferred: the settings cost ~40 ms (measured: pydantic-settings, dotenv); validate loads this module without needing it
     from compiler.language.settings import get_settings
 
     try:
@@ -310,16 +262,12 @@ def _private_addresses_allowed() -> bool:
 
 
 def _unknown_custom_action(name: str) -> str | None:
-    from compiler.language.plugins import registered_custom_actions
-
     known = sorted(registered_custom_actions())
     if name in known:
         return None
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
     listed = ", ".join(known) if known else "none"
     return (
-        f"custom action '{name}' is not registered here{hint} (registered: {listed}; register one with "
+        f"custom action '{name}' is not registered here{did_you_mean(name, known)} (registered: {listed}; register one with "
         "register_custom_action() or the entry point group platform_god.actions)"
     )
 
@@ -327,8 +275,6 @@ def _unknown_custom_action(name: str) -> str | None:
 @lru_cache(maxsize=1)
 def _installed_agents() -> tuple[str, ...]:
     """Read entry points once per process: validating 1,000 files must not scan them 1,000 times."""
-    from compiler.language.plugins import agent_names
-
     return agent_names()
 
 
@@ -336,6 +282,4 @@ def _unknown_agent(name: str) -> str | None:
     known = _installed_agents()
     if name in known:
         return None
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"agent '{name}' is not installed here{hint} (installed: {', '.join(known)})"
+    return f"agent '{name}' is not installed here{did_you_mean(name, known)} (installed: {', '.join(known)})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -10,13 +11,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
+from compiler.language.config_files import read_document, root_is_mapping, validate_document
 from compiler.language.diagnostics import Diagnostic
-from compiler.language.project import beside
 from compiler.language.model.base import JsonValue, StrictModel
-from compiler.language.source import SourceError, load_source
-from compiler.language.validation_errors import diagnostics_from_validation_error
+from compiler.language.project import beside
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
@@ -197,20 +197,15 @@ def load_deploy_config(path: Path) -> tuple[DeployConfig | None, list[Diagnostic
     """The file's settings (an empty config when the file does not exist), or located diagnostics."""
     if not path.exists():
         return DeployConfig(), []
-    try:
-        doc = load_source(path)
-    except SourceError as exc:
-        return None, [Diagnostic(str(path), p.line, p.col, "<file>", p.message) for p in exc.problems]
-    except OSError as exc:
-        return None, [Diagnostic(str(path), 1, 1, "<file>", f"cannot read file: {exc.strerror}")]
+    diagnostics: list[Diagnostic] = []
+    doc = read_document(path, diagnostics)
+    if doc is None:
+        return None, diagnostics
     if doc.data is None:
         return DeployConfig(), []  # an empty file (only comments) means "all defaults"
-    if not isinstance(doc.data, dict):
-        return None, [Diagnostic(str(path), 1, 1, "<root>", f"expected a mapping, got {type(doc.data).__name__}")]
-    try:
-        return DeployConfig.model_validate(doc.data), []
-    except ValidationError as exc:
-        return None, diagnostics_from_validation_error(exc, doc, DeployConfig)
+    if not root_is_mapping(doc, None, diagnostics):
+        return None, diagnostics
+    return validate_document(doc, DeployConfig, diagnostics), diagnostics
 
 
 def pull_steps_for_directory(directory: str) -> tuple[dict[str, Any], ...]:
@@ -271,6 +266,7 @@ async def apply_limits(client: PrefectClient, limits: list[dict[str, Any]]) -> l
 
 async def apply_prefect_automations(client: PrefectClient, specs: list[dict[str, Any]]) -> list[str]:
     """Create or update Prefect automations by name (keeps their id and history)."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); validate loads this module without needing it
     from prefect.events.schemas.automations import AutomationCore
 
     applied: list[str] = []
@@ -293,6 +289,7 @@ async def ensure_prefect_automations(client: PrefectClient, specs: list[dict[str
 
     For `run`: one read per automation, so a later run pays a few milliseconds, not an update.
     """
+    # deferred: Prefect costs ~1 s CPU to import (measured); validate loads this module without needing it
     from prefect.events.schemas.automations import AutomationCore
 
     created: list[str] = []
@@ -311,8 +308,6 @@ async def apply_server_objects(client: PrefectClient, project_root: Path) -> lis
     by the build); returns one line per object applied. Objects of automations that were removed are
     left alone (the same as `prefect deploy`, which never deletes deployments).
     """
-    import json
-
     deployments_dir = project_root / "deployments"
     limits = json.loads((deployments_dir / "concurrency_limits.json").read_text(encoding="utf-8"))
     automations_file = deployments_dir / "prefect_automations.json"

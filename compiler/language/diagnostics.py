@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Diagnostic", "Severity", "format_location"]
+__all__ = ["Diagnostic", "Severity", "did_you_mean", "format_location"]
 
 Severity = Literal["error", "warning"]
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the known name closest to a misspelt ``name``, else ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def format_location(loc: tuple[str | int, ...]) -> str:

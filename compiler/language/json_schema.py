@@ -6,7 +6,7 @@ from typing import Any
 
 from compiler.language.model.automation import automation_model
 
-__all__ = ["automation_json_schema", "SCHEMA_ID"]
+__all__ = ["SCHEMA_ID", "automation_json_schema"]
 
 SCHEMA_ID = "https://platform-god.dev/schemas/automation.json"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["ALLOWED_SCHEMES", "IPAddress", "METADATA_REASON", "classify_ip", "literal_ip"]
+__all__ = ["ALLOWED_SCHEMES", "METADATA_REASON", "IPAddress", "classify_ip", "literal_ip"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -93,8 +93,8 @@ def classify_ip(ip: IPAddress) -> str | None:
     embedded = _embedded_ipv4(ip)
     if embedded is not None:
         return classify_ip(embedded)
-    for network, reason in _V6_TABLE:
-        if ip in network:
+    for network6, reason in _V6_TABLE:
+        if ip in network6:
             return reason
     if ip not in _GLOBAL_UNICAST_V6 or not ip.is_global:
         return "reserved"

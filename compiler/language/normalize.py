@@ -9,7 +9,7 @@ import yaml
 
 from compiler.language.model.automation import Automation
 
-__all__ = ["normalized", "to_yaml", "to_json"]
+__all__ = ["normalized", "to_json", "to_yaml"]
 
 _TOP_ORDER = ("name", "description", "version", "status", "tags", "context", "overlap", "trigger", "actions")
 _ACTION_ORDER = ("type", "name", "parameters")

@@ -1,18 +1,27 @@
-"""Names build and the runtime share: our tag, event names and the labels triggers match, the cooldown limit.
+"""Names build, deploy and the runtime share: our tag, entrypoints, event names and the labels triggers match, the cooldown limit, our automations.
 
 The full table of events and labels is in ``flows/events/publish.py``, which publishes them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 __all__ = [
+    "AUTOMATIONS_MODULE",
+    "AUTOMATION_PREFIX",
+    "COOLDOWN_LIMIT_PREFIX",
     "EVENT_NAMES",
     "FILTER_LABELS",
     "LABEL_PREFIX",
     "PLATFORM_TAG",
+    "WATCHER_ENTRYPOINT",
     "WATCHER_FLOW_NAME",
     "cooldown_limit_name",
     "event_name",
+    "is_our_automation",
+    "is_ours",
     "watcher_deployment_name",
 ]
 
@@ -50,13 +59,39 @@ def event_name(kind: str, custom_type: str | None = None) -> str:
     return EVENT_NAMES[kind]
 
 
+COOLDOWN_LIMIT_PREFIX = "automation-cooldown-"
+
+
 def cooldown_limit_name(automation_name: str) -> str:
     """The global concurrency limit that enforces an automation's cooldown (build creates it, the gate takes it)."""
-    return f"automation-cooldown-{automation_name}"
+    return f"{COOLDOWN_LIMIT_PREFIX}{automation_name}"
 
 
 # The Prefect flow that checks condition triggers (flows/conditions/watcher.py), one deployment per condition automation.
 WATCHER_FLOW_NAME = "condition-watcher"
+
+
+# The deployments' entrypoints: each automation's flow, and the condition watcher.
+AUTOMATIONS_MODULE = "flows/automations.py"
+WATCHER_ENTRYPOINT = "flows/conditions/watcher.py:condition_watcher"
+
+
+def is_ours(deployment: Any) -> bool:
+    """A deployment this project's deploy made (tagged platform-god, our entrypoints): what ``deploy --prune``
+    and ``plan`` may remove."""
+    entry = deployment.entrypoint or ""
+    return PLATFORM_TAG in (deployment.tags or []) and (entry == WATCHER_ENTRYPOINT or entry.startswith(f"{AUTOMATIONS_MODULE}:"))
+
+
+# The build's Prefect automations (the zombie-run detector: platform-god-crash-zombie-runs).
+AUTOMATION_PREFIX = "platform-god-"
+
+
+def is_our_automation(automation: Mapping[str, Any]) -> bool:
+    """A Prefect automation from deployments/prefect_automations.json (named ``platform-god-…``, owned by no
+    deployment): what ``deploy --prune`` may delete once the build no longer produces it."""
+    owner = str(automation.get("owner_resource") or "")
+    return str(automation.get("name", "")).startswith(AUTOMATION_PREFIX) and not owner.startswith("prefect.deployment.")
 
 
 def watcher_deployment_name(automation_name: str) -> str:

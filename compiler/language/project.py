@@ -19,7 +19,7 @@ def _is_root(folder: Path) -> bool:
         data = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return data.get("project", {}).get("name") == PROJECT_NAME
+    return bool(data.get("project", {}).get("name") == PROJECT_NAME)
 
 
 @lru_cache(maxsize=8)

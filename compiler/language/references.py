@@ -7,11 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.language.diagnostics import Diagnostic, format_location
+from compiler.language.config_files import reporter
+from compiler.language.diagnostics import Diagnostic, did_you_mean
 from compiler.language.source import SourceDocument
-from compiler.language.templates import Placeholder, TemplateSyntaxError, iter_placeholders
+from compiler.language.templates import Placeholder, iter_placeholders
 
-__all__ = ["BUILTIN_VARIABLES", "TRIGGER_NAMESPACES", "OUTPUTS_NAMESPACE", "ReferenceReport", "check_references"]
+__all__ = ["BUILTIN_VARIABLES", "OUTPUTS_NAMESPACE", "TRIGGER_NAMESPACES", "ReferenceReport", "check_references"]
 
 # Names every run defines (see flows/engine/run_context.py, which builds them).
 BUILTIN_VARIABLES: dict[str, str] = {
@@ -38,11 +39,6 @@ class ReferenceReport:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
 def _template_sites(data: dict[str, Any]) -> Iterable[tuple[tuple[str | int, ...], Any, int]]:
     """(location, value, index of the action it belongs to) for every templated place in a raw document."""
     actions = data.get("actions")
@@ -60,24 +56,21 @@ def _template_sites(data: dict[str, Any]) -> Iterable[tuple[tuple[str | int, ...
 
 def check_references(doc: SourceDocument, trigger_type: str | None) -> ReferenceReport:
     """Check every template in the raw document: syntax always; names when the document is a mapping."""
-    data = doc.data if isinstance(doc.data, dict) else {}
-    context = data.get("context") if isinstance(data.get("context"), dict) else {}
-    action_names = [
-        a.get("name") for a in data.get("actions", []) if isinstance(a, dict) and isinstance(a.get("name"), str)
-    ] if isinstance(data.get("actions"), list) else []
+    data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
+    raw_context, raw_actions = data.get("context"), data.get("actions")
+    context: dict[str, Any] = raw_context if isinstance(raw_context, dict) else {}
+    actions: list[Any] = raw_actions if isinstance(raw_actions, list) else []
+    action_names = [a["name"] for a in actions if isinstance(a, dict) and isinstance(a.get("name"), str)]
     diagnostics: list[Diagnostic] = []
     inputs: dict[str, tuple[str | int, ...]] = {}
 
-    def report(loc: tuple[str | int, ...], message: str, severity: str = "error") -> None:
-        pos = doc.position_of(loc)
-        diagnostics.append(Diagnostic(doc.path, pos.line, pos.col, format_location(loc), message, severity))  # type: ignore[arg-type]
-
+    report = reporter(doc, diagnostics)
     for key in context:
         if key in BUILTIN_VARIABLES or key in TRIGGER_NAMESPACES or key == OUTPUTS_NAMESPACE:
             report(("context", key), f"context key '{key}' shadows a built-in variable; choose another name")
 
     for base, value, index in _template_sites(data):
-        for loc, ph in _placeholders_reporting_syntax(base, value, report):
+        for loc, ph in iter_placeholders(value, at=base, report_syntax=report):
             problem = _check_one(ph, index, action_names, trigger_type, context)
             if problem:
                 report(loc, problem)
@@ -93,27 +86,6 @@ def check_references(doc: SourceDocument, trigger_type: str | None) -> Reference
                 "warning",
             )
     return ReferenceReport(tuple(sorted(inputs)), tuple(diagnostics))
-
-
-def _placeholders_reporting_syntax(
-    base: tuple[str | int, ...], value: Any, report: Any
-) -> Iterable[tuple[tuple[str | int, ...], Placeholder]]:
-    """Placeholders of every string leaf; a malformed string is reported and the others still checked."""
-    stack: list[tuple[tuple[str | int, ...], Any]] = [(base, value)]
-    while stack:
-        loc, item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(((*loc, k), v) for k, v in reversed(list(item.items())))
-        elif isinstance(item, list):
-            stack.extend(((*loc, i), v) for i, v in reversed(list(enumerate(item))))
-        elif isinstance(item, str) and ("{" in item or "}" in item):
-            try:
-                found = list(iter_placeholders(item))
-            except TemplateSyntaxError as exc:
-                report(loc, f"{exc} (at character {exc.offset + 1})")
-                continue
-            for _, ph in found:
-                yield loc, ph
 
 
 def _is_input(ph: Placeholder, context: dict[str, Any]) -> bool:
@@ -142,7 +114,7 @@ def _check_one(
             return f"'{{{ph.reference}}}' needs an action name: {{outputs.ACTION_NAME}} or {{outputs.ACTION_NAME.key}}"
         target = ph.path[1]
         if target not in action_names:
-            return f"'{{{ph.reference}}}' refers to unknown action '{target}'{_did_you_mean(target, action_names[:index])}"
+            return f"'{{{ph.reference}}}' refers to unknown action '{target}'{did_you_mean(target, action_names[:index])}"
         if action_names.index(target) >= index:
             earlier = action_names[:index]
             return (

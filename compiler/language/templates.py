@@ -10,14 +10,14 @@ from functools import lru_cache
 from typing import Any
 
 __all__ = [
+    "SECRET_PREFIX",
+    "MissingVariable",
     "Placeholder",
     "Template",
     "TemplateSyntaxError",
-    "MissingVariable",
-    "parse_template",
     "iter_placeholders",
+    "parse_template",
     "render_value",
-    "SECRET_PREFIX",
 ]
 
 SECRET_PREFIX = "secret:"
@@ -128,14 +128,25 @@ def _placeholder(inner: str, offset: int) -> Placeholder:
     )
 
 
-def iter_placeholders(value: Any) -> Iterator[tuple[tuple[str | int, ...], Placeholder]]:
-    """Yield ``(location, placeholder)`` for every string inside ``value`` (dict keys are not templates)."""
-    stack: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+def iter_placeholders(
+    value: Any, *, at: tuple[str | int, ...] = (), report_syntax: Callable[[tuple[str | int, ...], str], None] | None = None
+) -> Iterator[tuple[tuple[str | int, ...], Placeholder]]:
+    """Yield ``(location, placeholder)`` for every string inside ``value`` (dict keys are not templates), locations
+    starting at ``at``. A malformed string raises TemplateSyntaxError, or with ``report_syntax`` is reported (its
+    location and message) and the walk goes on."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [(at, value)]
     while stack:
         loc, item = stack.pop()
         if isinstance(item, str):
             if "{" in item or "}" in item:
-                for ph in parse_template(item).placeholders:
+                try:
+                    found = parse_template(item).placeholders
+                except TemplateSyntaxError as exc:
+                    if report_syntax is None:
+                        raise
+                    report_syntax(loc, f"{exc} (at character {exc.offset + 1})")
+                    continue
+                for ph in found:
                     yield loc, ph
         elif isinstance(item, Mapping):
             stack.extend(((*loc, k), v) for k, v in reversed(list(item.items())))
@@ -198,7 +209,7 @@ def render_string(
         return text
     template = parse_template(text)
     if template.is_single_placeholder:
-        return _resolve(template.parts[0], variables, secret)  # type: ignore[arg-type]
+        return _resolve(template.parts[0], variables, secret)  # type: ignore[arg-type]  # is_single_placeholder: a Placeholder
     out: list[str] = []
     for part in template.parts:
         out.append(part if isinstance(part, str) else _to_text(_resolve(part, variables, secret)))

@@ -105,11 +105,8 @@ def _walk(root: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> tuple[tuple
             tp = _pick_member(get_args(tp), part)
             continue
         tp = _child_type(tp, part)
-        if isinstance(current, dict) and isinstance(part, str) and part in current:
-            current = current[part]
-            path.append(part)
-            union = None
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        in_dict = isinstance(current, dict) and isinstance(part, str) and part in current
+        if in_dict or (isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)):
             current = current[part]
             path.append(part)
             union = None
@@ -167,15 +164,14 @@ def _strip_optional(tp: Any) -> Any:
 
 
 def _pick_member(members: Iterable[Any], tag: Any) -> Any:
-    for member in members:
-        member = _unwrap(member)
+    for wrapped in members:
+        member = _unwrap(wrapped)
         if isinstance(member, type) and issubclass(member, BaseModel):
             if member.__name__ == tag:
                 return member
             type_field = member.model_fields.get("type")
-            if type_field is not None and get_origin(type_field.annotation) is Literal:
-                if tag in get_args(type_field.annotation):
-                    return member
+            if type_field is not None and get_origin(type_field.annotation) is Literal and tag in get_args(type_field.annotation):
+                return member
     return None
 
 

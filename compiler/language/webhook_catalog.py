@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from compiler.language.catalog import AUTOMATION_SUFFIXES
-from compiler.language.diagnostics import Diagnostic, format_location
-from compiler.language.project import beside
+from compiler.language.catalog import Catalog, load_catalog
+from compiler.language.config_files import Findings, Report, config_files, named, read_document, reporter, root_is_mapping, validate_document
+from compiler.language.cross_machine import deploy_config_warnings
+from compiler.language.deploy_config import deploy_config_path, load_deploy_config
+from compiler.language.diagnostics import Diagnostic, did_you_mean
 from compiler.language.model.webhooks import Webhook
-from compiler.language.source import SourceDocument, SourceError, load_source
-from compiler.language.templates import Placeholder, TemplateSyntaxError, iter_placeholders
-from compiler.language.validation_errors import diagnostics_from_validation_error
+from compiler.language.project import beside
+from compiler.language.source import SourceDocument
+from compiler.language.templates import Placeholder, iter_placeholders
 
 __all__ = [
     "CREDENTIAL_HEADERS",
-    "LoadedWebhook",
     "WEBHOOK_VARIABLES",
+    "LoadedWebhook",
     "WebhookCatalog",
     "load_webhooks",
     "validate_with_webhooks",
@@ -45,29 +45,17 @@ class LoadedWebhook:
 
 
 @dataclass
-class WebhookCatalog:
+class WebhookCatalog(Findings):
     """The valid webhooks of a folder and every diagnostic; a bad file never hides the good ones."""
 
     webhooks: dict[str, LoadedWebhook] = field(default_factory=dict)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "error"]
 
     @property
     def enabled(self) -> list[Webhook]:
         return [w.webhook for _, w in sorted(self.webhooks.items()) if w.webhook.status == "enabled"]
 
     def get(self, name: str) -> LoadedWebhook:
-        try:
-            return self.webhooks[name]
-        except KeyError:
-            close = difflib.get_close_matches(name, list(self.webhooks), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            known = ", ".join(sorted(self.webhooks)) or "none"
-            raise KeyError(f"no webhook named '{name}'{hint} (known: {known})") from None
+        return named(self.webhooks, name, "webhook")
 
 
 def webhooks_dir_for(config_dir: Path) -> Path:
@@ -78,7 +66,7 @@ def webhooks_dir_for(config_dir: Path) -> Path:
 def load_webhooks(folder: Path, paths: Iterable[Path] | None = None) -> WebhookCatalog:
     """Validate every webhook file in ``folder`` (or just ``paths``); names and paths must be unique."""
     catalog = WebhookCatalog()
-    files = list(paths) if paths is not None else _files_in(folder)
+    files = list(paths) if paths is not None else config_files(folder)
     names: dict[str, str] = {}
     routes: dict[str, str] = {}
     for path in files:
@@ -92,37 +80,12 @@ def load_webhooks(folder: Path, paths: Iterable[Path] | None = None) -> WebhookC
     return catalog
 
 
-def _files_in(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in AUTOMATION_SUFFIXES)
-
-
 def _load_one(path: Path, found: list[Diagnostic], names: dict[str, str], routes: dict[str, str]) -> LoadedWebhook | None:
-    try:
-        doc = load_source(path)
-    except SourceError as exc:
-        found.extend(Diagnostic(str(path), p.line, p.col, "<file>", p.message) for p in exc.problems)
+    doc = read_document(path, found)
+    if doc is None or not root_is_mapping(doc, "name, auth and event", found):
         return None
-    except OSError as exc:
-        found.append(Diagnostic(str(path), 1, 1, "<file>", f"cannot read file: {exc.strerror}"))
-        return None
-    if not isinstance(doc.data, dict):
-        got = type(doc.data).__name__ if doc.data is not None else "null"
-        found.append(Diagnostic(doc.path, 1, 1, "<root>", f"expected a mapping with name, auth and event, got {got}"))
-        return None
-
-    def report(loc: tuple[str | int, ...], message: str) -> None:
-        pos = doc.position_of(loc)
-        found.append(Diagnostic(doc.path, pos.line, pos.col, format_location(loc), message))
-
-    from pydantic import ValidationError
-
-    webhook: Webhook | None = None
-    try:
-        webhook = Webhook.model_validate(doc.data)
-    except ValidationError as exc:
-        found.extend(diagnostics_from_validation_error(exc, doc, Webhook))
+    report = reporter(doc, found)
+    webhook = validate_document(doc, Webhook, found)
     _check_templates(doc, report)
     if webhook is None:
         return None
@@ -139,7 +102,7 @@ def _load_one(path: Path, found: list[Diagnostic], names: dict[str, str], routes
     return LoadedWebhook(webhook, doc.path)
 
 
-def _check_templates(doc: SourceDocument, report: Callable[[tuple[str | int, ...], str], None]) -> None:
+def _check_templates(doc: SourceDocument, report: Report) -> None:
     """Syntax and names of every template in ``event`` (checked on the raw data: also when other fields are wrong)."""
     event = doc.data.get("event")
     if not isinstance(event, dict):
@@ -151,30 +114,10 @@ def _check_templates(doc: SourceDocument, report: Callable[[tuple[str | int, ...
     for key, value in event.items():
         if key == "id_header":
             continue
-        for loc, placeholder in _placeholders(("event", key), value, report):
+        for loc, placeholder in iter_placeholders(value, at=("event", key), report_syntax=report):
             problem = _check_placeholder(placeholder, id_header is not None, hidden)
             if problem:
                 report(loc, problem)
-
-
-def _placeholders(
-    base: tuple[str | int, ...], value: Any, report: Callable[[tuple[str | int, ...], str], None]
-) -> Iterable[tuple[tuple[str | int, ...], Placeholder]]:
-    stack: list[tuple[tuple[str | int, ...], Any]] = [(base, value)]
-    while stack:
-        loc, item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(((*loc, k), v) for k, v in reversed(list(item.items())))
-        elif isinstance(item, list):
-            stack.extend(((*loc, i), v) for i, v in reversed(list(enumerate(item))))
-        elif isinstance(item, str) and ("{" in item or "}" in item):
-            try:
-                found = list(iter_placeholders(item))
-            except TemplateSyntaxError as exc:
-                report(loc, f"{exc} (at character {exc.offset + 1})")
-                continue
-            for _, placeholder in found:
-                yield loc, placeholder
 
 
 def _check_placeholder(placeholder: Placeholder, has_id_header: bool, hidden_headers: frozenset[str] | set[str]) -> str | None:
@@ -182,9 +125,7 @@ def _check_placeholder(placeholder: Placeholder, has_id_header: bool, hidden_hea
         return f"'{{{placeholder.reference}}}': secrets cannot go into an event (events are stored and shown in the Prefect UI)"
     head, rest = placeholder.path[0], placeholder.path[1:]
     if head not in WEBHOOK_VARIABLES:
-        close = difflib.get_close_matches(head, list(WEBHOOK_VARIABLES), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        return f"unknown variable '{head}'{hint} (a webhook's templates can use: {', '.join(WEBHOOK_VARIABLES)})"
+        return f"unknown variable '{head}'{did_you_mean(head, WEBHOOK_VARIABLES)} (a webhook's templates can use: {', '.join(WEBHOOK_VARIABLES)})"
     if head == "headers":
         if len(rest) != 1:
             return f"'{{{placeholder.reference}}}' names one header: {{headers.NAME}}, e.g. {{headers.x-github-event}}"
@@ -201,13 +142,11 @@ def _check_placeholder(placeholder: Placeholder, has_id_header: bool, hidden_hea
     return None
 
 
-def validate_with_webhooks(config_dir: Path, files: list[Path] | None) -> tuple[Any, WebhookCatalog]:
+def validate_with_webhooks(config_dir: Path, files: list[Path] | None) -> tuple[Catalog, WebhookCatalog]:
     """``validate``'s pass: the automations (all, or the given files) and the webhooks (``configs/webhooks/``, or
     the given files inside a ``webhooks`` folder); with no files, ``configs/deploy.yaml`` too. The automation
     catalog returned also holds the webhooks' and deploy.yaml's diagnostics and files, so error counts and
     the exit code (``--strict``: warnings too) cover them all."""
-    from compiler.language.catalog import Catalog, load_catalog
-
     if files is None:
         catalog = load_catalog(config_dir)
         webhooks = load_webhooks(webhooks_dir_for(config_dir))
@@ -224,9 +163,6 @@ def validate_with_webhooks(config_dir: Path, files: list[Path] | None) -> tuple[
 
 def _deploy_config_diagnostics(config_dir: Path, files: list[str]) -> list[Diagnostic]:
     """Errors and warnings of ``configs/deploy.yaml`` (when it exists; added to ``files``)."""
-    from compiler.language.cross_machine import deploy_config_warnings
-    from compiler.language.deploy_config import deploy_config_path, load_deploy_config
-
     path = deploy_config_path(config_dir)
     if not path.exists():
         return []

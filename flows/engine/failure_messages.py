@@ -4,16 +4,19 @@ control characters escaped. The same text goes to the Prefect state, ``runs``, `
 from __future__ import annotations
 
 import errno
-import logging
 import re
+import socket
 from typing import Any
+
+from pydantic import ValidationError
+
+from compiler.language.diagnostics import format_location
 
 __all__ = [
     "PREFECT_EXCEPTION_PREFIX",
+    "connection_failure",
     "describe_exception",
     "escape_controls",
-    "clean_failure",
-    "connection_failure",
     "is_permanent_os_error",
     "plain_message",
     "validation_message",
@@ -40,8 +43,6 @@ def plain_message(text: str) -> str:
 
 def validation_message(exc: Any) -> str:
     """A pydantic ``ValidationError`` as ``field: message; field: message`` (no input dump, no doc URL)."""
-    from compiler.language.diagnostics import format_location
-
     parts = []
     for error in exc.errors(include_url=False, include_input=False):
         message = str(error.get("msg", "invalid"))
@@ -95,8 +96,6 @@ def _causes(exc: BaseException) -> list[BaseException]:
 def connection_failure(exc: BaseException, target: str) -> str:
     """Why a connection to ``target`` (``host:port``) failed, from the OS error under the HTTP client's
     wrapper: ``connection refused by 127.0.0.1:8080`` rather than "All connection attempts failed"."""
-    import socket
-
     for cause in _causes(exc):
         if isinstance(cause, socket.gaierror):
             return f"cannot resolve {target.rsplit(':', 1)[0]} ({cause.strerror or cause})"
@@ -112,8 +111,6 @@ def connection_failure(exc: BaseException, target: str) -> str:
 def describe_exception(exc: BaseException) -> str:
     """Our one-line text for any failure of an action: its own message for our errors, the cause and the file
     for OS errors (``disk full at /var/x``), ``field: message`` for validation errors, else ``Type: message``."""
-    from pydantic import ValidationError
-
     if isinstance(exc, ValidationError):
         text = validation_message(exc)
     elif isinstance(exc, OSError) and exc.errno is not None:
@@ -124,28 +121,3 @@ def describe_exception(exc: BaseException) -> str:
         text = detail if own and detail else f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
     return plain_message(text)
 
-
-def clean_failure(exc: BaseException, action_name: str) -> Exception:
-    """The exception an action task raises for ``exc``: our one-line message, and the retry class kept
-    (a disk-full or permission error is never retried). ``AUTOMATIONS_VERBOSE_ERRORS`` logs the original
-    traceback first."""
-    from flows.actions.base import ActionError
-    from compiler.language.settings import get_settings
-    from flows.engine.task_options import NotRetryable, is_retryable
-
-    message = describe_exception(exc)
-    if get_settings().verbose_errors:
-        _run_logger().error("action %s failed: %s", action_name, message, exc_info=exc)
-    if isinstance(exc, NotRetryable) or is_permanent_os_error(exc):
-        return NotRetryable(message)
-    return ActionError(message, retryable=is_retryable(exc))
-
-
-def _run_logger() -> Any:
-    """The task run's logger (its lines reach the Prefect UI), or the module's logger outside a run."""
-    try:
-        from prefect import get_run_logger
-
-        return get_run_logger()
-    except Exception:  # noqa: BLE001 - MissingContextError outside a run
-        return logging.getLogger(__name__)

@@ -5,21 +5,25 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import Task, get_run_logger, task
+from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
 from pydantic import ValidationError
 
 from compiler.language.catalog import LoadedAutomation
 from compiler.language.model.actions import ActionBase
+from compiler.language.settings import get_settings
 from compiler.language.templates import MissingVariable, TemplateSyntaxError, iter_placeholders, render_value
 from flows.actions import ACTION_TYPES, ActionContext, ActionError
-from flows.engine.failure_messages import clean_failure, plain_message, validation_message
-from flows.exactly_once.occurrences import CACHED
+from flows.actions.base import NotRetryable
+from flows.actions.secrets import SecretBox, SecretNotFound, resolve_secret
+from flows.engine.admission import check_gates
+from flows.engine.failure_messages import plain_message, validation_message
 from flows.engine.run_context import (
     Occurrence,
     RunInputs,
@@ -28,11 +32,14 @@ from flows.engine.run_context import (
     resolve_occurrence,
     template_variables,
 )
-from compiler.language.settings import get_settings
+from flows.engine.summary import remember_summary, summary_rows
+from flows.engine.task_options import clean_failure, exactly_once, task_options
+from flows.events.publish import publish as emit
+from flows.exactly_once.idempotency import action_key
+from flows.exactly_once.occurrences import CACHED, read_completed, record_completed
 from flows.exactly_once.result_storage import shared_storage_block
-from flows.engine.task_options import NotRetryable, exactly_once, task_options
 
-__all__ = ["ActionRecord", "run_automation", "SKIPPED"]
+__all__ = ["SKIPPED", "ActionRecord", "run_automation"]
 
 SKIPPED = "Skipped"
 _INNER_DEADLINE_MARGIN = 0.5
@@ -98,12 +105,10 @@ async def _run_action(
     action: ActionBase, automation_name: str, run_id: str, variables: dict[str, Any], render_error: str | None
 ) -> Any:
     """Render with secrets, validate, execute, redact."""
-    from flows.actions.secrets import SecretBox, SecretNotFound, resolve_secret
-
     if render_error:
         raise NotRetryable(render_error)
-    action_type = ACTION_TYPES[action.type]  # type: ignore[attr-defined]
-    raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
+    action_type = ACTION_TYPES[action.type]
+    raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)
     box = SecretBox()
     resolved: dict[str, str] = {}
     for name in sorted(_secret_refs(raw)):
@@ -138,7 +143,7 @@ async def _run_action(
     with box.install_log_filter():
         try:
             output = await action_type.execute(params, context)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the action raised leaves only with its secrets redacted
             raise _redacted(box, exc) from None
     return box.redact(output)
 
@@ -157,8 +162,6 @@ def _redacted(box: Any, exc: Exception) -> BaseException:
 
 def _publisher(automation: str) -> Any:
     def publish(kind: str, labels: Mapping[str, str], payload: Mapping[str, Any]) -> Any:
-        from flows.events.publish import publish as emit
-
         return emit(kind, labels, payload, automation)
 
     return publish
@@ -184,14 +187,14 @@ def _action_task_for(action: ActionBase, results_dir: Path, shared_storage: Any 
         return cached[3]
     if len(_ACTION_TASKS) >= _ACTION_TASKS_MAX:
         _ACTION_TASKS.clear()
-    configured = _action_task.with_options(**task_options(action, results_dir, shared_storage))
+    configured = _action_task.with_options(**task_options(action, ACTION_TYPES[action.type], results_dir, shared_storage))
     _ACTION_TASKS[id(action)] = (action, results_dir, shared_storage, configured)
     return configured
 
 
 def _render_for_key(action: ActionBase, variables: dict[str, Any]) -> tuple[Any, str | None]:
     """Parameters rendered with secrets left as references: what the idempotency key and logs may see."""
-    raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
+    raw = action.parameters.model_dump(mode="json", by_alias=True, exclude_none=True)
     try:
         return render_value(raw, variables), None
     except (MissingVariable, TemplateSyntaxError, TypeError) as exc:
@@ -209,12 +212,6 @@ def _occurrence_part(action: ActionBase, variables: dict[str, Any], occurrence: 
 
 async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | dict[str, Any]:
     """Run every action in order; the flow ends Completed, Completed(Skipped) or Failed with the reason."""
-    from prefect.runtime import flow_run
-
-    from flows.engine.admission import check_gates
-    from flows.exactly_once.idempotency import action_key
-    from flows.exactly_once.occurrences import read_completed, record_completed
-    from flows.engine.summary import remember_summary, summary_rows
 
     automation = loaded.automation
     logger = get_run_logger()
@@ -236,7 +233,7 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
         hint = " ".join(f"--param {m}=..." for m in missing)
         return Failed(message=f"missing input(s): {', '.join(missing)}; give them as flow parameters ({hint})")
 
-    builtins = builtin_variables(automation, run_id, datetime.now(timezone.utc), occurrence)
+    builtins = builtin_variables(automation, run_id, datetime.now(UTC), occurrence)
     settings = get_settings()
     shared_storage = await shared_storage_block()
     state = _RunState()
@@ -244,14 +241,14 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
         if state.stopped_by is not None:
             reason = f"not run: action '{state.stopped_by}' failed and has continue_on_failure: false"
             _skipped.with_options(name=action.name, task_run_name=action.name)(reason)
-            state.records.append(ActionRecord(action.name, action.type, SKIPPED, summary=reason))  # type: ignore[attr-defined]
+            state.records.append(ActionRecord(action.name, action.type, SKIPPED, summary=reason))
             continue
         variables = template_variables(automation, loaded.inputs, run, builtins, state.outputs)
         display, render_error = _render_for_key(action, variables)
         key = None
-        if render_error is None and exactly_once(action):
+        if render_error is None and exactly_once(action, ACTION_TYPES[action.type]):
             key = action_key(
-                automation.name, action.name, action.type, display, _occurrence_part(action, variables, occurrence)  # type: ignore[attr-defined]
+                automation.name, action.name, action.type, display, _occurrence_part(action, variables, occurrence)
             )
         action_task = _action_task_for(action, settings.results_dir, shared_storage)
         started = time.monotonic()
@@ -262,7 +259,7 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
         )
         record = ActionRecord(
             name=action.name,
-            type=action.type,  # type: ignore[attr-defined]
+            type=action.type,
             status=task_state.name or task_state.type.value,
             duration_ms=int((time.monotonic() - started) * 1000),
             cached=task_state.name == CACHED,
@@ -284,7 +281,8 @@ async def run_automation(loaded: LoadedAutomation, run: RunInputs) -> State | di
     failed = [r for r in state.records if r.status not in ("Completed", CACHED, SKIPPED)]
     summary = {"occurrence": occurrence.key, "actions": [asdict(r) for r in state.records]}
     if state.stopped_by is not None:
-        return Failed(message=f"action '{state.stopped_by}' failed: {next(r.summary for r in state.records if r.name == state.stopped_by)}", data=summary)
+        reason = next(r.summary for r in state.records if r.name == state.stopped_by)
+        return Failed(message=f"action '{state.stopped_by}' failed: {reason}", data=summary)
     message = f"{len(state.records) - len(failed)}/{len(state.records)} actions succeeded"
     if failed:
         message += f"; failed with continue_on_failure: {', '.join(r.name for r in failed)}"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from compiler.language.model.automation import Automation
 
-__all__ = ["Occurrence", "RunInputs", "resolve_occurrence", "builtin_variables", "template_variables", "missing_inputs"]
+__all__ = ["Occurrence", "RunInputs", "builtin_variables", "missing_inputs", "resolve_occurrence", "template_variables"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def resolve_occurrence(run: RunInputs, run_id: str) -> Occurrence:
 
 
 def builtin_variables(automation: Automation, run_id: str, started: datetime, occurrence: Occurrence) -> dict[str, Any]:
-    started = started.astimezone(timezone.utc)
+    started = started.astimezone(UTC)
     return {
         "timestamp": started.strftime("%Y%m%dT%H%M%SZ"),
         "date": started.strftime("%Y-%m-%d"),

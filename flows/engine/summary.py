@@ -11,6 +11,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import ArtifactCreate
+
 from flows.engine.run_context import Occurrence
 
 __all__ = ["SummaryRow", "publish_summary", "publish_summary_hook", "remember_summary", "summary_description", "summary_key", "summary_rows"]
@@ -55,7 +58,6 @@ async def publish_summary_hook(flow: Any, flow_run: Any, state: Any) -> None:
     if pending is None:
         return  # ended before any action (gate, missing input): nothing to list
     automation, description, rows = pending
-    from prefect.client.orchestration import get_client
 
     async with get_client() as client:
         await publish_summary(client, flow_run.id, automation, description, rows)
@@ -63,9 +65,9 @@ async def publish_summary_hook(flow: Any, flow_run: Any, state: Any) -> None:
 
 async def publish_summary(client: Any, flow_run_id: Any, automation: str, description: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Create the run's table artifact (one API call)."""
-    from prefect.client.schemas.actions import ArtifactCreate
-
     await client.create_artifact(
         # Stored as Prefect's own table artifacts are: the rows as a JSON string.
-        ArtifactCreate(key=summary_key(automation), type="table", description=description, data=json.dumps(list(rows), default=str), flow_run_id=flow_run_id)
+        ArtifactCreate(
+            key=summary_key(automation), type="table", description=description, data=json.dumps(list(rows), default=str), flow_run_id=flow_run_id
+        )
     )

@@ -1,39 +1,45 @@
-"""Prefect task options of an action, in one place: retries, backoff, jitter, timeout, caching, retry rules."""
+"""Prefect task options of an action, in one place: retries, backoff, jitter, timeout, caching, retry rules,
+and the exception a failed try raises (its message and retry class)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+from prefect import get_run_logger
+from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 from prefect.tasks import exponential_backoff
 
 from compiler.language.model.actions import ActionBase
-from flows.actions.base import ActionError
-from flows.exactly_once.idempotency import policy_for
 from compiler.language.settings import get_settings
+from flows.actions.base import ActionError, ActionType, NotRetryable, is_retryable
+from flows.engine.failure_messages import describe_exception, is_permanent_os_error
+from flows.exactly_once.idempotency import policy_for
 
-__all__ = ["exactly_once", "task_options", "is_retryable", "retry_delays", "NotRetryable"]
+__all__ = ["clean_failure", "exactly_once", "retry_delays", "task_options"]
 
 
-class NotRetryable(Exception):
-    """Configuration problems (bad template, invalid rendered parameters): retrying cannot help."""
+def clean_failure(exc: BaseException, action_name: str) -> Exception:
+    """The exception an action task raises for ``exc``: our one-line message, and the retry class kept
+    (a disk-full or permission error is never retried). ``AUTOMATIONS_VERBOSE_ERRORS`` logs the original
+    traceback first."""
+    message = describe_exception(exc)
+    if get_settings().verbose_errors:
+        _run_logger().error("action %s failed: %s", action_name, message, exc_info=exc)
+    if isinstance(exc, NotRetryable) or is_permanent_os_error(exc):
+        return NotRetryable(message)
+    return ActionError(message, retryable=is_retryable(exc))
 
 
-def is_retryable(exc: BaseException | None) -> bool:
-    """Timeouts, connection errors and server-side (5xx) failures are retried; 4xx and config errors are not."""
-    if exc is None:
-        return True
-    if isinstance(exc, ActionError):
-        return exc.retryable
-    if isinstance(exc, NotRetryable):
-        return False
-    if isinstance(exc, TimeoutError | httpx.TimeoutException | httpx.TransportError | ConnectionError):
-        return True
-    if isinstance(exc, httpx.HTTPStatusError):
-        return exc.response.status_code >= 500
-    return True  # unexpected errors from plug-ins: give them the configured retries
+def _run_logger() -> logging.Logger | logging.LoggerAdapter[Any]:
+    """The task run's logger (its lines reach the Prefect UI), or the module's logger outside a run."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
 
 
 def _retry_condition(task: Any, task_run: Any, state: Any) -> bool:
@@ -66,16 +72,14 @@ def _hold_seconds(action: ActionBase) -> float:
     return action.timeout_seconds + _HOLD_MARGIN_SECONDS
 
 
-def exactly_once(action: ActionBase) -> bool:
-    """Whether the action's result is persisted and keyed per occurrence: it has side effects and
-    idempotency is not switched off for it (the per-type rule is ``ActionType.side_effects``)."""
-    from flows.actions import ACTION_TYPES
-
-    return ACTION_TYPES[action.type].side_effects and action.idempotency.enabled  # type: ignore[attr-defined]
+def exactly_once(action: ActionBase, action_type: ActionType[Any]) -> bool:
+    """Whether the action's result is persisted and keyed per occurrence: its type has side effects
+    (``ActionType.side_effects``) and idempotency is not switched off for it."""
+    return action_type.side_effects and action.idempotency.enabled
 
 
-def task_options(action: ActionBase, results_dir: Path, shared_storage: Any | None) -> dict[str, Any]:
-    """Keyword arguments for ``Task.with_options`` of this action.
+def task_options(action: ActionBase, action_type: ActionType[Any], results_dir: Path, shared_storage: Any | None) -> dict[str, Any]:
+    """Keyword arguments for ``Task.with_options`` of this action (of type ``action_type``).
 
     ``shared_storage``: the loaded ``AUTOMATIONS_RESULT_STORAGE`` block (``flows.exactly_once.result_storage``), None for this
     machine's results folder.
@@ -90,9 +94,7 @@ def task_options(action: ActionBase, results_dir: Path, shared_storage: Any | No
     }
     if action.retry_jitter:
         options["retry_jitter_factor"] = action.retry_jitter
-    if not exactly_once(action):
-        from prefect.cache_policies import NO_CACHE
-
+    if not exactly_once(action, action_type):
         # Nothing stored, no key, no lock: measured 65-78 ms per run of persistence alone (issue 11, P2).
         return options | {"persist_result": False, "cache_policy": NO_CACHE}
     settings = get_settings()

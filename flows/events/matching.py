@@ -9,7 +9,7 @@ from typing import Any
 from compiler.language.model.triggers import EventSpec
 from flows.events.publish import FILTER_LABELS, build_event, event_name
 
-__all__ = ["normalize_event", "match_event", "trigger_filters"]
+__all__ = ["match_event", "normalize_event", "trigger_filters"]
 
 
 def trigger_filters(spec: EventSpec) -> dict[str, str]:
@@ -27,7 +27,7 @@ def normalize_event(raw: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(kind, str):
         raise ValueError("an event needs 'event' (Prefect form) or 'event_type' (short form)")
     payload = dict(raw.get("payload", {}))
-    labels = {k: raw.get(k) or payload.get(k) for k in FILTER_LABELS if (raw.get(k) or payload.get(k)) is not None}
+    labels: dict[str, Any] = {k: raw.get(k) or payload.get(k) for k in FILTER_LABELS if (raw.get(k) or payload.get(k)) is not None}
     labels.update({k: raw[k] for k in ("entity_id",) if k in raw})
     try:
         built = build_event(kind, labels, payload)

@@ -28,13 +28,13 @@ from compiler.language.prefect_names import EVENT_NAMES, FILTER_LABELS, LABEL_PR
 
 __all__ = [
     "EVENT_NAMES",
-    "LABEL_PREFIX",
     "FILTER_LABELS",
+    "LABEL_PREFIX",
     "EventListener",
     "PublishedEvent",
     "agent_payload",
-    "event_name",
     "build_event",
+    "event_name",
     "publish",
 ]
 
@@ -83,6 +83,7 @@ def build_event(kind: str, labels: Mapping[str, str], payload: Mapping[str, Any]
 
 def publish(kind: str, labels: Mapping[str, str], payload: Mapping[str, Any], automation: str | None = None) -> PublishedEvent:
     """Emit the event through Prefect (sent in the background over the events websocket)."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); test, dry-run and `import platform_god.automations` load this module without publishing
     from prefect.events import emit_event
 
     built = build_event(kind, labels, payload, automation)

@@ -14,7 +14,7 @@ from prefect.transactions import IsolationLevel
 from flows.exactly_once.locks import lock_manager
 from flows.prefect_api.seam import InlineLocalFileSystem  # faster local result storage (benchmark P2)
 
-__all__ = ["action_key", "IdempotencyKeyPolicy", "InlineLocalFileSystem", "policy_for", "result_storage"]
+__all__ = ["IdempotencyKeyPolicy", "InlineLocalFileSystem", "action_key", "policy_for", "result_storage"]
 
 
 def action_key(automation: str, action_name: str, action_type: str, parameters: Any, occurrence: str) -> str:

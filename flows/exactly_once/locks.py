@@ -17,7 +17,6 @@ lock then finds the result (state ``Cached``). The lock manager decides what "ex
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import fcntl
 import hashlib
@@ -28,6 +27,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,10 @@ from typing import Any
 from prefect.locking.protocol import LockManager
 
 from compiler.language.settings import REDIS_SCHEMES
+from flows.prefect_api.seam import release_redis_lock_acquired_async
+from flows.retry_loop import Rule, aretry, retry
 
-__all__ = ["FileLockManager", "LockSettingError", "lock_manager", "REDIS_SCHEMES"]
+__all__ = ["REDIS_SCHEMES", "FileLockManager", "LockSettingError", "lock_manager"]
 
 log = logging.getLogger("platform_god.locks")
 
@@ -127,28 +129,34 @@ class FileLockManager(LockManager):
     def acquire_lock(self, key: str, holder: str, acquire_timeout: float | None = None, hold_timeout: float | None = None) -> bool:
         if self.is_lock_holder(key, holder):
             return True
-        started = time.monotonic()
-        reported = False
-        while not self._try_lock(key, holder):
-            waited = time.monotonic() - started
-            if acquire_timeout is not None and waited >= acquire_timeout:
-                return False
-            reported = reported or self._report_wait(key, waited)
-            time.sleep(_POLL_SECONDS)
-        return True
+        return retry(lambda: self._try_lock(key, holder), self._polling(acquire_timeout, waiting_for=key))
 
     async def aacquire_lock(self, key: str, holder: str, acquire_timeout: float | None = None, hold_timeout: float | None = None) -> bool:
         if self.is_lock_holder(key, holder):
             return True
+
+        async def attempt() -> bool:
+            return self._try_lock(key, holder)  # never blocks: a waiter polls, sleeping between tries
+
+        return await aretry(attempt, self._polling(acquire_timeout, waiting_for=key))
+
+    def _polling(self, timeout: float | None, waiting_for: str | None = None) -> Rule[bool]:
+        """Try again every _POLL_SECONDS until a try succeeds (True) or ``timeout``, counted from now, has passed
+        (False); with ``waiting_for`` (a key), say once after a while whose lock is waited for."""
         started = time.monotonic()
-        reported = False
-        while not self._try_lock(key, holder):
-            waited = time.monotonic() - started
-            if acquire_timeout is not None and waited >= acquire_timeout:
-                return False
-            reported = reported or self._report_wait(key, waited)
-            await asyncio.sleep(_POLL_SECONDS)
-        return True
+
+        def rule(done: bool) -> Generator[float, bool, bool]:
+            reported = waiting_for is None
+            while not done:
+                waited = time.monotonic() - started
+                if timeout is not None and waited >= timeout:
+                    return False
+                if not reported and waiting_for is not None:
+                    reported = self._report_wait(waiting_for, waited)
+                done = yield _POLL_SECONDS
+            return True
+
+        return rule
 
     def release_lock(self, key: str, holder: str) -> None:
         with self._mutex:
@@ -183,20 +191,13 @@ class FileLockManager(LockManager):
         return held is not None and held.holder == holder
 
     def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
-        started = time.monotonic()
-        while self.is_locked(key):
-            if timeout is not None and time.monotonic() - started >= timeout:
-                return False
-            time.sleep(_POLL_SECONDS)
-        return True
+        return retry(lambda: not self.is_locked(key), self._polling(timeout))
 
     async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
-        started = time.monotonic()
-        while self.is_locked(key):
-            if timeout is not None and time.monotonic() - started >= timeout:
-                return False
-            await asyncio.sleep(_POLL_SECONDS)
-        return True
+        async def attempt() -> bool:
+            return not self.is_locked(key)  # a non-blocking probe: the waits between probes leave the loop free
+
+        return await aretry(attempt, self._polling(timeout))
 
     def _report_wait(self, key: str, waited: float) -> bool:
         if waited < _REPORT_WAIT_AFTER_SECONDS:
@@ -211,13 +212,14 @@ def _owner_bytes(holder: str) -> bytes:
 
 def _redis_manager(url: str, hold_seconds: float) -> LockManager:
     try:
+        # deferred: prefect-redis is optional (extra `cluster`, ~140 ms with redis, measured): only AUTOMATIONS_LOCK_URL=redis://… needs it
         from prefect_redis.locking import RedisLockManager
     except ImportError:
         raise LockSettingError(
-            f"AUTOMATIONS_LOCK_URL is a Redis URL but prefect-redis is not installed: pip install -e \".[cluster]\""
+            "AUTOMATIONS_LOCK_URL is a Redis URL but prefect-redis is not installed: pip install -e \".[cluster]\""
         ) from None
 
-    class HoldingRedisLockManager(RedisLockManager):  # type: ignore[misc]
+    class HoldingRedisLockManager(RedisLockManager):
         """Prefect's Redis locks with the action's hold time as every lock's TTL (Prefect passes none)."""
 
         def __init__(self, connection_url: str, hold_seconds: float) -> None:
@@ -234,9 +236,9 @@ def _redis_manager(url: str, hold_seconds: float) -> LockManager:
             return bool(await super().aacquire_lock(key, holder, acquire_timeout, hold_timeout or self.hold_seconds))
 
         def release_lock(self, key: str, holder: str) -> None:
+            # deferred: redis costs ~140 ms (measured) and only Redis locks use it; importers that never call this function do not pay for it
             from redis.exceptions import LockError
 
-            from flows.prefect_api.seam import release_redis_lock_acquired_async
 
             try:
                 # A lock the async engine acquired is released through the sync client (prefect-redis 0.3

@@ -17,11 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from compiler.language.catalog import LoadedAutomation
+from flows.actions import ACTION_TYPES
 from flows.engine.run_context import Occurrence, RunInputs
 from flows.exactly_once.result_storage import occurrence_storage
 
@@ -50,13 +51,11 @@ class CompletedOccurrence:
 
 def _eligible(loaded: LoadedAutomation, occurrence: Occurrence) -> tuple[bool, float | None]:
     """(keep a record?, its lifetime in seconds or None for ever)."""
-    from flows.actions import ACTION_TYPES
-
     if occurrence.key.startswith("run:"):
         return False, None
     lifetimes: list[float] = []
     for action in loaded.automation.actions:
-        if not ACTION_TYPES[action.type].side_effects:  # type: ignore[attr-defined]
+        if not ACTION_TYPES[action.type].side_effects:
             continue
         if not action.idempotency.enabled or action.idempotency.key:
             return False, None
@@ -101,7 +100,7 @@ async def read_completed(loaded: LoadedAutomation, occurrence: Occurrence, run: 
 
 
 async def record_completed(
-    loaded: LoadedAutomation, occurrence: Occurrence, run: RunInputs, flow_run_id: str, message: str, actions: list[Mapping[str, Any]]
+    loaded: LoadedAutomation, occurrence: Occurrence, run: RunInputs, flow_run_id: str, message: str, actions: Sequence[Mapping[str, Any]]
 ) -> None:
     """Remember that every action of this occurrence completed (call only then)."""
     if not _eligible(loaded, occurrence)[0]:

@@ -19,9 +19,9 @@ from prefect.context import TagsContext
 from prefect.states import Completed, State
 
 from compiler.language.catalog import LoadedAutomation
-from flows.exactly_once.occurrences import CACHED, read_completed
 from flows.engine.run_context import RunInputs, resolve_occurrence
 from flows.engine.summary import publish_summary, summary_description
+from flows.exactly_once.occurrences import CACHED, read_completed
 
 __all__ = ["answer_if_completed"]
 
@@ -56,6 +56,6 @@ async def answer_if_completed(flow: Flow[..., Any], loaded: LoadedAutomation, pa
         name = loaded.automation.name
         await publish_summary(client, flow_run.id, name, summary_description(name, occurrence), rows)
     logger.info("%s run %s: %s", loaded.automation.name, flow_run.name, message)
-    state = Completed(name=CACHED, message=message, data=summary)
+    state: State[Any] = Completed(name=CACHED, message=message, data=summary)
     state.state_details.flow_run_id = flow_run.id
     return state

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows.exactly_once.idempotency import result_storage
-from compiler.language.settings import get_settings
+from prefect.blocks.core import Block
 
-__all__ = ["shared_storage_block", "occurrence_storage"]
+from compiler.language.settings import get_settings
+from flows.exactly_once.idempotency import result_storage
+
+__all__ = ["occurrence_storage", "shared_storage_block"]
 
 _LOADED: dict[str, Any] = {}  # block slug → the block, loaded from the API once per process
 
@@ -25,8 +27,6 @@ async def shared_storage_block() -> Any | None:
         return None
     block = _LOADED.get(slug)
     if block is None:
-        from prefect.blocks.core import Block
-
         block = _LOADED[slug] = await Block.aload(slug)
     return block
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, temporary_settings
+from sqlalchemy.engine import make_url
+
 from flows.local_server.schema_snapshot import seed_database, snapshot_has_these_blocks
 
 __all__ = ["main", "new_sqlite_database"]
@@ -19,8 +22,6 @@ __all__ = ["main", "new_sqlite_database"]
 
 def new_sqlite_database(connection_url: str) -> Path | None:
     """The file of a SQLite connection URL, when there is a file and it does not exist yet."""
-    from sqlalchemy.engine import make_url
-
     url = make_url(connection_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
@@ -29,8 +30,6 @@ def new_sqlite_database(connection_url: str) -> Path | None:
 
 
 def main(argv: list[str]) -> None:
-    from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, temporary_settings
-
     database = new_sqlite_database(PREFECT_API_DATABASE_CONNECTION_URL.value())
     updates: dict[str, object] = {}
     if database is not None and seed_database(database) and snapshot_has_these_blocks():

@@ -34,6 +34,7 @@ def read_process_record(path: Path, record_type: type[R]) -> R | None:
     """The dataclass ``record_type`` written at ``path``; None when missing, unreadable or incomplete."""
     try:
         data = json.loads(path.read_text())
+        # fields() wants a dataclass type; R is one by contract (callers pass their record classes).
         return record_type(**{f.name: data[f.name] for f in fields(record_type)})  # type: ignore[arg-type]
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -145,6 +145,8 @@ def _as_set(cell: object) -> object:
 def new_server_database(database: Path) -> None:
     """Let Prefect create ``database``: `prefect server start` on it (127.0.0.1, a temporary PREFECT_HOME, no
     other Prefect setting of this environment, no services) until it answers, then stopped."""
+    # deferred: the local server module costs ~110 ms (measured: click); the server process imports this module to seed
+    # its database (P4's first run) and never starts another server
     from flows.local_server.server import LocalServer, StartingServer, free_port, stop_local_server
 
     with tempfile.TemporaryDirectory(prefix="schema-snapshot-") as folder:

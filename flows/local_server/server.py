@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,19 @@ import httpx
 from compiler.language.project import project_path
 from flows.local_server.process_records import pid_alive, read_process_record, write_process_record
 
-__all__ = ["LocalServer", "LocalServerError", "StartingServer", "begin_local_server", "spawn_server", "ensure_local_server", "free_port", "stop_local_server", "local_server_status", "start_server", "SERVER_DIR"]
+__all__ = [
+    "SERVER_DIR",
+    "LocalServer",
+    "LocalServerError",
+    "StartingServer",
+    "begin_local_server",
+    "ensure_local_server",
+    "free_port",
+    "local_server_status",
+    "spawn_server",
+    "start_server",
+    "stop_local_server",
+]
 
 # Under the project root found from the working directory (as git does): `run` from a subfolder reuses the server.
 SERVER_DIR = project_path("var/prefect")
@@ -203,10 +215,8 @@ def _terminate(pid: int, grace: float = 10.0) -> None:
         if waited == pid or not pid_alive(pid):
             return
         time.sleep(0.1)
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def stop_local_server(home: Path = SERVER_DIR) -> LocalServer | None:

@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator
 
 from prefect.context import AsyncClientContext, SyncClientContext
 
+from flows.prefect_api import retry as api_retry
+from flows.prefect_api.seam import share_api_tls_context
+
 __all__ = ["install", "shared_api_clients"]
 
 _INSTALLED = False
@@ -17,9 +20,6 @@ def install() -> bool:
     """Called once by everything that runs automation flows; True when both patches are in place."""
     global _INSTALLED
     if not _INSTALLED:
-        from flows.prefect_api import retry as api_retry
-        from flows.prefect_api.seam import share_api_tls_context
-
         _INSTALLED = api_retry.install() and share_api_tls_context()
     return _INSTALLED
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from uuid import UUID
 
 from flows.engine.failure_messages import plain_message
 
-__all__ = ["ActionHistory", "RunHistory", "read_runs", "read_run"]
+__all__ = ["ActionHistory", "RunHistory", "read_run", "read_runs"]
 
 
 @dataclass
@@ -45,9 +48,7 @@ _SETTLE_POLL_SECONDS = 0.2
 async def _actions_of(client: Any, flow_run_id: UUID, settle_seconds: float = 0.0) -> list[ActionHistory]:
     """The run's task runs; when the run has its summary artifact (it finished), wait up to
     ``settle_seconds`` until every action the summary lists has a final task-run state on the server."""
-    import asyncio
-    import time
-
+    # deferred: Prefect costs ~1 s CPU to import (measured); `import platform_god.automations` loads this module without reading runs
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
 
@@ -93,6 +94,7 @@ def _from_row(row: dict[str, Any]) -> ActionHistory:
 
 
 async def _summary_rows(client: Any, flow_run_id: UUID) -> list[dict[str, Any]]:
+    # deferred: Prefect costs ~1 s CPU to import (measured); `import platform_god.automations` loads this module without reading runs
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterType
 
     artifacts = await client.read_artifacts(
@@ -102,8 +104,6 @@ async def _summary_rows(client: Any, flow_run_id: UUID) -> list[dict[str, Any]]:
     for artifact in artifacts:
         data = artifact.data
         if isinstance(data, str):
-            import json
-
             try:
                 data = json.loads(data)
             except ValueError:
@@ -136,6 +136,7 @@ def _history(run: Any, automation: str, actions: list[ActionHistory]) -> RunHist
 
 
 async def read_run(flow_run_id: str | UUID, settle_seconds: float = SETTLE_SECONDS) -> RunHistory:
+    # deferred: Prefect costs ~1 s CPU to import (measured); `import platform_god.automations` loads this module without reading runs
     from prefect.client.orchestration import get_client
 
     async with get_client() as client:
@@ -146,6 +147,7 @@ async def read_run(flow_run_id: str | UUID, settle_seconds: float = SETTLE_SECON
 
 async def read_runs(automation: str | None = None, limit: int = 10, settle_seconds: float = SETTLE_SECONDS) -> list[RunHistory]:
     """Newest first; ``automation`` None means every automation flow."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); `import platform_god.automations` loads this module without reading runs
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
     from prefect.client.schemas.sorting import FlowRunSort

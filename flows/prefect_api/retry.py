@@ -19,10 +19,12 @@ if Prefect's client no longer has it, nothing is patched.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
+
+from flows.prefect_api import outage as api_outage
+from flows.prefect_api.seam import wrap_api_client_send
+from flows.retry_loop import aretry, retry
 
 __all__ = ["QUICK_RETRY_DELAYS", "install"]
 
@@ -38,30 +40,25 @@ def _quick_retry(response: Any) -> bool:
     return "Retry-After" not in headers and headers.get("Prefect-Maintenance") != "true"
 
 
+def _quick_retries(response: Any) -> Generator[float, Any, Any]:
+    """The delay before each quick retry while the answer is a bare 503; the response to hand back."""
+    for delay in QUICK_RETRY_DELAYS:
+        if not _quick_retry(response):
+            break
+        response = yield delay
+    return response
+
+
 def _async_send(send: Callable[..., Any]) -> Callable[..., Any]:
     async def send_with_quick_retries(request: Any, *args: Any, **kwargs: Any) -> Any:
-        response = await send(request, *args, **kwargs)
-        for delay in QUICK_RETRY_DELAYS:
-            if not _quick_retry(response):
-                break
-            await response.aclose()
-            await asyncio.sleep(delay)
-            response = await send(request, *args, **kwargs)
-        return response
+        return await aretry(lambda: send(request, *args, **kwargs), _quick_retries, discard=lambda response: response.aclose())
 
     return send_with_quick_retries
 
 
 def _sync_send(send: Callable[..., Any]) -> Callable[..., Any]:
     def send_with_quick_retries(request: Any, *args: Any, **kwargs: Any) -> Any:
-        response = send(request, *args, **kwargs)
-        for delay in QUICK_RETRY_DELAYS:
-            if not _quick_retry(response):
-                break
-            response.close()
-            time.sleep(delay)
-            response = send(request, *args, **kwargs)
-        return response
+        return retry(lambda: send(request, *args, **kwargs), _quick_retries, discard=lambda response: response.close())
 
     return send_with_quick_retries
 
@@ -72,8 +69,6 @@ def install() -> bool:
     global _INSTALLED
     if _INSTALLED:
         return True
-    from flows.prefect_api import outage as api_outage
-    from flows.prefect_api.seam import wrap_api_client_send
 
     _INSTALLED = wrap_api_client_send(
         lambda send: api_outage.async_send(_async_send(send)),

@@ -6,14 +6,31 @@ test in tests/flows/prefect_api/test_seam.py fails naming the seam; fix it here 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import logging
+import os
+import ssl
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import certifi
+import prefect
+from prefect.client.base import PrefectHttpxAsyncClient, PrefectHttpxSyncClient
+from prefect.client.orchestration import PrefectClient, SyncPrefectClient
+from prefect.client.schemas.actions import DeploymentScheduleCreate
+from prefect.client.schemas.objects import VersionInfo
+from prefect.context import refresh_global_settings_context
+from prefect.events.worker import EventsWorker
 from prefect.filesystems import LocalFileSystem
+from prefect.logging.handlers import APILogWorker, PrefectConsoleHandler
+from prefect.settings import PREFECT_API_SSL_CERT_FILE, PREFECT_API_TLS_INSECURE_SKIP_VERIFY
+from pydantic import ValidationError
+from rich.console import Console
 
 __all__ = [
     "EVENT_PARAMETER_TEMPLATE",
@@ -49,6 +66,7 @@ __all__ = [
 
 async def run_flow_in_this_process(flow: Any, flow_run: Any) -> Any:
     """Execute ``flow_run`` (already claimed: PENDING) with ``flow`` here; returns the final state."""
+    # deferred: prefect.flow_engine costs ~130 ms more than Prefect itself (measured); importers that never call this function do not pay for it
     from prefect.flow_engine import run_flow_async
 
     return await run_flow_async(flow, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
@@ -64,10 +82,11 @@ def engine_leaves_sigterm_alone() -> Iterator[None]:
     and the serve loop instead of starting the drain. Prefect has no setting to switch it off, so the
     engine's module-level name is swapped for a no-op for the duration.
     """
+    # deferred: prefect.flow_engine costs ~130 ms more than Prefect itself (measured); importers that never call this function do not pay for it
     import prefect.flow_engine as engine
 
     original = engine.capture_sigterm
-    engine.capture_sigterm = contextlib.nullcontext  # type: ignore[assignment]
+    engine.capture_sigterm = contextlib.nullcontext  # type: ignore[assignment]  # the seam's patch (tested)
     try:
         yield
     finally:
@@ -81,8 +100,6 @@ def engine_leaves_sigterm_alone() -> Iterator[None]:
 
 
 def _send_hook_ok(cls: type) -> bool:
-    import inspect
-
     method = getattr(cls, "_send_with_retry", None)
     if method is None:
         return False
@@ -92,8 +109,6 @@ def _send_hook_ok(cls: type) -> bool:
 def wrap_api_client_send(async_wrap: Callable[[Any], Any], sync_wrap: Callable[[Any], Any]) -> bool:
     """Make Prefect's API clients call ``async_wrap(send)``/``sync_wrap(send)`` instead of ``send`` inside
     their retry loop; False (nothing patched) when the hook is gone. Call once per process."""
-    from prefect.client.base import PrefectHttpxAsyncClient, PrefectHttpxSyncClient
-
     if not (_send_hook_ok(PrefectHttpxAsyncClient) and _send_hook_ok(PrefectHttpxSyncClient)):
         return False
     async_original = PrefectHttpxAsyncClient._send_with_retry
@@ -105,6 +120,7 @@ def wrap_api_client_send(async_wrap: Callable[[Any], Any], sync_wrap: Callable[[
     def sync_send_with_retry(self: Any, request: Any, send: Any, *args: Any, **kwargs: Any) -> Any:
         return sync_original(self, request, sync_wrap(send), *args, **kwargs)
 
+    # The seam's patch of Prefect's clients (tested in tests/flows/prefect_api/test_seam.py).
     PrefectHttpxAsyncClient._send_with_retry = async_send_with_retry  # type: ignore[method-assign]
     PrefectHttpxSyncClient._send_with_retry = sync_send_with_retry  # type: ignore[method-assign]
     return True
@@ -186,6 +202,7 @@ def name_flow_function(fn: Callable[..., Any], module: str, attribute: str) -> N
 def release_redis_lock_acquired_async(manager: Any, key: str, holder: str) -> bool:
     """Release ``key`` held by ``holder`` if it was acquired through the async client; False otherwise
     (the caller then uses the manager's own release_lock)."""
+    # deferred: redis costs ~140 ms (measured) and only Redis locks use it; importers that never call this function do not pay for it
     from redis.asyncio.lock import Lock as AsyncLock
     from redis.lock import Lock
 
@@ -228,8 +245,6 @@ _ENGINE_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
 
 def prefect_console_handlers() -> list[logging.Handler]:
     """The handlers through which Prefect writes run logs to the terminal."""
-    from prefect.logging.handlers import PrefectConsoleHandler
-
     handlers = (*logging.getLogger().handlers, *logging.getLogger("prefect").handlers)
     return [handler for handler in handlers if isinstance(handler, PrefectConsoleHandler)]
 
@@ -237,8 +252,6 @@ def prefect_console_handlers() -> list[logging.Handler]:
 def hide_engine_failure_echoes() -> int:
     """Filter the engine's failure echoes from the console (the API still gets every line); returns
     the number of handlers filtered."""
-    import prefect
-
     prefect_dir = str(Path(prefect.__file__).parent)
 
     def keep(record: logging.LogRecord) -> bool:
@@ -260,23 +273,15 @@ def hide_engine_failure_echoes() -> int:
 
 def point_prefect_at(api_url: str) -> None:
     """Make this process's Prefect (already imported or not) use ``api_url``, as if it were set at import."""
-    import os
-
     os.environ["PREFECT_API_URL"] = api_url
-    import sys
 
     if "prefect" in sys.modules:
-        from prefect.context import refresh_global_settings_context
-
         refresh_global_settings_context()
 
 
 def start_event_and_log_workers() -> None:
     """Start Prefect's event and log workers for the current settings now, so that their exit hooks are
     registered before (and therefore run after) a hook registered next."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
     EventsWorker.instance()
     APILogWorker.instance()
 
@@ -294,8 +299,6 @@ _SHARED_SUSPENSION_OBSERVERS: dict[Any, Any] = {}  # event loop → its FlowRunS
 
 
 def _observe_on_the_shared_observer(original: Callable[..., Any]) -> Callable[..., Any]:
-    import asyncio
-
     @contextlib.contextmanager
     def observe(flow_run_id: Any, suspension_request: Any, polling_interval: float = 10) -> Iterator[None]:
         try:
@@ -316,15 +319,14 @@ def _observe_on_the_shared_observer(original: Callable[..., Any]) -> Callable[..
             watching.cancel()
             observer.remove_in_flight_flow_run_id(flow_run_id)
 
-    observe.shares_one_observer = True  # type: ignore[attr-defined]
+    observe.shares_one_observer = True  # type: ignore[attr-defined]  # a marker on the function: patched once
     return observe
 
 
 @contextlib.asynccontextmanager
 async def one_suspension_observer_for_this_loop() -> AsyncIterator[None]:
     """While open, runs of deployments executed on the current event loop share one suspension observer."""
-    import asyncio
-
+    # deferred: prefect.flow_engine costs ~130 ms more than Prefect itself (measured); importers that never call this function do not pay for it
     import prefect.flow_engine as engine
     from prefect._flow_run_suspension import mark_flow_run_suspension_requested
     from prefect._internal.observers import FlowRunSuspendingObserver
@@ -335,8 +337,11 @@ async def one_suspension_observer_for_this_loop() -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         try:
             # The engine registers each run's suspension request before observing it: marking by id reaches it.
-            observer = await stack.enter_async_context(FlowRunSuspendingObserver(on_suspended=mark_flow_run_suspension_requested))
-        except Exception:  # noqa: BLE001 - without it every run keeps Prefect's own observer: slower, never wrong
+            observer = await stack.enter_async_context(
+                # Prefect's own callback returns a bool its observer ignores; the protocol's annotation says None.
+                FlowRunSuspendingObserver(on_suspended=mark_flow_run_suspension_requested)  # type: ignore[arg-type]
+            )
+        except Exception:
             logging.getLogger(__name__).warning("no shared suspension observer; each run starts its own", exc_info=True)
         else:
             _SHARED_SUSPENSION_OBSERVERS[loop] = observer
@@ -356,17 +361,12 @@ async def one_suspension_observer_for_this_loop() -> AsyncIterator[None]:
 
 
 def _api_tls_inputs() -> tuple[bool, str]:
-    import certifi
-    from prefect.settings import PREFECT_API_SSL_CERT_FILE, PREFECT_API_TLS_INSECURE_SKIP_VERIFY
-
     return bool(PREFECT_API_TLS_INSECURE_SKIP_VERIFY.value()), PREFECT_API_SSL_CERT_FILE.value() or certifi.where()
 
 
 @lru_cache(maxsize=8)
 def _api_tls_context(insecure: bool, cafile: str) -> Any:
     """What PrefectClient.__init__ builds (Prefect 3.9), once per settings."""
-    import ssl
-
     if insecure:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -378,15 +378,12 @@ def _api_tls_context(insecure: bool, cafile: str) -> Any:
 def share_api_tls_context() -> bool:
     """Make Prefect's API clients share one TLS context per process; False (nothing patched) when their
     constructors no longer take ``httpx_settings``. Call once per process."""
-    import inspect
-
-    from prefect.client.orchestration import PrefectClient, SyncPrefectClient
 
     classes = (PrefectClient, SyncPrefectClient)
     if not all("httpx_settings" in inspect.signature(cls.__init__).parameters for cls in classes):
         return False
     for cls in classes:
-        cls.__init__ = _with_shared_tls_context(cls.__init__)  # type: ignore[method-assign]
+        cls.__init__ = _with_shared_tls_context(cls.__init__)  # type: ignore[method-assign]  # the seam's patch (tested)
     return True
 
 
@@ -409,9 +406,6 @@ def _with_shared_tls_context(original: Callable[..., None]) -> Callable[..., Non
 
 def send_queued_events_and_logs(timeout: float = 5.0) -> None:
     """Send the events and log lines this process still holds, waiting up to ``timeout`` seconds for each."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
     EventsWorker.drain_all(timeout=timeout)
     APILogWorker.drain_all(timeout=timeout)
 
@@ -429,8 +423,7 @@ def prefect_yaml_deploy_configs(raw: dict[str, Any]) -> tuple[list[dict[str, Any
     """(deployment configs, top-level actions) of a parsed prefect.yaml, as `prefect deploy` reads them
     (``_load_deploy_configs_and_actions`` after its yaml.safe_load, which takes seconds on 1,000 deployments
     where the C loader's result is at hand); a ValueError for what it would skip with a warning."""
-    from pydantic import ValidationError
-
+    # deferred: prefect.cli.deploy costs ~60 ms more than Prefect itself (measured); every run and worker imports the seam; only deploy calls this
     from prefect.cli.deploy._config import _format_validation_error
     from prefect.cli.deploy._models import PrefectYamlModel
 
@@ -444,6 +437,7 @@ def prefect_yaml_deploy_configs(raw: dict[str, Any]) -> tuple[list[dict[str, Any
 
 def prefect_deploy_config(config: dict[str, Any]) -> dict[str, Any]:
     """One entry with `prefect deploy`'s defaults filled in and the deprecated ``schedule`` key handled."""
+    # deferred: prefect.cli.deploy costs ~60 ms more than Prefect itself (measured); every run and worker imports the seam; only deploy calls this
     from prefect.cli.deploy._config import _handle_deprecated_schedule_fields, _merge_with_default_deploy_config
 
     return _handle_deprecated_schedule_fields(_merge_with_default_deploy_config(config))
@@ -451,8 +445,7 @@ def prefect_deploy_config(config: dict[str, Any]) -> dict[str, Any]:
 
 def prefect_deploy_schedules(config: dict[str, Any]) -> list[dict[str, Any]] | None:
     """The entry's schedules as `prefect deploy --no-prompt` passes them to ``RunnerDeployment.aapply``."""
-    from rich.console import Console
-
+    # deferred: prefect.cli.deploy costs ~60 ms more than Prefect itself (measured); every run and worker imports the seam; only deploy calls this
     from prefect.cli.deploy._schedules import _construct_schedules
 
     return _construct_schedules(config, {}, console=Console(quiet=True), is_interactive=lambda: False)
@@ -460,6 +453,7 @@ def prefect_deploy_schedules(config: dict[str, Any]) -> list[dict[str, Any]] | N
 
 def prefect_deploy_triggers(deployment_name: str, specs: list[dict[str, Any]]) -> list[Any]:
     """Trigger models named like `prefect deploy` names them (``<deployment>__automation_<n>`` when unnamed)."""
+    # deferred: prefect.cli.deploy costs ~60 ms more than Prefect itself (measured); every run and worker imports the seam; only deploy calls this
     from prefect.cli.deploy._triggers import _initialize_deployment_triggers
 
     return list(_initialize_deployment_triggers(deployment_name, specs))
@@ -467,6 +461,7 @@ def prefect_deploy_triggers(deployment_name: str, specs: list[dict[str, Any]]) -
 
 def pull_step_storage(pull_steps: list[dict[str, Any]]) -> Any:
     """The storage shim through which `prefect deploy` hands its pull steps to a RunnerDeployment."""
+    # deferred: prefect.cli.deploy costs ~60 ms more than Prefect itself (measured); every run and worker imports the seam; only deploy calls this
     from prefect.cli.deploy._storage import _PullStepStorage
 
     return _PullStepStorage(pull_steps)
@@ -488,6 +483,7 @@ def set_defaults_from_flow(
 
 async def apply_slas(client: Any, deployment_id: Any, specs: list[dict[str, Any]]) -> None:
     """A deployment's ``sla`` list as `prefect deploy` applies it (Prefect Cloud only; a ValueError elsewhere)."""
+    # deferred: prefect.cli.deploy costs ~60 ms more than Prefect itself (measured); every run and worker imports the seam; only deploy calls this
     from prefect.cli.deploy._sla import _create_slas, _initialize_deployment_slas
 
     await _create_slas(client, deployment_id, _initialize_deployment_slas(deployment_id, specs))
@@ -496,8 +492,7 @@ async def apply_slas(client: Any, deployment_id: Any, specs: list[dict[str, Any]
 async def inferred_version_info(folder: Path) -> Any:
     """What ``RunnerDeployment.aapply`` infers from the CI environment or git (in ``folder``, where `prefect
     deploy` runs), computed once instead of once per deployment (five git processes each); None if nothing."""
-    import os
-
+    # deferred: Prefect's versioning module costs ~6 ms (measured); every run and worker imports the seam; only deploy calls this
     from prefect._internal.versioning import get_inferred_version_info
 
     saved = os.getcwd()
@@ -510,8 +505,6 @@ async def inferred_version_info(folder: Path) -> Any:
 
 def deployment_version_info(deployment: Any, inferred: Any) -> Any:
     """``RunnerDeployment._get_deployment_version_info`` with the inferred info given (it may set the version)."""
-    from prefect.client.schemas.objects import VersionInfo
-
     if inferred is not None:
         info = inferred.model_copy()
         if not deployment.version or deployment._version_from_flow:
@@ -526,34 +519,31 @@ def deployment_create_payload(deployment: Any, schedules: list[dict[str, Any]] |
     less ``flow_id``. Built here so a deploy of 1,000 new deployments sends one request each (plus one per
     trigger and per flow) instead of aapply's five: a read by name, the flow, the deployment, a delete of the
     trigger automations a new deployment cannot have yet, the triggers (benchmark P12)."""
-    from prefect.client.schemas.actions import DeploymentScheduleCreate
-
     if schedules:
         deployment.schedules = [DeploymentScheduleCreate(**schedule) for schedule in schedules]
-    payload: dict[str, Any] = dict(
-        name=deployment.name,
-        work_queue_name=deployment.work_queue_name,
-        work_pool_name=deployment.work_pool_name,
-        version=deployment.version,
-        version_info=version_info,
-        paused=deployment.paused,
-        schedules=deployment._schedules_with_serialized_block_parameters(),
-        concurrency_limit=deployment.concurrency_limit,
-        concurrency_options=deployment.concurrency_options,
-        parameters=deployment.model_dump(mode="json", include={"parameters"})["parameters"],
-        description=deployment.description,
-        tags=deployment.tags,
-        path=deployment._path,
-        entrypoint=deployment.entrypoint,
-        storage_document_id=None,
-        infrastructure_document_id=None,
-        parameter_openapi_schema=deployment._parameter_openapi_schema.model_dump(exclude_unset=True),
-        enforce_parameter_schema=deployment.enforce_parameter_schema,
-    )
+    payload: dict[str, Any] = {
+        "name": deployment.name,
+        "work_queue_name": deployment.work_queue_name,
+        "work_pool_name": deployment.work_pool_name,
+        "version": deployment.version,
+        "version_info": version_info,
+        "paused": deployment.paused,
+        "schedules": deployment._schedules_with_serialized_block_parameters(),
+        "concurrency_limit": deployment.concurrency_limit,
+        "concurrency_options": deployment.concurrency_options,
+        "parameters": deployment.model_dump(mode="json", include={"parameters"})["parameters"],
+        "description": deployment.description,
+        "tags": deployment.tags,
+        "path": deployment._path,
+        "entrypoint": deployment.entrypoint,
+        "storage_document_id": None,
+        "infrastructure_document_id": None,
+        "parameter_openapi_schema": deployment._parameter_openapi_schema.model_dump(exclude_unset=True),
+        "enforce_parameter_schema": deployment.enforce_parameter_schema,
+    }
     if deployment.work_pool_name:
         payload["job_variables"] = deployment.job_variables
         payload["path"] = None if deployment.storage else deployment._path
         pull_steps = deployment.storage.to_pull_step() if deployment.storage else []
         payload["pull_steps"] = pull_steps if isinstance(pull_steps, list) else ([pull_steps] if pull_steps else [])
     return payload
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import threading
@@ -200,7 +201,7 @@ class RegistryStore:
         values = {"automation": automation, "level": level, "message": message, "data": stored, "created_at": _now()}
         return self._insert_row(notifications_table, values, f"storing a notification for {automation}", deadline)
 
-    def notifications(self, automation: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def notifications(self, automation: str | None = None, limit: int = 100) -> builtins.list[dict[str, Any]]:  # `list` is a method here
         """Notifications newest first, as dicts with id, automation, level, message, data, created_at."""
         return self._recent_rows(notifications_table, automation, limit, "reading notifications")
 
@@ -234,7 +235,7 @@ class RegistryStore:
         }
         return self._insert_row(artifacts_table, values, f"storing an artifact for {automation}", deadline)
 
-    def artifacts(self, automation: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def artifacts(self, automation: str | None = None, limit: int = 100) -> builtins.list[dict[str, Any]]:  # `list` is a method here
         """Artifacts newest first, as dicts with id, automation, artifact_type, path, sha256, size_bytes, created_at."""
         return self._recent_rows(artifacts_table, automation, limit, "reading artifacts")
 
@@ -274,10 +275,12 @@ class RegistryStore:
     def _insert_row(self, table: Table, values: dict[str, Any], action: str, deadline: Deadline | None = None) -> int:
         with self._database_errors(action, deadline), self._transaction(write=True, deadline=deadline) as conn:
             result = conn.execute(insert(table).values(**values))
-            new_id: int = result.inserted_primary_key[0]
+            key = result.inserted_primary_key
+            assert key is not None  # an INSERT's result always has it
+            new_id: int = key[0]
         return new_id
 
-    def _recent_rows(self, table: Table, automation: str | None, limit: int, action: str) -> list[dict[str, Any]]:
+    def _recent_rows(self, table: Table, automation: str | None, limit: int, action: str) -> builtins.list[dict[str, Any]]:  # `list` is a method here
         if automation is not None:
             check_name("automation", automation)
         check_limit(limit)
@@ -318,7 +321,9 @@ class RegistryStore:
             raise RegistryBusy(f"registry: gave up on {self._where}: the try's deadline had passed; nothing was written")
         if self._engine.dialect.name == "sqlite":
             # On the driver connection, outside any transaction (isolation_level is None: no implicit BEGIN).
-            conn.connection.driver_connection.execute(f"PRAGMA busy_timeout = {max(int(seconds * 1000), 1)}")
+            driver = conn.connection.driver_connection
+            assert driver is not None  # an open connection has its driver's
+            driver.execute(f"PRAGMA busy_timeout = {max(int(seconds * 1000), 1)}")
 
     @property
     def _where(self) -> str:

@@ -9,11 +9,14 @@ started first (flows/prefect_api/seam.py) so that theirs run after ours.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
+
+from compiler.commands.api_endpoint import configured_api_url
 
 __all__ = ["api_url", "on_exit", "using_api"]
 
@@ -28,9 +31,8 @@ _exit_hook_registered = False
 def _prefect_api_url() -> str | None:
     """The API URL Prefect uses here now (environment, profile or a ``temporary_settings`` block)."""
     if "prefect" not in sys.modules:
-        from compiler.commands.api_endpoint import configured_api_url
-
         return configured_api_url()
+    # deferred: Prefect costs ~1 s CPU to import (measured); `import platform_god.automations` does without it
     from prefect.settings import PREFECT_API_URL
 
     return PREFECT_API_URL.value() or None
@@ -45,6 +47,7 @@ def api_url() -> str:
         return configured
     with _lock:
         if _embedded_url is None:
+            # deferred: the local server module costs ~110 ms (measured); `import platform_god.automations` does without it
             from flows.local_server.server import SERVER_DIR, local_server_status, start_server, stop_local_server
 
             server = local_server_status(SERVER_DIR)
@@ -52,11 +55,11 @@ def api_url() -> str:
                 server = start_server(SERVER_DIR)
                 home = SERVER_DIR.resolve()
                 # Plain atexit: it runs after the threading exit hooks, when runs and Prefect's workers are done.
-                import atexit
 
                 atexit.register(stop_local_server, home)
                 log.info("started the embedded Prefect server at %s (stopped when this process exits)", server.ui_url)
             _embedded_url = server.api_url
+            # deferred: the Prefect seam imports Prefect, ~1 s CPU (measured); `import platform_god.automations` does without it
             from flows.prefect_api.seam import point_prefect_at
 
             point_prefect_at(_embedded_url)  # this process's Prefect, child processes, and Prefect imported later
@@ -67,6 +70,7 @@ def api_url() -> str:
 def using_api() -> Iterator[str]:
     """Run the block against ``api_url()``."""
     url = api_url()
+    # deferred: Prefect costs ~1 s CPU to import (measured); `import platform_god.automations` does without it
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     if PREFECT_API_URL.value() == url:
@@ -84,9 +88,11 @@ def on_exit(callback: Callable[[], None]) -> None:
     global _exit_hook_registered
     with _lock:
         if not _exit_hook_registered:
+            # deferred: the Prefect seam imports Prefect, ~1 s CPU (measured); `import platform_god.automations` does without it
             from flows.prefect_api.seam import start_event_and_log_workers
 
             start_event_and_log_workers()
+            # Private but stable since 3.9: runs before threads are joined, unlike atexit (which runs after).
             threading._register_atexit(_run_exit_callbacks)  # type: ignore[attr-defined]
             _exit_hook_registered = True
         if callback not in _exit_callbacks:
@@ -100,5 +106,5 @@ def _run_exit_callbacks() -> None:
     for callback in callbacks:
         try:
             callback()
-        except Exception:  # noqa: BLE001 - one failing stop must not keep the others from running
+        except Exception:
             log.exception("stopping %r at exit failed", callback)

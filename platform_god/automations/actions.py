@@ -13,7 +13,10 @@ from typing import Any
 from compiler.language.catalog import LoadedAutomation
 from flows.actions import ACTION_TYPES
 from flows.actions.custom import register_custom_action
+from flows.python_api import aexecute_automation
+from platform_god.automations._runtime import using_api
 from platform_god.automations.models import AutomationDefinition, AutomationRun
+from platform_god.automations.registry import get_automation_registry
 
 __all__ = [
     "ACTION_TYPES",
@@ -46,8 +49,6 @@ def _loaded(automation: AutomationDefinition | LoadedAutomation | str) -> Loaded
     if isinstance(automation, LoadedAutomation):
         return automation
     if isinstance(automation, str):
-        from platform_god.automations.registry import get_automation_registry
-
         found = get_automation_registry().get_by_name(automation)
         if found is None:
             known = ", ".join(get_automation_registry().names()) or "none"
@@ -68,9 +69,6 @@ def execute_automation(
     event or the short form ``{"event_type": ..., "payload": {...}}``); ``idempotency_key`` names the
     occurrence (the same key again returns stored results). Manual runs are not subject to the cooldown.
     """
-    from flows.python_api import aexecute_automation
-    from platform_god.automations._runtime import using_api
-
     loaded = _loaded(automation)
     with using_api():
         result = asyncio.run(aexecute_automation(loaded, context, event, idempotency_key))

@@ -15,6 +15,7 @@ creates, in a data folder under /tmp that user owns (pytest's temp folders are p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -28,7 +29,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,7 @@ def missing_services() -> list[str]:
 def install_services() -> str:
     """Run the project's install step (``.ci/install-services``, apt-get as root); its output."""
     completed = subprocess.run(
-        ["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900
+        ["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900, check=False
     )
     output = completed.stdout + completed.stderr
     if completed.returncode != 0:
@@ -168,10 +169,8 @@ def _alive(pid: int) -> bool:
 
 def _kill(pids: Iterable[int], sig: int) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 @dataclass
@@ -290,7 +289,7 @@ def start_postgres(log_dir: Path) -> Postgres:
             os.chown(path, entry.pw_uid, entry.pw_gid)
     init = subprocess.run(
         [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, user=user, group=user, timeout=300, cwd=root,
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, user=user, group=user, timeout=300, cwd=root, check=False,
     )
     if init.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
@@ -314,7 +313,7 @@ def start_postgres(log_dir: Path) -> Postgres:
     postgres = Postgres(service, port, root)
     isready = [str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
     try:
-        _wait_until(service, lambda: subprocess.run(isready, stdin=subprocess.DEVNULL).returncode == 0, "accepting connections")
+        _wait_until(service, lambda: subprocess.run(isready, stdin=subprocess.DEVNULL, check=False).returncode == 0, "accepting connections")
     except BaseException:
         postgres.stop()
         raise
@@ -543,7 +542,7 @@ def custom_event(custom_type: str, payload: Mapping[str, Any], event_id: str | N
     built = build_event("custom", {"custom_type": custom_type}, payload)
     return {
         "id": event_id or built.id,
-        "occurred": datetime.now(timezone.utc).isoformat(),
+        "occurred": datetime.now(UTC).isoformat(),
         "event": built.event,
         "resource": built.resource,
         "payload": built.payload,
@@ -831,7 +830,7 @@ class Cluster:
         run_env = {**(env if env is not None else self.client_env()), "PWD": str(self.project)}
         completed = subprocess.run(
             list(command), cwd=self.project, env=run_env,
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout,
+            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout, check=False,
         )
         output = completed.stdout + completed.stderr
         if completed.returncode != 0:

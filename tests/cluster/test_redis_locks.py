@@ -98,8 +98,8 @@ def test_processes_take_turns(redis_url: str, tmp_path: Path) -> None:
         worker.join(timeout=120)
 
     lines = log.read_text().splitlines()
-    pairs = list(zip(lines[::2], lines[1::2]))
     assert len(lines) == 3 * 10 * 2
+    pairs = list(zip(lines[::2], lines[1::2], strict=True))
     assert all(enter.split()[0] == "enter" and leave == f"leave {enter.split()[1]}" for enter, leave in pairs)
 
 

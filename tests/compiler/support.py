@@ -7,9 +7,10 @@ from pathlib import Path
 
 from compiler.language.catalog import Catalog, load_catalog
 
-__all__ = ["ROOT", "EXAMPLES", "make_config_dir", "lines_for", "validate_text"]
+__all__ = ["EXAMPLES", "ROOT", "lines_for", "make_config_dir", "validate_text"]
 
 from tests import ROOT
+
 EXAMPLES = ROOT / "configs" / "automations"
 
 

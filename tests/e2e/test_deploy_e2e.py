@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,15 +34,15 @@ from tests.prefect_support import (
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CRON_NAME = "berlin_nightly"
-CRON_AUTOMATION = f"""\
+CRON_AUTOMATION = """\
 description: Nightly at 02:30 Berlin time.
 trigger:
   type: time
-  time: {{cron_expression: "30 2 * * *", timezone_str: Europe/Berlin}}
+  time: {cron_expression: "30 2 * * *", timezone_str: Europe/Berlin}
 actions:
   - type: log_message
     name: say
-    parameters: {{message: nightly}}
+    parameters: {message: nightly}
 """
 CHAIN_EVENT = "platform-god.chain.completed"
 BURST = 200
@@ -68,8 +68,8 @@ def project(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> It
 @pytest.fixture
 def registry(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A fresh registry (state folder) for this test."""
-    from flows.registry import RegistryStore
     from compiler.language.settings import get_settings
+    from flows.registry import RegistryStore
 
     monkeypatch.setenv("AUTOMATIONS_STATE_DIR", str(tmp_path / "state"))
     get_settings.cache_clear()
@@ -82,7 +82,7 @@ def _expected_local_run(day: date) -> datetime:
     """When a daily 02:30 Berlin job runs on ``day``: at 02:30, or 03:30 when the clock skips 02:00-03:00
     (spring forward); on the fall-back day 02:30 happens twice and the job runs once, at the first one."""
     wanted = datetime.combine(day, time(2, 30), tzinfo=BERLIN)  # fold=0: the first 02:30 of a repeated hour
-    if wanted.astimezone(timezone.utc).astimezone(BERLIN).replace(tzinfo=None) != wanted.replace(tzinfo=None):
+    if wanted.astimezone(UTC).astimezone(BERLIN).replace(tzinfo=None) != wanted.replace(tzinfo=None):
         return datetime.combine(day, time(3, 30), tzinfo=BERLIN)  # 02:30 does not exist that day
     return wanted
 
@@ -170,7 +170,7 @@ def test_health_alert_fires_below_50_once_within_its_cooldown(project: Path, reg
 def _chain_event(chain: str) -> dict[str, Any]:
     return {
         "id": str(uuid.uuid4()),
-        "occurred": datetime.now(timezone.utc).isoformat(),
+        "occurred": datetime.now(UTC).isoformat(),
         "event": CHAIN_EVENT,
         "resource": {"prefect.resource.id": f"platform-god.chain.{chain}", "platform-god.chain-name": chain,
                      "platform-god.status": "completed"},

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["Recorded", "ScriptedServer", "Runtime", "CliResult"]
+__all__ = ["CliResult", "Recorded", "Runtime", "ScriptedServer"]
 
 CLI_TIMEOUT_SECONDS = 120.0
 
@@ -61,7 +61,7 @@ class ScriptedServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _handle(self) -> None:
@@ -269,6 +269,7 @@ class Runtime:
             text=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
+            check=False,
         )
         return CliResult(completed.returncode, completed.stdout, completed.stderr)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from compiler.commands.automation_tests.loader import LoadedCase
 from compiler.commands.dry_run import FAILS, SKIPPED, UNKNOWN, ActionPreview, cooldown_verdict, preview_actions, trigger_verdict
 from flows.engine.run_context import RunInputs, builtin_variables, missing_inputs, resolve_occurrence, template_variables
 
-__all__ = ["CaseOutcome", "RUN_ID", "run_case", "subset_differences"]
+__all__ = ["RUN_ID", "CaseOutcome", "run_case", "subset_differences"]
 
 RUN_ID = "test-run"  # what {run_id} renders to in a case
 
@@ -41,7 +41,7 @@ def _equal(expected: Any, actual: Any) -> bool:
     if isinstance(expected, int | float) and isinstance(actual, int | float):
         return expected == actual
     if isinstance(expected, list) and isinstance(actual, list):
-        return len(expected) == len(actual) and all(_equal(e, a) for e, a in zip(expected, actual))
+        return len(expected) == len(actual) and all(_equal(e, a) for e, a in zip(expected, actual, strict=True))
     if isinstance(expected, dict) and isinstance(actual, dict):
         return expected.keys() == actual.keys() and all(_equal(v, actual[k]) for k, v in expected.items())
     return type(expected) is type(actual) and expected == actual
@@ -83,7 +83,7 @@ def run_case(item: LoadedCase) -> CaseOutcome:
     clock = time.perf_counter()
     loaded, when, expect = item.loaded, item.case.when, item.case.expect
     automation = loaded.automation
-    started = item.now or item.scheduled or datetime.now(timezone.utc)
+    started = item.now or item.scheduled or datetime.now(UTC)
     verdict = trigger_verdict(loaded, event=when.event, metrics=when.metrics, scheduled=item.scheduled, now=started, check_id=RUN_ID)
     reasons = list(verdict.reasons)
     fires = verdict.fires

@@ -6,21 +6,20 @@ or action, or gives data its trigger cannot use, is an error and is not run; the
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
-
-from compiler.language.catalog import AUTOMATION_SUFFIXES, Catalog, LoadedAutomation
 from compiler.commands.automation_tests.model import Case, TestFile
-from compiler.language.diagnostics import Diagnostic, format_location
+from compiler.language.catalog import AUTOMATION_SUFFIXES, Catalog, LoadedAutomation
+from compiler.language.config_files import Findings, read_document, root_is_mapping, validate_document
+from compiler.language.diagnostics import Diagnostic, did_you_mean, format_location
 from compiler.language.project import beside
-from compiler.language.source import Location, SourceDocument, SourceError, load_source
-from compiler.language.validation_errors import diagnostics_from_validation_error
+from compiler.language.source import Location, SourceDocument
+from flows.events.matching import normalize_event
 
 __all__ = ["LoadedCase", "TestSuite", "load_tests", "test_files", "tests_dir_for"]
 
@@ -45,16 +44,10 @@ class LoadedCase:
 
 
 @dataclass
-class TestSuite:
+class TestSuite(Findings):
     """Every runnable case and every problem found in the test files."""
 
     cases: list[LoadedCase] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "error"]
 
 
 def tests_dir_for(config_dir: Path) -> Path:
@@ -85,11 +78,6 @@ class _Problems:
         self.found.append(Diagnostic(self.doc.path, pos.line, pos.col, format_location(loc), message))
 
 
-def _hint(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
 def _parse_time(text: str, zone: tzinfo) -> datetime:
     value = datetime.fromisoformat(text)
     return value.replace(tzinfo=zone) if value.tzinfo is None else value
@@ -101,7 +89,7 @@ def _check_actions(problems: _Problems, at: Location, case: Case, loaded: Loaded
 
     def check(loc: Location, name: str, key: bool) -> None:
         if name not in names:
-            problems.add(loc, f"unknown action '{name}'{_hint(name, names)} {known}", key=key)
+            problems.add(loc, f"unknown action '{name}'{did_you_mean(name, names)} {known}", key=key)
 
     for name in case.when.outputs:
         check((*at, "when", "outputs", name), name, True)
@@ -114,8 +102,6 @@ def _check_actions(problems: _Problems, at: Location, case: Case, loaded: Loaded
 
 
 def _check_event(problems: _Problems, at: Location, event: dict[str, Any]) -> None:
-    from flows.events.matching import normalize_event
-
     try:
         normalize_event(event)
     except (ValueError, TypeError) as exc:
@@ -124,8 +110,6 @@ def _check_event(problems: _Problems, at: Location, event: dict[str, Any]) -> No
 
 def _check_trigger_data(problems: _Problems, at: Location, case: Case, loaded: LoadedAutomation) -> tuple[datetime | None, datetime | None]:
     """Problems with the trigger data, and the parsed scheduled/start times."""
-    from zoneinfo import ZoneInfo
-
     trigger = loaded.automation.trigger
     needed = _TRIGGER_DATA.get(trigger.type)
     when = case.when
@@ -137,10 +121,11 @@ def _check_trigger_data(problems: _Problems, at: Location, case: Case, loaded: L
         if data_key == needed and not given:
             problems.add((*at, "when"), f"{loaded.automation.name} has a {trigger.type} trigger: give when.{needed}")
         elif data_key != needed and given:
-            problems.add((*at, "when", data_key), f"{loaded.automation.name} has a {trigger.type} trigger, which uses when.{needed}, not {data_key}", key=True)
+            message = f"{loaded.automation.name} has a {trigger.type} trigger, which uses when.{needed}, not {data_key}"
+            problems.add((*at, "when", data_key), message, key=True)
     if when.event is not None and trigger.type == "event":
         _check_event(problems, at, when.event)
-    zone: tzinfo = ZoneInfo(trigger.time.timezone_str) if trigger.type == "time" else timezone.utc  # type: ignore[union-attr]
+    zone: tzinfo = ZoneInfo(trigger.time.timezone_str) if trigger.type == "time" else UTC
     parsed: dict[str, datetime | None] = {"scheduled_time": None, "now": None}
     for time_key in parsed:
         text = getattr(when, time_key)
@@ -167,22 +152,11 @@ def _automation_for(problems: _Problems, at: Location, case: Case, file: TestFil
 
 
 def _load_file(path: Path, catalog: Catalog, suite: TestSuite) -> None:
-    try:
-        doc = load_source(path)
-    except SourceError as exc:
-        suite.diagnostics.extend(Diagnostic(str(path), p.line, p.col, "<file>", p.message) for p in exc.problems)
+    doc = read_document(path, suite.diagnostics)
+    if doc is None or not root_is_mapping(doc, "cases (and automation)", suite.diagnostics):
         return
-    except OSError as exc:
-        suite.diagnostics.append(Diagnostic(str(path), 1, 1, "<file>", f"cannot read file: {exc.strerror}"))
-        return
-    if not isinstance(doc.data, dict):
-        got = type(doc.data).__name__ if doc.data is not None else "null"
-        suite.diagnostics.append(Diagnostic(doc.path, 1, 1, "<root>", f"expected a mapping with cases (and automation), got {got}"))
-        return
-    try:
-        file = TestFile.model_validate(doc.data)
-    except ValidationError as exc:
-        suite.diagnostics.extend(diagnostics_from_validation_error(exc, doc, TestFile))
+    file = validate_document(doc, TestFile, suite.diagnostics)
+    if file is None:
         return
     for index, case in enumerate(file.cases):
         problems = _Problems(doc)

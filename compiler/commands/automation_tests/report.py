@@ -81,7 +81,8 @@ def write_junit(
                 failure = ET.SubElement(case, "failure", message=outcome.failures[0])
                 failure.text = f"{path}:{outcome.case.line}\n" + "\n".join(outcome.failures)
         for diagnostic in errors:
-            case = ET.SubElement(suite, "testcase", classname=classname, name=f"{diagnostic.field} (line {diagnostic.line})", file=path, line=str(diagnostic.line))
+            name = f"{diagnostic.field} (line {diagnostic.line})"
+            case = ET.SubElement(suite, "testcase", classname=classname, name=name, file=path, line=str(diagnostic.line))
             ET.SubElement(case, "error", message=diagnostic.message).text = str(diagnostic)
         totals["tests"] += len(results) + len(errors)
         totals["failures"] += failures

@@ -18,18 +18,23 @@ server refused with 503 after the client's own retries is tried once more, alone
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
-from compiler.commands.build import CONCURRENCY_LIMITS_PATH, PLATFORM_TAG, PREFECT_AUTOMATIONS_PATH, PREFECT_YAML_PATH, parsed_prefect_yaml
-from compiler.language.deploy_config import BuildOptions, deploy_environment
+from compiler.commands.build import CONCURRENCY_LIMITS_PATH, PREFECT_AUTOMATIONS_PATH, PREFECT_YAML_PATH, parsed_prefect_yaml
 from compiler.commands.plan.desired import DesiredState, desired_from_outputs, environment
 from compiler.commands.plan.diff import Change, Plan, compute_plan
 from compiler.commands.plan.flow_facts import FlowCatalog
 from compiler.commands.plan.observed import ObservedState, read_server
+from compiler.commands.plan.prefect_deploy import FlowIds, PreparedDeployment, create, prepare
+from compiler.commands.plan.prefect_deploy import write as write_deployment
+from compiler.language.deploy_config import BuildOptions, deploy_environment
+from compiler.language.prefect_names import PLATFORM_TAG
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
@@ -113,6 +118,7 @@ class _Writer:
 
 def _busy(exc: BaseException) -> bool:
     """A refusal worth one more try later: the server was busy (503) or did not answer."""
+    # deferred: httpx and Prefect cost ~1 s CPU to import (measured); every command loads this module through deploy; only deploy uses them
     import httpx
     from prefect.exceptions import PrefectHTTPStatusError
 
@@ -123,6 +129,7 @@ def _busy(exc: BaseException) -> bool:
 
 def _reason(exc: BaseException) -> str:
     """One line: Prefect's HTTP errors carry the server's detail."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module through deploy; only deploy uses it
     from prefect.exceptions import PrefectHTTPStatusError
 
     if isinstance(exc, PrefectHTTPStatusError):
@@ -136,6 +143,7 @@ def _reason(exc: BaseException) -> str:
 
 
 async def _work_pools(client: PrefectClient) -> Callable[[str], Awaitable[Any]]:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module through deploy; only deploy uses it
     from prefect.exceptions import ObjectNotFound
 
     pools: dict[str, Any] = {}
@@ -156,9 +164,9 @@ async def _work_pools(client: PrefectClient) -> Callable[[str], Awaitable[Any]]:
 
 async def _prepare_deployments(
     keys: set[str], project_root: Path, prefect_yaml: dict[str, Any], flows: FlowCatalog, client: PrefectClient, report: ApplyReport
-) -> list[tuple[str, Any]]:
+) -> list[tuple[str, PreparedDeployment]]:
     """(action key, prepared) for the changed deployments; a failure is reported and that deployment left alone."""
-    from compiler.commands.plan.prefect_deploy import prepare
+    # deferred: the seam imports Prefect, ~1 s CPU (measured); every command loads this module through deploy; only deploy uses it
     from flows.prefect_api.seam import prefect_yaml_deploy_configs
 
     try:
@@ -167,7 +175,7 @@ async def _prepare_deployments(
         report.failed.extend(f"deployment {key}: prefect.yaml: {_reason(exc)}" for key in sorted(keys))
         return []
     work_pools = await _work_pools(client)
-    prepared: list[tuple[str, Any]] = []
+    prepared: list[tuple[str, PreparedDeployment]] = []
     # `prefect deploy` runs in the project folder: {{ $PWD }} and other {{ $NAME }} come from its environment.
     with environment(deploy_environment(project_root)):
         for config in configs:
@@ -183,6 +191,7 @@ async def _prepare_deployments(
 
 async def _delete_deployment(client: PrefectClient, key: str) -> None:
     """A deployment and the trigger automations it owns (deleting the deployment leaves them behind)."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module through deploy; only deploy uses it
     from prefect.exceptions import ObjectNotFound
 
     try:
@@ -190,15 +199,11 @@ async def _delete_deployment(client: PrefectClient, key: str) -> None:
     except ObjectNotFound:
         return
     await client.delete_resource_owned_automations(f"prefect.deployment.{deployment.id}")
-    try:
+    with contextlib.suppress(ObjectNotFound):
         await client.delete_deployment(deployment.id)
-    except ObjectNotFound:
-        pass
 
 
-async def _create_deployment(client: PrefectClient, key: str, prepared: Any, inferred: Any, flow_ids: Any) -> None:
-    from compiler.commands.plan.prefect_deploy import create
-
+async def _create_deployment(client: PrefectClient, key: str, prepared: PreparedDeployment, inferred: Any, flow_ids: FlowIds) -> None:
     try:
         await create(prepared, client, inferred, flow_ids)
     except BaseException:
@@ -208,8 +213,7 @@ async def _create_deployment(client: PrefectClient, key: str, prepared: Any, inf
 
 async def _write_automation(client: PrefectClient, spec: dict[str, Any], existing: list[dict[str, Any]]) -> None:
     """Create, or update the first of that name and delete its copies (as deploy always did)."""
-    from uuid import UUID
-
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module through deploy; only deploy uses it
     from prefect.events.schemas.automations import AutomationCore
 
     automation = AutomationCore.model_validate(spec)
@@ -222,8 +226,6 @@ async def _write_automation(client: PrefectClient, spec: dict[str, Any], existin
 
 
 async def _delete_automations(client: PrefectClient, existing: list[dict[str, Any]]) -> None:
-    from uuid import UUID
-
     for automation in existing:
         await client.delete_automation(UUID(str(automation["id"])))
 
@@ -241,6 +243,9 @@ async def apply_plan(
     progress: Callable[[int, int], None] | None = None,
 ) -> ApplyReport:
     """Write ``plan``'s changes (removals only when it was computed with prune); see the module docstring."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module through deploy; only deploy uses it
+    from prefect.settings import PREFECT_DEPLOYMENTS_CLEAR_SCHEDULES_ON_EMPTY, temporary_settings
+
     from flows.prefect_api.seam import inferred_version_info
 
     report = ApplyReport(notes=list(plan.notes))
@@ -257,11 +262,16 @@ async def apply_plan(
                 write = _bind(client.delete_global_concurrency_limit_by_name, change.name)
             else:
                 limit = limits[change.name]
-                write = _bind(client.upsert_global_concurrency_limit_by_name, limit["name"], limit["limit"], limit["slot_decay_per_second"])
+                write = _bind(
+                    client.upsert_global_concurrency_limit_by_name, limit["name"], limit["limit"], limit["slot_decay_per_second"]
+                )
             writes.append((change.kind, change.name, change.action, write))
         elif change.kind == "automation":
             existing = observed.automations.get(change.name, [])
-            write = _bind(_delete_automations, client, existing) if change.action == "remove" else _bind(_write_automation, client, specs[change.name], existing)
+            if change.action == "remove":
+                write = _bind(_delete_automations, client, existing)
+            else:
+                write = _bind(_write_automation, client, specs[change.name], existing)
             writes.append((change.kind, change.name, change.action, write))
     await writer.run_all(writes)
 
@@ -271,13 +281,8 @@ async def apply_plan(
     prepared = await _prepare_deployments(written, project_root, prefect_yaml, flows, client, report) if written else []
     inferred = await inferred_version_info(project_root) if prepared else None
     writes = []
-    from prefect.settings import PREFECT_DEPLOYMENTS_CLEAR_SCHEDULES_ON_EMPTY, temporary_settings
-
     # As deploy_environment gives `prefect deploy`: `schedules: []` clears a deployment's old schedules.
     with temporary_settings(updates={PREFECT_DEPLOYMENTS_CLEAR_SCHEDULES_ON_EMPTY: True}):
-        from compiler.commands.plan.prefect_deploy import FlowIds
-        from compiler.commands.plan.prefect_deploy import write as write_deployment
-
         flow_ids = FlowIds(client)
         for key, one in prepared:
             action = deployment_changes[key].action
@@ -297,11 +302,12 @@ async def apply_plan(
 
 def _unchanged(kind: str, desired: DesiredState, observed: ObservedState, plan: Plan) -> int:
     """Objects of ``kind`` the configuration produces that are on the server and needed no write."""
-    wanted, present = {
+    tables: dict[str, tuple[Mapping[str, Any], Mapping[str, Any]]] = {
         "deployment": (desired.deployments, observed.deployments),
         "concurrency limit": (desired.limits, observed.limits),
         "automation": (desired.automations, observed.automations),
-    }[kind]
+    }
+    wanted, present = tables[kind]
     written = {c.name for c in plan.changes if c.kind == kind and (kind != "deployment" or _server_fields(c))}
     return sum(1 for name in wanted if name in present and name not in written)
 
@@ -327,8 +333,18 @@ async def apply_outputs(
     flows = FlowCatalog.from_outputs(project_root, outputs)
     desired: DesiredState = desired_from_outputs(outputs, project_root, options, flows=flows)
     names = sorted({d["name"] for d in desired.deployments.values()})
-    observed = await read_server(client, work_pool=options.work_pool, deployment_names=names, limit_names=sorted(desired.limits), tag=PLATFORM_TAG)
+    observed = await read_server(
+        client, work_pool=options.work_pool, deployment_names=names, limit_names=sorted(desired.limits), tag=PLATFORM_TAG
+    )
     plan = compute_plan(desired, observed, prune=prune)
     return await apply_plan(
-        client, plan, project_root=project_root, outputs=outputs, flows=flows, desired=desired, observed=observed, concurrency=concurrency, progress=progress
+        client,
+        plan,
+        project_root=project_root,
+        outputs=outputs,
+        flows=flows,
+        desired=desired,
+        observed=observed,
+        concurrency=concurrency,
+        progress=progress,
     )

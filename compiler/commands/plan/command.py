@@ -9,14 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compiler.commands.build import PLATFORM_TAG
-from compiler.language.deploy_config import BuildOptions, pull_steps_for_directory, resolve_build_options
-from compiler.language.diagnostics import Diagnostic
+from compiler.commands.cli_failures import api_failure
+from compiler.commands.deploy_options import add_deploy_command, deploy_target
 from compiler.commands.output import err, out
 from compiler.commands.plan.desired import desired_state
 from compiler.commands.plan.diff import Plan, compute_plan
 from compiler.commands.plan.observed import read_server
 from compiler.commands.plan.report import plan_json, plan_lines
+from compiler.language.deploy_config import BuildOptions
+from compiler.language.diagnostics import Diagnostic
+from compiler.language.prefect_names import PLATFORM_TAG
 
 __all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_NO_CHANGES", "PlanError", "PlanResult", "add_command", "cmd_plan", "make_plan"]
 
@@ -40,6 +42,7 @@ class PlanResult:
 
 
 async def _observe(api_url: str, options: BuildOptions, deployment_names: list[str], limit_names: list[str]) -> Any:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -47,8 +50,6 @@ async def _observe(api_url: str, options: BuildOptions, deployment_names: list[s
         async with get_client() as client:
             problem = await client.api_healthcheck()
             if problem is not None:
-                from compiler.commands.cli_failures import api_failure
-
                 raise PlanError(api_failure(problem, api_url) or f"cannot reach the Prefect API at {api_url}: {problem}")
             return await read_server(
                 client, work_pool=options.work_pool, deployment_names=deployment_names, limit_names=limit_names, tag=PLATFORM_TAG
@@ -69,9 +70,7 @@ def make_plan(config_dir: Path, project_root: Path, options: BuildOptions, *, ap
         observed = asyncio.run(_observe(api_url, options, names, sorted(desired.limits)))
     except PlanError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any failed read is "cannot plan", with the reason
-        from compiler.commands.cli_failures import api_failure
-
+    except Exception as exc:  # any failed read is "cannot plan", with the reason
         reason = api_failure(exc, api_url) or f"reading the Prefect API at {api_url} failed: {type(exc).__name__}: {exc}"
         raise PlanError(reason) from exc
     result.plan = compute_plan(desired, observed, prune=prune)
@@ -84,38 +83,25 @@ def make_plan(config_dir: Path, project_root: Path, options: BuildOptions, *, ap
 
 def add_command(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``plan`` on the main parser's subparsers (which provides ``--config-dir``)."""
-    p = subparsers.add_parser(
+    p = add_deploy_command(
+        subparsers,
         "plan",
-        help="what deploy would change on PREFECT_API_URL (exit 0 no changes, 2 changes, 1 error); changes nothing",
-        description=(
-            "Compare what `deploy` would apply (deployments, schedules, triggers, parameters, job variables, "
-            "concurrency and cooldown limits, Prefect automations) with the server, field by field. Read-only."
-        ),
+        summary="what deploy would change on PREFECT_API_URL (exit 0 no changes, 2 changes, 1 error); changes nothing",
+        description="Compare what `deploy` would apply (deployments, schedules, triggers, parameters, job variables, "
+        "concurrency and cooldown limits, Prefect automations) with the server, field by field. Read-only.",
+        prune_help="also show what deploy --prune would delete (counted as changes)",
+        func=cmd_plan,
     )
-    p.add_argument("--prune", action="store_true", help="also show what deploy --prune would delete (counted as changes)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--project-root", type=Path, help="folder deploy would run in (default: the project root, found from any subfolder)")
-    p.add_argument("--pool", dest="work_pool", help="work pool name (default: deploy.yaml's work_pool, else automations)")
-    p.add_argument("--tag", dest="tags", action="append", help="extra deployment tag (repeatable; replaces deploy.yaml's tags)")
-    p.add_argument("--pull-directory", help="absolute folder workers run flows from (default: the project root)")
-    p.set_defaults(func=cmd_plan)
-    return p  # type: ignore[no-any-return]
+    return p
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """Print the plan; also ``deploy --plan`` (its arguments have no ``--json``)."""
-    from compiler.commands.api_endpoint import configured_api_url
-
-    api_url = configured_api_url()
-    if not api_url:
-        err(NO_API_MESSAGE)
+    target = deploy_target(args, NO_API_MESSAGE)
+    if target is None:
         return EXIT_ERROR
-    pull = pull_steps_for_directory(args.pull_directory) if args.pull_directory else None
-    options, option_errors = resolve_build_options(args.config_dir, work_pool=args.work_pool, extra_tags=args.tags, pull_steps=pull)
-    if options is None:
-        for diagnostic in option_errors:
-            err(str(diagnostic))
-        return EXIT_ERROR
+    api_url, options = target
     try:
         result = make_plan(args.config_dir, args.project_root, options, api_url=api_url, prune=args.prune)
     except PlanError as exc:

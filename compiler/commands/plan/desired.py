@@ -8,26 +8,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from compiler.commands.build import (
-    AUTOMATIONS_MODULE,
     CONCURRENCY_LIMITS_PATH,
     DEFINITIONS_DIR,
     PREFECT_AUTOMATIONS_PATH,
     PREFECT_YAML_PATH,
-    WATCHER_ENTRYPOINT,
-    WATCHER_FLOW_NAME,
+    parsed_prefect_yaml,
 )
-from compiler.commands.build import parsed_prefect_yaml
 from compiler.commands.build import plan_outputs as build_outputs  # the build's own "what would be written", errors included
-from compiler.language.deploy_config import BuildOptions, deploy_environment
-from compiler.language.diagnostics import Diagnostic
 from compiler.commands.plan.flow_facts import FlowCatalog
 from compiler.commands.plan.shapes import concurrency_shape, desired_automation, desired_schedule, desired_triggers
+from compiler.language.deploy_config import BuildOptions, deploy_environment
+from compiler.language.diagnostics import Diagnostic
+from compiler.language.prefect_names import AUTOMATIONS_MODULE, WATCHER_ENTRYPOINT, WATCHER_FLOW_NAME
 
 __all__ = ["DesiredState", "deployment_key", "desired_from_outputs", "desired_state", "environment", "flow_name_of"]
-
 
 
 @dataclass
@@ -74,7 +71,10 @@ def environment(env: dict[str, str]) -> Iterator[None]:
 def _deployment(entry: dict[str, Any], pull_steps: list[Any], definition: str | None, flows: FlowCatalog) -> dict[str, Any]:
     work_pool = entry.get("work_pool") or {}
     limit = entry.get("concurrency_limit")
-    concurrency = concurrency_shape(limit.get("limit"), limit.get("collision_strategy")) if isinstance(limit, dict) else concurrency_shape(limit, None)
+    if isinstance(limit, dict):
+        concurrency = concurrency_shape(limit.get("limit"), limit.get("collision_strategy"))
+    else:
+        concurrency = concurrency_shape(limit, None)
     return {
         "entrypoint": entry["entrypoint"],
         "name": entry["name"],
@@ -110,6 +110,7 @@ def desired_from_outputs(
     outputs: dict[Path, str], project_root: Path, options: BuildOptions, state: DesiredState | None = None, flows: FlowCatalog | None = None
 ) -> DesiredState:
     """The desired state of a build's outputs (``deploy`` has them from its build; ``plan`` computes them)."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.utilities.templating import apply_values
 
     state = state if state is not None else DesiredState(work_pool=options.work_pool)
@@ -117,7 +118,7 @@ def desired_from_outputs(
     project = parsed_prefect_yaml(outputs[PREFECT_YAML_PATH])
     with environment(deploy_environment(project_root)):
         # `prefect deploy` fills in {{ $NAME }} from its environment: the project folder for $PWD.
-        project = apply_values(project, {}, remove_notset=False)
+        project = cast(dict[str, Any], apply_values(project, {}, remove_notset=False))  # a mapping in, a mapping out
     pull_steps = project.get("pull") or []
     for entry in project.get("deployments") or []:
         entrypoint = entry["entrypoint"]

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from compiler.commands.plan.desired import DesiredState
 from compiler.commands.plan.observed import ObservedState
 from compiler.commands.plan.shapes import automation_shape
+from compiler.language.prefect_names import COOLDOWN_LIMIT_PREFIX, is_our_automation
 
 __all__ = ["Change", "FieldChange", "Plan", "compute_plan", "field_changes", "key_path"]
 
@@ -151,8 +152,6 @@ def _deployments(desired: DesiredState, observed: ObservedState, plan: Plan) -> 
 
 
 def _limits(desired: DesiredState, observed: ObservedState, plan: Plan) -> None:
-    from compiler.commands.deploy import COOLDOWN_LIMIT_PREFIX
-
     for name in sorted(desired.limits):
         change = _compare("concurrency limit", name, observed.limits.get(name), desired.limits[name])
         if change is not None:
@@ -172,8 +171,6 @@ def _automations(desired: DesiredState, observed: ObservedState, plan: Plan) -> 
             change = Change("change", "automation", name, (*(change.fields if change else ()), copies))
         if change is not None:
             plan.changes.append(change)
-    from compiler.commands.deploy import is_our_automation
-
     for name in sorted(observed.automations):
         if name not in desired.automations and any(is_our_automation(a) for a in observed.automations[name]):
             plan.left_over.append(Change("remove", "automation", name))

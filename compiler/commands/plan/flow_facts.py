@@ -8,12 +8,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from compiler.commands.build import AUTOMATIONS_MODULE, DEFINITIONS_DIR
+from compiler.language.catalog import LoadedAutomation
+from compiler.language.model.automation import automation_model
 
-__all__ = ["FlowFacts", "FlowCatalog"]
+__all__ = ["FlowCatalog", "FlowFacts"]
 
 
 @dataclass
@@ -32,11 +33,13 @@ class FlowFacts:
 
     @property
     def description(self) -> str | None:
-        return self.flow().description  # type: ignore[no-any-return]
+        description: str | None = self.flow().description
+        return description
 
     @property
     def version(self) -> str | None:
-        return self.flow().version  # type: ignore[no-any-return]
+        version: str | None = self.flow().version
+        return version
 
     def schema_json(self) -> dict[str, Any]:
         """The schema as the deployment stores it (``model_dump(exclude_unset=True)``, JSON types)."""
@@ -72,16 +75,13 @@ class FlowCatalog:
         found = self._by_entrypoint.get(entrypoint)
         if found is None:
             path, attribute = entrypoint.rsplit(":", 1)
-            if path == AUTOMATIONS_MODULE and attribute in self._definitions:
-                found = self._automation(attribute)
-            else:
-                found = self._imported(path, attribute)
+            automation = path == AUTOMATIONS_MODULE and attribute in self._definitions
+            found = self._automation(attribute) if automation else self._imported(path, attribute)
             self._by_entrypoint[entrypoint] = found
         return found
 
     def _automation(self, name: str) -> FlowFacts:
-        from compiler.language.catalog import LoadedAutomation
-        from compiler.language.model.automation import automation_model
+        # deferred: building flows imports Prefect, ~1 s CPU (measured); every command loads this module through deploy; only plan and deploy use it
         from flows.engine.flow_factory import build_flow, flow_signature
 
         data = json.loads(self._definitions[name])
@@ -89,15 +89,16 @@ class FlowCatalog:
 
         def build() -> Any:
             automation = automation_model().model_validate_json(json.dumps(data))  # as flows/engine/definitions.py reads it
+            # automation_model() builds the model that type checkers know as Automation (a static view of it).
             return build_flow(LoadedAutomation(automation, f"{AUTOMATIONS_MODULE}:{name}", inputs), name)  # type: ignore[arg-type]
 
         # The signature needs the context and the inputs only: read from the compiled (already validated)
         # definition without validating it again (~0.6 s of CPU for 1,000 automations; P12's plan).
-        parts = SimpleNamespace(automation=SimpleNamespace(context=data.get("context") or {}), inputs=inputs)
-        key = _signature_key(flow_signature(parts))  # type: ignore[arg-type]
+        key = _signature_key(flow_signature(inputs, data.get("context") or {}))
         schema = self._schemas.get(key)
         facts = FlowFacts(name, None, build)  # build_flow names the flow after the automation (its attribute)
         if schema is None:
+            # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module through deploy; only plan and deploy use it
             from prefect.utilities.callables import parameter_schema
 
             schema = self._schemas[key] = parameter_schema(facts.flow())
@@ -105,6 +106,7 @@ class FlowCatalog:
         return facts
 
     def _imported(self, path: str, attribute: str) -> FlowFacts:
+        # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module through deploy; only plan and deploy use it
         from prefect.utilities.callables import parameter_schema
 
         flow = _load_flow(self._root, path, attribute)
@@ -123,6 +125,7 @@ def _load_flow(project_root: Path, path: str, attribute: str) -> Any:
     A project file inside a package (``flows/conditions/watcher.py``) is imported as that package's module, so this
     process does not run the same file a second time as a script; anything else goes to Prefect's loader.
     """
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module through deploy; only plan and deploy use it
     from prefect.flows import load_flow_from_entrypoint
 
     relative = Path(path)

@@ -10,16 +10,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from compiler.commands.build import AUTOMATIONS_MODULE, DEFINITIONS_DIR
-from compiler.commands.deploy import COOLDOWN_LIMIT_PREFIX
-from compiler.commands.deploy import is_ours as ours  # deploy --prune's notion of "ours", shared on purpose
+from compiler.commands.build import DEFINITIONS_DIR
 from compiler.commands.plan.desired import deployment_key
 from compiler.commands.plan.shapes import concurrency_shape, server_schedule_json, trigger_shape
+from compiler.language.prefect_names import AUTOMATIONS_MODULE, COOLDOWN_LIMIT_PREFIX
+from compiler.language.prefect_names import is_ours as ours  # deploy --prune's notion of "ours", shared on purpose
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
 
-__all__ = ["ObservedState", "PAGE", "read_server"]
+__all__ = ["PAGE", "ObservedState", "read_server"]
 
 PAGE = 200  # the API caps every read at 200 items
 
@@ -44,6 +44,7 @@ async def _paged(client: PrefectClient, path: str, body: dict[str, Any] | None =
     """
     found: list[dict[str, Any]] = []
     while True:
+        # Prefect types ``path`` as a Literal of its routes (ServerRoutes); ours are among them, given as a plain str.
         response = await client.request("POST", path, json={**(body or {}), "limit": PAGE, "offset": len(found)})  # type: ignore[arg-type]
         page = response.json()
         found.extend(page)
@@ -54,22 +55,27 @@ async def _paged(client: PrefectClient, path: str, body: dict[str, Any] | None =
 async def _deployments(client: PrefectClient, names: Iterable[str], tag: str) -> list[dict[str, Any]]:
     """Deployments with one of ``names`` (deploy would update them) or tagged ``tag`` (prune candidates), in one
     paginated read (an OR filter: two reads of 1,308 deployments took twice as long; benchmark P12's plan)."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, DeploymentFilterTags, Operator
 
     wanted = sorted(set(names))
     tagged = DeploymentFilterTags(all_=[tag])
-    deployment_filter = (
-        DeploymentFilter(operator=Operator.or_, tags=tagged, name=DeploymentFilterName(any_=wanted)) if wanted else DeploymentFilter(tags=tagged)
-    )
+    if wanted:
+        # `operator` comes from Prefect's OperatorMixin, a plain class: pydantic makes it a field, its mypy plugin does not see it.
+        deployment_filter = DeploymentFilter(operator=Operator.or_, tags=tagged, name=DeploymentFilterName(any_=wanted))  # type: ignore[call-arg]
+    else:
+        deployment_filter = DeploymentFilter(tags=tagged)
     found = await _paged(client, "/deployments/filter", {"deployments": deployment_filter.model_dump(mode="json")})
     return list({d["id"]: d for d in found}.values())
 
 
 async def _flow_names(client: PrefectClient, flow_ids: set[str]) -> dict[str, str]:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.filters import FlowFilter, FlowFilterId
 
     if not flow_ids:
         return {}
+    # The API's JSON ids are strings; pydantic turns them into the UUIDs the filter declares.
     flow_filter = FlowFilter(id=FlowFilterId(any_=sorted(flow_ids)))  # type: ignore[arg-type]
     return {f["id"]: f["name"] for f in await _paged(client, "/flows/filter", {"flows": flow_filter.model_dump(mode="json")})}
 
@@ -140,6 +146,7 @@ async def read_server(
     client: PrefectClient, *, work_pool: str, deployment_names: Iterable[str], limit_names: Iterable[str], tag: str
 ) -> ObservedState:
     """Read everything the plan compares; never writes."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.exceptions import ObjectNotFound
 
     state = ObservedState()

@@ -15,7 +15,7 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from compiler.commands.plan.flow_facts import FlowCatalog
 
@@ -45,12 +45,18 @@ async def prepare(
     Call it with ``os.environ`` as `prefect deploy` would see it: ``{{ $NAME }}`` placeholders come from there.
     Raises ValueError with Prefect's own message for what `prefect deploy` refuses.
     """
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module through deploy; only deploy uses it
     from prefect.deployments.runner import RunnerDeployment
     from prefect.utilities.collections import get_from_dict
     from prefect.utilities.templating import apply_values, resolve_block_document_references, resolve_variables
 
-    from flows.prefect_api.seam import prefect_deploy_config, prefect_deploy_schedules, prefect_deploy_triggers, pull_step_storage
-    from flows.prefect_api.seam import set_defaults_from_flow
+    from flows.prefect_api.seam import (
+        prefect_deploy_config,
+        prefect_deploy_schedules,
+        prefect_deploy_triggers,
+        pull_step_storage,
+        set_defaults_from_flow,
+    )
 
     deploy_config = prefect_deploy_config(config)
     if deploy_config.get("build", actions.get("build")) or deploy_config.get("push", actions.get("push")):
@@ -61,7 +67,7 @@ async def prepare(
 
     deploy_config = await resolve_block_document_references(deploy_config, client=client)
     deploy_config = await resolve_variables(deploy_config, client=client)
-    deploy_config = apply_values(deploy_config, os.environ, remove_notset=False)
+    deploy_config = cast(dict[str, Any], apply_values(deploy_config, dict(os.environ), remove_notset=False))  # a mapping in, a mapping out
     if not deploy_config.get("entrypoint"):
         raise ValueError("An entrypoint must be provided")
     facts = flows.facts(deploy_config["entrypoint"])
@@ -97,10 +103,10 @@ async def prepare(
         templated = []
         for spec in trigger_specs:
             parameters = spec.pop("parameters", None)  # event templates such as {{ event.id }} stay as they are
-            spec = apply_values(spec, {}, warn_on_notset=False)
+            filled = apply_values(spec, {}, warn_on_notset=False)
             if parameters is not None:
-                spec["parameters"] = parameters
-            templated.append(spec)
+                filled["parameters"] = parameters
+            templated.append(filled)
         triggers = prefect_deploy_triggers(deployment_name, templated)
     if isinstance(deploy_config.get("concurrency_limit"), dict):
         options = {"collision_strategy": get_from_dict(deploy_config, "concurrency_limit.collision_strategy")}
@@ -144,6 +150,7 @@ async def prepare(
 
 async def write(prepared: PreparedDeployment, client: PrefectClient, inferred_version: Any) -> Any:
     """Create or update the deployment and replace its trigger automations (``RunnerDeployment.aapply``); its id."""
+    # deferred: the seam imports Prefect, ~1 s CPU (measured); every command loads this module through deploy; only deploy uses it
     from flows.prefect_api.seam import apply_slas, deployment_version_info
 
     deployment = prepared.deployment
@@ -172,6 +179,7 @@ async def create(prepared: PreparedDeployment, client: PrefectClient, inferred_v
     """Create a deployment the plan found missing, as ``RunnerDeployment.aapply`` creates it (``_create``), with
     fewer requests: the flow id comes from ``flow_ids``; no read by name (the plan just read the server) and no
     delete of trigger automations (a new deployment owns none). Its id."""
+    # deferred: the seam imports Prefect, ~1 s CPU (measured); every command loads this module through deploy; only deploy uses it
     from flows.prefect_api.seam import apply_slas, deployment_create_payload, deployment_version_info
 
     deployment = prepared.deployment
@@ -184,4 +192,3 @@ async def create(prepared: PreparedDeployment, client: PrefectClient, inferred_v
     if prepared.sla is not None:
         await apply_slas(client, deployment_id, prepared.sla)
     return deployment_id
-

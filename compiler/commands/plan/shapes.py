@@ -13,6 +13,8 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+from pydantic import TypeAdapter
+
 __all__ = [
     "THIS_DEPLOYMENT",
     "automation_shape",
@@ -49,6 +51,7 @@ def _schedule_shape(schedule: dict[str, Any], active: Any, parameters: Any, slug
 
 def desired_schedule(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A prefect.yaml schedule as `prefect deploy` turns it into a deployment schedule."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule, RRuleSchedule
 
     keys = {"cron", "interval", "rrule", "anchor_date", "timezone", "day_or", "active", "parameters", "slug", "replaces"}
@@ -79,8 +82,9 @@ def server_schedule(deployment_schedule: Any) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _schedule_adapter() -> Any:
-    from pydantic import TypeAdapter
+def _schedule_adapter() -> TypeAdapter[Any]:
+    """Built once: the schedule union's TypeAdapter, for every schedule of every deployment read."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.schedules import SCHEDULE_TYPES
 
     return TypeAdapter(SCHEDULE_TYPES)
@@ -125,6 +129,7 @@ def _canonical_trigger(trigger: Any) -> Any:
 
 def _core_json(data: Mapping[str, Any]) -> dict[str, Any]:
     """Through ``AutomationCore``: the defaults and types the API applies, as JSON."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.events.schemas.automations import AutomationCore
 
     dumped: dict[str, Any] = AutomationCore.model_validate(dict(data)).model_dump(mode="json")
@@ -181,9 +186,9 @@ def trigger_shape(automation: Mapping[str, Any], deployment_id: str) -> dict[str
 
 
 @lru_cache(maxsize=1)
-def _trigger_adapter() -> Any:
+def _trigger_adapter() -> TypeAdapter[Any]:
     """Built once: a TypeAdapter of the trigger union costs ~30 ms (per deployment before; plan of P12's 1,000 automations)."""
-    from pydantic import TypeAdapter
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.events import DeploymentTriggerTypes
 
     return TypeAdapter(DeploymentTriggerTypes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -10,9 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from flows.local_server.process_records import pid_alive
-from compiler.language.project import project_path
 from compiler.commands.warm.protocol import disabled, read_record, recv_message, send_fds, send_message
+from compiler.language.project import project_path
+from flows.local_server.process_records import pid_alive
 
 __all__ = ["is_run_command", "run_warm"]
 
@@ -60,10 +61,8 @@ def _wait_for(sock: socket.socket, child: int) -> int:
     """Forward Ctrl-C and termination to the run, as if it were this process; return its exit code."""
 
     def forward(signum: int, _frame: FrameType | None) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(child, signum)
-        except ProcessLookupError:
-            pass
 
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
     try:

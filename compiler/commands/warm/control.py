@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from flows.local_server.process_records import pid_alive
-from compiler.language.project import find_project_root
 from compiler.commands.warm.protocol import WarmRecord, disabled, read_record, record_path
+from compiler.language.project import find_project_root
+from flows.local_server.process_records import pid_alive
 
 __all__ = ["runner_status", "start_runner", "stop_runner", "supported"]
 

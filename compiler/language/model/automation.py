@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from types import GenericAlias
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, create_model, field_validator
 
 from compiler.language.model.actions import ACTION_SPECS, ActionBase, action_model
 from compiler.language.model.base import JsonValue, StrictModel
 from compiler.language.model.triggers import Trigger
 
-__all__ = ["Automation", "AUTOMATION_NAME_PATTERN", "OverlapPolicy", "action_union", "automation_model"]
+__all__ = ["AUTOMATION_NAME_PATTERN", "Automation", "OverlapPolicy", "action_union", "automation_model"]
 
 # Safe as a Prefect flow and deployment name, a file name and a concurrency-limit name.
 AUTOMATION_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -24,7 +26,9 @@ _CONTEXT_KEY = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 def action_union() -> Any:
     """A discriminated union (on ``type``) of one model per row of the action table."""
     models = tuple(action_model(s.name, s.parameters, s.description) for s in ACTION_SPECS.values())
-    return Annotated[Union[models], Field(discriminator="type")]  # type: ignore[valid-type]
+    # Union[tuple] is the spelling of a union of types known only at run time (`|` needs them written out);
+    # a type checker cannot see a type in it, so the value is typed Any.
+    return Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007  # type: ignore[valid-type]
 
 
 class _AutomationFields(StrictModel):
@@ -47,8 +51,6 @@ class _AutomationFields(StrictModel):
     @field_validator("context")
     @classmethod
     def _context_keys_are_names(cls, value: dict[str, Any]) -> dict[str, Any]:
-        import re
-
         for key in value:
             if not re.match(_CONTEXT_KEY, key):
                 raise ValueError(f"context key '{key}' is not a template name (letters, digits, _ and -)")
@@ -58,14 +60,13 @@ class _AutomationFields(StrictModel):
 @lru_cache(maxsize=1)
 def automation_model() -> type[_AutomationFields]:
     """The full model, built once (on first use: creating it costs a few milliseconds)."""
-    from pydantic import create_model
-
-    model: type[_AutomationFields] = create_model(  # type: ignore[call-overload]
+    actions: Any = GenericAlias(list, (action_union(),))  # list[<the union built at run time>]: a value, not a type
+    model: type[_AutomationFields] = create_model(
         "Automation",
         __base__=_AutomationFields,
         __doc__="An automation: one trigger and an ordered list of actions.",
         trigger=(Trigger, Field(description="What starts the automation.")),
-        actions=(list[action_union()], Field(min_length=1, description="Run in order.")),  # type: ignore[misc]
+        actions=(actions, Field(min_length=1, description="Run in order.")),
     )
     return model
 

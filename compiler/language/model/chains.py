@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from compiler.language.model.base import StrictModel
 
-__all__ = ["ChainStep", "ChainDefinition", "AgentMode"]
+__all__ = ["AgentMode", "ChainDefinition", "ChainStep"]
 
 AgentMode = Literal["dry_run", "apply"]
 

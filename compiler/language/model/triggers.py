@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import json
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Union
-
-from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
@@ -15,23 +13,23 @@ from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext import parse as parse_jsonpath
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from compiler.language.model.base import JsonValue, StrictModel
-from compiler.language.urls import url_problem
+from compiler.language.diagnostics import did_you_mean
+from compiler.language.model.base import JsonValue, RequestableUrl, StrictModel, checked
 
 __all__ = [
-    "EventType",
-    "Operator",
-    "MatchMode",
-    "EventSpec",
-    "EventTrigger",
-    "MissedRunsPolicy",
-    "TimeSpec",
-    "TimeTrigger",
-    "MetricsSource",
+    "NUMERIC_OPERATORS",
     "ConditionSpec",
     "ConditionTrigger",
+    "EventSpec",
+    "EventTrigger",
+    "EventType",
+    "MatchMode",
+    "MetricsSource",
+    "MissedRunsPolicy",
+    "Operator",
+    "TimeSpec",
+    "TimeTrigger",
     "Trigger",
-    "NUMERIC_OPERATORS",
     "compile_jsonpath",
 ]
 
@@ -126,9 +124,12 @@ class MissedRunsPolicy(StrictModel):
 def _cron_problem(value: str) -> str | None:
     """Why a five-field cron expression is invalid, or None; cached: croniter takes ~0.5 ms per expression
     and the answer depends on the expression alone (the search starts at a fixed date)."""
+    fields = value.split()
+    if len(fields) != 5:
+        return f"cron needs five fields (minute hour day-of-month month day-of-week), got {len(fields)}: '{value}'"
     try:
         # croniter searches forward; an expression such as '0 0 31 2 *' has no next date at all.
-        croniter(value, datetime(2000, 1, 1, tzinfo=timezone.utc)).get_next(datetime)
+        croniter(value, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
     except CroniterBadCronError as exc:
         return f"invalid cron expression '{value}': {exc}"
     except CroniterBadDateError:
@@ -150,8 +151,7 @@ def _timezone_problem(value: str) -> str | None:
     regions = sorted(name for name in _iana_names() if name.startswith(value + "/"))
     if regions:
         return f"'{value}' is a region, not a timezone; use a name such as {', '.join(regions[:2])}"
-    close = difflib.get_close_matches(value, _iana_names(), n=1) if len(value) <= 64 else []
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    hint = did_you_mean(value, _iana_names()) if len(value) <= 64 else ""
     shown = value if len(value) <= 64 else value[:61] + "..."
     return f"unknown timezone '{shown}': use an IANA name such as UTC or Europe/Berlin{hint}"
 
@@ -159,30 +159,9 @@ def _timezone_problem(value: str) -> str | None:
 class TimeSpec(StrictModel):
     """A five-field cron expression in a timezone."""
 
-    cron_expression: str = Field(description="Five-field cron: minute hour day-of-month month day-of-week.")
-    timezone_str: str = Field(default="UTC", description="IANA timezone name, e.g. Europe/Berlin.")
+    cron_expression: Annotated[str, checked(_cron_problem)] = Field(description="Five-field cron: minute hour day-of-month month day-of-week.")
+    timezone_str: Annotated[str, checked(_timezone_problem)] = Field(default="UTC", description="IANA timezone name, e.g. Europe/Berlin.")
     missed_runs: MissedRunsPolicy = Field(default_factory=MissedRunsPolicy)
-
-    @field_validator("cron_expression")
-    @classmethod
-    def _cron_is_valid_and_fires(cls, value: str) -> str:
-        fields = value.split()
-        if len(fields) != 5:
-            raise ValueError(
-                f"cron needs five fields (minute hour day-of-month month day-of-week), got {len(fields)}: '{value}'"
-            )
-        problem = _cron_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("timezone_str")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        problem = _timezone_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
 
 
 class TimeTrigger(StrictModel):
@@ -198,15 +177,7 @@ class MetricsSource(StrictModel):
 
     type: Literal["registry", "file", "http"] = "registry"
     path: str | None = Field(default=None, description="file: path of a JSON document.")
-    url: str | None = Field(default=None, description="http: URL answering a JSON document.")
-
-    @field_validator("url")
-    @classmethod
-    def _requestable_url(cls, value: str | None) -> str | None:
-        problem = url_problem(value) if value is not None else None
-        if problem:
-            raise ValueError(problem)
-        return value
+    url: RequestableUrl | None = Field(default=None, description="http: URL answering a JSON document.")
 
     @model_validator(mode="after")
     def _location_fits_type(self) -> MetricsSource:
@@ -280,4 +251,4 @@ def compile_jsonpath(path: str) -> Any:
     return parse_jsonpath(path)
 
 
-Trigger = Annotated[Union[EventTrigger, TimeTrigger, ConditionTrigger], Field(discriminator="type")]
+Trigger = Annotated[EventTrigger | TimeTrigger | ConditionTrigger, Field(discriminator="type")]

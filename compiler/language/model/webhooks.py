@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
@@ -12,14 +12,14 @@ from compiler.language.model.base import JsonValue, StrictModel
 from compiler.language.model.triggers import EventType
 
 __all__ = [
+    "LABEL_FIELDS",
+    "REQUIRED_LABELS",
+    "SECRET_REFERENCE_PATTERN",
     "BearerAuth",
     "ContentType",
     "GithubAuth",
     "HmacAuth",
-    "LABEL_FIELDS",
     "RateLimit",
-    "REQUIRED_LABELS",
-    "SECRET_REFERENCE_PATTERN",
     "Webhook",
     "WebhookAuth",
     "WebhookEvent",
@@ -85,7 +85,7 @@ class BearerAuth(StrictModel):
     token: _SecretReference
 
 
-WebhookAuth = Annotated[Union[GithubAuth, HmacAuth, BearerAuth], Field(discriminator="type")]
+WebhookAuth = Annotated[GithubAuth | HmacAuth | BearerAuth, Field(discriminator="type")]
 
 # The resource labels an event carries (the same names as the event trigger's filters), by kind.
 LABEL_FIELDS = ("agent_name", "chain_name", "custom_type", "entity_type", "entity_id", "artifact_type", "status")
@@ -170,7 +170,7 @@ class Webhook(StrictModel):
     auth: WebhookAuth = Field(description="How senders prove who they are; required.")
     event: WebhookEvent
     content_types: list[ContentType] = Field(
-        default_factory=lambda: ["json"], min_length=1, description="Accepted bodies: json and/or form (urlencoded)."
+        default_factory=lambda: list[ContentType](["json"]), min_length=1, description="Accepted bodies: json and/or form (urlencoded)."
     )
     max_body_bytes: Annotated[int, Field(ge=1, le=26_214_400)] = Field(
         default=1_048_576, description="Larger bodies are refused with 413 (GitHub sends at most 25 MB)."

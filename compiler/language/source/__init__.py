@@ -43,10 +43,7 @@ def load_source(path: str | Path, *, limits: SourceLimits = SourceLimits(), text
     if len(raw) > limits.max_bytes:
         fail(path_str, 1, 1, f"file is {len(raw)} bytes; the limit is {limits.max_bytes} bytes")
     source = decode(path_str, raw)
-    if suffix in _JSON_SUFFIXES:
-        loaded = JsonLoader(source, limits).load()
-    else:
-        loaded = YamlLoader(source, limits).load()
+    loaded = JsonLoader(source, limits).load() if suffix in _JSON_SUFFIXES else YamlLoader(source, limits).load()
     data, value_positions, key_positions, problems = loaded
     if problems:
         problems.sort(key=lambda p: (p.line, p.col))

@@ -22,8 +22,8 @@ class Position:
 
 
 _new_object = object.__new__
-_set_line = Position.line.__set__  # type: ignore[attr-defined]
-_set_col = Position.col.__set__  # type: ignore[attr-defined]
+_set_line = vars(Position)["line"].__set__  # the slot's descriptor (type checkers see the field, not the slot)
+_set_col = vars(Position)["col"].__set__
 
 
 def fast_position(line: int, col: int) -> Position:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from compiler.language.source.document import (
@@ -18,6 +19,8 @@ from compiler.language.source.document import (
 )
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")
+# The pattern matches (perhaps nothing) at every offset, so its match is never None: typed as such once.
+_json_ws: Callable[[str, int], re.Match[str]] = _JSON_WS.match  # type: ignore[assignment]
 _JSON_NUMBER = re.compile(r"(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?")  # json.scanner.NUMBER_RE
 # json.loads accepts NaN and the infinities too; validation rejects them later, as for YAML's .nan.
 _JSON_CONSTANTS: dict[str, Any] = {
@@ -28,7 +31,8 @@ _JSON_CONSTANTS: dict[str, Any] = {
     "Infinity": float("inf"),
     "-Infinity": float("-inf"),
 }
-_scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
+# C scanner of a JSON string (after its opening quote): (text, offset after the closing quote). Not in typeshed.
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
 class _JsonInvalid(Exception):
@@ -57,9 +61,9 @@ class JsonLoader:
             return None, {}, {}, [SourceProblem(1, 1, EMPTY_MESSAGE)]
         data: Any = None
         try:
-            start = _JSON_WS.match(source, 0).end()  # type: ignore[union-attr]
+            start = _json_ws(source, 0).end()
             data, end = self._value(start, (), 1)
-            if _JSON_WS.match(source, end).end() != len(source):  # type: ignore[union-attr]
+            if _json_ws(source, end).end() != len(source):
                 raise _JsonInvalid(end)
         except Stop:
             pass
@@ -115,10 +119,10 @@ class JsonLoader:
 
     def _object(self, at: int, path: Location, depth: int) -> tuple[dict[str, Any], int]:
         source = self.source
-        ws = _JSON_WS.match
+        ws = _json_ws
         result: dict[str, Any] = {}
         first_lines: dict[str, int] = {}
-        at = ws(source, at + 1).end()  # type: ignore[union-attr]
+        at = ws(source, at + 1).end()
         if source[at] == "}":
             return result, at + 1
         while True:
@@ -134,32 +138,32 @@ class JsonLoader:
             else:
                 first_lines[key] = key_position.line
                 self.key_positions[(*path, key)] = key_position
-            at = ws(source, at).end()  # type: ignore[union-attr]
+            at = ws(source, at).end()
             if source[at] != ":":
                 raise _JsonInvalid(at)
-            at = ws(source, at + 1).end()  # type: ignore[union-attr]
+            at = ws(source, at + 1).end()
             value, at = self._value(at, (*path, key), depth + 1)
             result[key] = value
-            at = ws(source, at).end()  # type: ignore[union-attr]
+            at = ws(source, at).end()
             if source[at] == "}":
                 return result, at + 1
             if source[at] != ",":
                 raise _JsonInvalid(at)
-            at = ws(source, at + 1).end()  # type: ignore[union-attr]
+            at = ws(source, at + 1).end()
 
     def _array(self, at: int, path: Location, depth: int) -> tuple[list[Any], int]:
         source = self.source
-        ws = _JSON_WS.match
+        ws = _json_ws
         result: list[Any] = []
-        at = ws(source, at + 1).end()  # type: ignore[union-attr]
+        at = ws(source, at + 1).end()
         if source[at] == "]":
             return result, at + 1
         while True:
             value, at = self._value(at, (*path, len(result)), depth + 1)
             result.append(value)
-            at = ws(source, at).end()  # type: ignore[union-attr]
+            at = ws(source, at).end()
             if source[at] == "]":
                 return result, at + 1
             if source[at] != ",":
                 raise _JsonInvalid(at)
-            at = ws(source, at + 1).end()  # type: ignore[union-attr]
+            at = ws(source, at + 1).end()

@@ -58,7 +58,7 @@ _MERGE_KEY = object()  # key was '<<': its value is merged into the mapping
 class _Frame:
     """An open mapping or sequence (or the document root) while events stream in."""
 
-    __slots__ = ("kind", "data", "path", "key", "key_path", "key_lines", "merges", "anchor", "start_nodes", "mark", "is_key")
+    __slots__ = ("anchor", "data", "is_key", "key", "key_lines", "key_path", "kind", "mark", "merges", "path", "start_nodes")
 
     def __init__(self, kind: int, data: Any, path: Location | None, anchor: str | None, start_nodes: int, mark: Any, is_key: bool) -> None:
         self.kind = kind
@@ -157,7 +157,7 @@ class YamlLoader:
                     self.nodes = nodes
                     self._too_many_nodes(event.start_mark, alias=False)
                 tag = event.tag
-                if tag is None or tag == "!":
+                if tag is None or tag == "!":  # noqa: SIM108 - a conditional inside a conditional expression reads worse
                     value = resolve(event.value) if event.implicit[0] else event.value
                 else:
                     value = self._tagged_scalar(event)
@@ -167,7 +167,7 @@ class YamlLoader:
                 mark = event.start_mark
                 if top.kind == _MAP:
                     if top.key is _NO_KEY:
-                        path = top.path
+                        path: Location | None = top.path
                         if value.__class__ is str and path is not None and value not in top.key_lines and value != "<<":
                             # The common case, inlined: a new string key in a recorded mapping.
                             line = mark.line + 1
@@ -182,9 +182,9 @@ class YamlLoader:
                         else:
                             self._set_key(top, value, mark)
                         continue
-                    key_path = top.key_path
-                    if key_path is not None:
-                        value_positions[key_path] = fast_position(mark.line + 1, mark.column + 1)
+                    value_path = top.key_path
+                    if value_path is not None:
+                        value_positions[value_path] = fast_position(mark.line + 1, mark.column + 1)
                     key = top.key
                     if key.__class__ is str:
                         top.data[key] = value
@@ -213,7 +213,6 @@ class YamlLoader:
                 if tag is not None and tag != "!" and tag != (MAP_TAG if is_map else SEQ_TAG):
                     self._bad_tag(tag, mark, "a mapping" if is_map else "a list")
                 is_key = False
-                path: Location | None
                 if top.kind == _MAP:
                     if top.key is _NO_KEY:
                         # A mapping or list used as a key ('? [a, b]' or '{[a]: 1}').
@@ -447,8 +446,9 @@ class YamlLoader:
         try:
             while loader.check_event():
                 event = loader.get_event()
-                if event.__class__ is ScalarEvent and event.end_mark.line > event.start_mark.line:
-                    spans.append((event.start_mark.line, event.end_mark.line, event.end_mark.column))
+                start, end = event.start_mark, event.end_mark
+                if event.__class__ is ScalarEvent and start is not None and end is not None and end.line > start.line:
+                    spans.append((start.line, end.line, end.column))
         except yaml.YAMLError:
             pass  # a second document that does not parse: already reported, and the spans so far suffice
         finally:

@@ -17,8 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from compiler.language.model.webhooks import Webhook, secret_name
-from flows.events.webhooks.emitter import EventBatcher, Post, prefect_poster
 from flows.events.webhooks.auth import verify
+from flows.events.webhooks.emitter import EventBatcher, Post, prefect_poster
 from flows.events.webhooks.intake import Verdict, after_authentication, precheck
 from flows.events.webhooks.keys import SecretCache
 from flows.events.webhooks.ratelimit import ClientBuckets, TokenBucket
@@ -178,6 +178,7 @@ def create_app(webhooks: Sequence[Webhook], *, post: Post | None = None, keys: S
         async with contextlib.AsyncExitStack() as stack:
             poster = post
             if poster is None:
+                # deferred: Prefect costs ~1 s CPU to import (measured); a receiver given its own poster (tests, dry-run) never needs it
                 from prefect.client.orchestration import get_client
 
                 from flows.prefect_api import clients as api_clients

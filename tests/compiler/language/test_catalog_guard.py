@@ -55,14 +55,14 @@ def test_a_crash_while_reading_a_chain_is_reported_for_that_chain(
     automations = _folder(tmp_path)
     chains = automations.parent / "chains"
     (chains / "zz_broken.yaml").write_text("name: zz\nsteps: []\n", encoding="utf-8")
-    real = catalog_module._validate
+    real = catalog_module.validate_document
 
     def validate(doc: Any, model: Any, diagnostics: Any) -> Any:
         if doc.path.endswith("zz_broken.yaml"):
             raise RecursionError("maximum recursion depth exceeded")
         return real(doc, model, diagnostics)
 
-    monkeypatch.setattr(catalog_module, "_validate", validate)
+    monkeypatch.setattr(catalog_module, "validate_document", validate)
     catalog = load_catalog(automations)
     assert [str(d).removeprefix(f"{chains}/") for d in catalog.diagnostics] == [
         "zz_broken.yaml:1:1: <file>: internal error while checking this file (RecursionError: maximum recursion"

@@ -22,7 +22,7 @@ def doc(text: str) -> str:
 
 # 9 anchors, each a list of 9 aliases to the previous one: ~430 million nodes if it were expanded.
 ALIAS_BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
-    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n" for previous, name in zip("abcdefgh", "bcdefghi")
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n" for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
 )
 
 # A valid automation the "other file" rows are checked against.

@@ -35,7 +35,7 @@ def cli(cwd: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
     env.pop("AUTOMATIONS_CONFIG_DIR", None)
     return subprocess.run(
         [sys.executable, "-m", "compiler", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120,
-        env=env,
+        env=env, check=False,
     )
 
 

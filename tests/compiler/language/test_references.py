@@ -68,7 +68,7 @@ def only_for(reference: str, wanted: str, actual: str) -> list[str]:
         ("{condition.value}", "time", only_for("{condition.value}", "condition", "time")),
         ("{event.payload.id}", None, []),  # trigger itself invalid: reported by validation, not twice here
     ],
-    ids=lambda v: str(v),
+    ids=str,
 )
 def test_trigger_data_only_in_its_own_trigger_type(
     tmp_path: Path, template: str, trigger_type: str | None, expected: list[str]
@@ -94,7 +94,7 @@ def runs_later(reference: str, target: str) -> list[str]:
         ("{outputs.second.message}", runs_later("{outputs.second.message}", "second")),
         ("{outputs}", ["'{outputs}' needs an action name: {outputs.ACTION_NAME} or {outputs.ACTION_NAME.key}"]),
     ],
-    ids=lambda v: str(v),
+    ids=str,
 )
 def test_outputs_of_earlier_actions_only(tmp_path: Path, template: str, expected: list[str]) -> None:
     assert one_message(tmp_path, template) == expected
@@ -119,7 +119,7 @@ def typo(name: str, meant: str) -> list[str]:
         ("{settings.level}", "{settings: {level: 1}}", []),
         ("{secret:api_token}", "{}", []),
     ],
-    ids=lambda v: str(v),
+    ids=str,
 )
 def test_unknown_names(tmp_path: Path, template: str, context: str, expected: list[str]) -> None:
     assert one_message(tmp_path, template, context=context) == expected

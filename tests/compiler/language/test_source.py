@@ -31,7 +31,7 @@ def problems_of(tmp_path: Path, content: bytes | str, name: str = "automation.ya
 
 # 9 anchors, each a list of 9 aliases to the previous one: ~430 million nodes if expanded.
 ALIAS_BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
-    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n" for previous, name in zip("abcdefgh", "bcdefghi")
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n" for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
 )
 
 
@@ -87,7 +87,9 @@ INVALID = [
     Invalid("bad-merge", "a:\n  <<: 3\n", 2, 7, "merge key '<<' takes a mapping or a list of mappings; got int"),
     Invalid("control-character", "é: \x07\n", 1, 4, "control character 0x07 is not allowed in YAML"),
     Invalid("json-syntax-error", '{\n  "name": "x",\n}\n', 3, 1, "JSON syntax error: Expecting property name", name="automation.json"),
-    Invalid("json-duplicate-key", '{\n  "name": "a",\n  "name": "b"\n}\n', 3, 3, "duplicate key 'name' (first defined at line 2)", name="automation.json"),
+    Invalid(
+        "json-duplicate-key", '{\n  "name": "a",\n  "name": "b"\n}\n', 3, 3, "duplicate key 'name' (first defined at line 2)", name="automation.json"
+    ),
     Invalid("json-empty", " \n", 1, 1, "file is empty", name="automation.json"),
     Invalid("json-too-deep", "[[[[1]]]]", 1, 4, "nesting is deeper than 3 levels", name="automation.json", limits=SourceLimits(max_depth=3)),
     Invalid("unsupported-extension", "name: x\n", 1, 1, "unsupported file extension '.txt': use .yaml, .yml or .json", name="automation.txt"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -22,7 +22,7 @@ VALID = [
     ("empty", "", ()),
     ("one-name", "{name}", (Placeholder(("name",), 0),)),
     ("dotted-in-text", "Hi {user.name}!", ("Hi ", Placeholder(("user", "name"), 3), "!")),
-    ("digit-and-dash-segments", "{outputs.scan.items.0.file-name}", 
+    ("digit-and-dash-segments", "{outputs.scan.items.0.file-name}",
      (Placeholder(("outputs", "scan", "items", "0", "file-name"), 0),)),
     ("escaped-braces", "{{literal}}", ("{literal}",)),
     ("escape-around-placeholder", "{{{name}}}", ("{", Placeholder(("name",), 2), "}")),
@@ -131,7 +131,7 @@ def test_substituted_values_are_never_parsed_again(text: str, variables: dict[st
 class Spy:
     """An object with an attribute and str/format hooks that record being called."""
 
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []  # shared by every Spy: a test clears it, renders, then reads it
 
     def __init__(self) -> None:
         self.token = "attribute value"

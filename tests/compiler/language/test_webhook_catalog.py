@@ -205,7 +205,7 @@ def test_validate_reports_webhooks_with_the_automations(tmp_path: Path) -> None:
     (hooks / "a.yaml").write_text(VALID, encoding="utf-8")
     (hooks / "b.yaml").write_text(CASES[1].content, encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "compiler", "--config-dir", str(automations), "validate"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+                            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.startswith(f"{hooks / 'b.yaml'}:2:30: auth.secret: expected a secret reference")
     assert result.stdout == "1 automation(s) valid, 1 webhook(s) valid, 1 error(s) in 1 file(s), 0 warning(s)\n"

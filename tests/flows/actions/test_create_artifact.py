@@ -6,7 +6,6 @@ action says it wrote them, and from the registry row it made.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from pathlib import Path

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows.actions.net_guard import BlockedAddress, check_url, classify_ip, guarded_client, pin_request
 from compiler.language.settings import get_settings
+from flows.actions.net_guard import BlockedAddress, check_url, classify_ip, guarded_client, pin_request
 
 CLASSIFICATION = [
     # public
@@ -92,7 +92,7 @@ class LocalServer:
 
 def _handler(server_state: LocalServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server API)
+        def do_GET(self) -> None:
             server_state.hosts_seen.append(self.headers.get("Host", ""))
             if self.path.startswith("/redirect-metadata"):
                 self.send_response(302)
@@ -136,7 +136,7 @@ def _self_signed_localhost(tmp_path: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -206,7 +206,7 @@ def test_loopback_allowed_with_allow_private(local_server: LocalServer) -> None:
 
 
 def test_redirect_to_metadata_refused_even_with_allow_private(local_server: LocalServer) -> None:
-    with pytest.raises(BlockedAddress, match="169.254.169.254 is a cloud metadata address"):
+    with pytest.raises(BlockedAddress, match=r"169\.254\.169\.254 is a cloud metadata address"):
         asyncio.run(_get(local_server.url(path="/redirect-metadata"), allow_private=True))
 
 
@@ -299,7 +299,7 @@ def test_public_ip_literal_allowed() -> None:
 
 def test_decimal_ip_host_is_resolved_and_refused() -> None:
     # getaddrinfo accepts inet_aton forms: 2130706433 == 127.0.0.1
-    with pytest.raises(BlockedAddress, match="resolves to 127.0.0.1"):
+    with pytest.raises(BlockedAddress, match=r"resolves to 127\.0\.0\.1"):
         asyncio.run(check_url(httpx.URL("http://2130706433/"), allow_private=False))
 
 

@@ -39,7 +39,8 @@ class Watched:
         folder = base / "configs" / "automations"
         folder.mkdir(parents=True)
         (base / "configs" / "chains").mkdir()
-        (folder / f"{self.name}.yaml").write_text(f"name: {self.name}\n" + AUTOMATION.format(metrics=self.metrics, path=path, operator=operator, threshold=threshold), encoding="utf-8")
+        body = AUTOMATION.format(metrics=self.metrics, path=path, operator=operator, threshold=threshold)
+        (folder / f"{self.name}.yaml").write_text(f"name: {self.name}\n" + body, encoding="utf-8")
 
     def set_metrics(self, document: Any) -> None:
         self.metrics.write_text(json.dumps(document), encoding="utf-8")

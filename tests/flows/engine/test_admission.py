@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from flows.engine.admission import cooldown_limit_name, missed_run_reason
 
-SCHEDULED = datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc)
+SCHEDULED = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
 
 # (policy, grace, seconds late, a newer due run exists?, expected reason fragment or None = runs)
 CASES = [

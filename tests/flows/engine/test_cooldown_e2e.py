@@ -7,6 +7,7 @@ after its limit was made: each case must still let exactly one run through per c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import Any
 
@@ -59,10 +60,8 @@ async def _delete_limit(name: str) -> None:
     from flows.engine.admission import cooldown_limit_name
 
     async with get_client() as client:
-        try:
+        with contextlib.suppress(ObjectNotFound):
             await client.delete_global_concurrency_limit_by_name(cooldown_limit_name(name))
-        except ObjectNotFound:
-            pass
 
 
 def _forget_verified_limits() -> None:

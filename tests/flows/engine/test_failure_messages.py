@@ -8,16 +8,7 @@ import socket
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from flows.actions.base import ActionError
-from flows.engine.failure_messages import (
-    clean_failure,
-    connection_failure,
-    describe_exception,
-    escape_controls,
-    plain_message,
-    validation_message,
-)
-from flows.engine.task_options import NotRetryable, is_retryable
+from flows.engine.failure_messages import connection_failure, describe_exception, escape_controls, plain_message, validation_message
 
 
 @pytest.mark.parametrize(
@@ -61,26 +52,6 @@ def test_validation_errors_are_field_colon_message() -> None:
     assert validation_message(raised.value) == (
         "url: Input should be a valid string; count: Input should be a valid integer, unable to parse string as an integer"
     )
-
-
-@pytest.mark.parametrize(
-    ("exc", "expected", "retryable"),
-    [
-        (ActionError("HTTP GET http://x/ answered 503", retryable=True), "HTTP GET http://x/ answered 503", True),
-        (ActionError("answered 400"), "answered 400", False),
-        (NotRetryable("bad template"), "bad template", False),
-        (OSError(errno.ENOSPC, "No space left on device", "/var/automations/artifacts/r.json"),
-         "disk full at /var/automations/artifacts/r.json", False),
-        (PermissionError(errno.EACCES, "Permission denied", "/etc/x"), "permission denied at /etc/x", False),
-        (OSError(errno.EROFS, "Read-only file system", "/ro/f"), "read-only file system at /ro/f", False),
-        (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), "connection reset by peer", True),
-        (ValueError("plug-in said no\nsecond line"), "ValueError: plug-in said no\\nsecond line", True),
-        (RuntimeError(), "RuntimeError", True),
-    ],
-)
-def test_failures_keep_their_retry_class_and_read_as_one_line(exc: Exception, expected: str, retryable: bool) -> None:
-    cleaned = clean_failure(exc, "act")
-    assert (str(cleaned), is_retryable(cleaned)) == (expected, retryable)
 
 
 def test_connection_refused_names_the_address() -> None:

@@ -6,6 +6,7 @@ calls the real HTTP server on 127.0.0.1, which records when each request arrived
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -52,7 +53,7 @@ def test_retries_wait_the_configured_delays_then_succeed(
     state = runtime.run("retrying")
 
     requests = runtime.server.requests(path)
-    gaps = [later.at - earlier.at for earlier, later in zip(requests, requests[1:])]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(requests)]
     action = runtime.actions(state)["flaky_call"]
     assert state.is_completed(), state.message
     assert len(requests) == 3

@@ -25,13 +25,19 @@ class OtherResult:
     duration_ms: int
 
 
-FIELDS = dict(agent_name="PG_DISCOVERY", status="completed", summary="3 files", data={"metrics": {"files": 3}, "inventory": ["a"] * 1000}, duration_ms=12)
+FIELDS: dict[str, Any] = {
+    "agent_name": "PG_DISCOVERY",
+    "status": "completed",
+    "summary": "3 files",
+    "data": {"metrics": {"files": 3}, "inventory": ["a"] * 1000},
+    "duration_ms": 12,
+}
 
 
 @pytest.mark.parametrize(
     "result",
     [
-        AgentResult(findings=[{"x": 1}], **FIELDS),  # type: ignore[arg-type]
+        AgentResult(findings=[{"x": 1}], **FIELDS),
         OtherResult(**FIELDS),
         SimpleNamespace(**FIELDS),
         dict(FIELDS),

@@ -121,8 +121,8 @@ def test_processes_take_turns_even_while_files_are_unlinked_and_recreated(tmp_pa
         worker.join(timeout=120)
 
     lines = log.read_text().splitlines()
-    pairs = list(zip(lines[::2], lines[1::2]))
     assert len(lines) == 4 * 20 * 2
+    pairs = list(zip(lines[::2], lines[1::2], strict=True))
     assert all(enter.split()[0] == "enter" and leave == f"leave {enter.split()[1]}" for enter, leave in pairs)
 
 

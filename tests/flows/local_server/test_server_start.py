@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from flows.local_server.server import LocalServer, StartingServer, begin_local_server, stop_local_server
 from flows.local_server.process_records import pid_alive
-
+from flows.local_server.server import LocalServer, StartingServer, begin_local_server, stop_local_server
 from tests import ROOT
+
 # What `run` does on first use (begin, then wait), with a patient timeout: a fresh database migrates first and
 # this machine may be busy.
 SCRIPT = (

@@ -12,7 +12,7 @@ import logging
 import signal
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +197,7 @@ def test_trigger_parameters_keep_json_types_of_the_event(prefect_server: str) ->
         deployment_id = await deployment.aapply()
         try:
             await asyncio.sleep(2)  # the trigger is loaded by the server's event services
-            event = {"id": str(uuid.uuid4()), "occurred": datetime.now(timezone.utc).isoformat(), "event": f"seam.probe.{name}",
+            event = {"id": str(uuid.uuid4()), "occurred": datetime.now(UTC).isoformat(), "event": f"seam.probe.{name}",
                      "resource": {"prefect.resource.id": f"seam.{name}"}, "payload": payload}
             async with httpx.AsyncClient() as http:
                 response = await http.post(f"{prefect_server}/events", content=json.dumps([event]), headers={"content-type": "application/json"})
@@ -281,7 +281,7 @@ def test_point_prefect_at_makes_an_imported_prefect_use_the_new_url(tmp_path: Pa
     )
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(tmp_path)  # no profile naming an API
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout.split() == ["None", "http://127.0.0.1:9/api"], done.stderr
 
 
@@ -372,7 +372,7 @@ def _tls_contexts_made(mode: str, home: Path) -> list[str | None]:
 
     env = {**os.environ, "PREFECT_HOME": str(home)}
     env.pop("PREFECT_API_TLS_INSECURE_SKIP_VERIFY", None)
-    done = subprocess.run([sys.executable, "-c", _TLS_CONTEXTS_MADE, mode], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", _TLS_CONTEXTS_MADE, mode], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -432,9 +432,8 @@ deployments:
 
 def test_prefect_yaml_is_read_as_prefects_loader_reads_it(tmp_path: Path) -> None:
     import yaml
-    from rich.console import Console
-
     from prefect.cli.deploy._config import _load_deploy_configs_and_actions
+    from rich.console import Console
 
     path = tmp_path / "prefect.yaml"
     path.write_text(_PREFECT_YAML, encoding="utf-8")
@@ -530,7 +529,9 @@ def test_a_deployment_created_from_the_payload_is_the_one_aapply_creates(prefect
             concurrency_options={"collision_strategy": "CANCEL_NEW"}, paused=None, job_variables={"env": {"A": "1"}},
             storage=prefect_seam.pull_step_storage([{"prefect.deployments.steps.set_working_directory": {"directory": "/srv"}}]),
         )
-        prefect_seam.set_defaults_from_flow(deployment, parameter_schema=parameter_schema(flow_function), version=lambda: None, description=lambda: None)
+        prefect_seam.set_defaults_from_flow(
+            deployment, parameter_schema=parameter_schema(flow_function), version=lambda: None, description=lambda: None
+        )
         return deployment
 
     async def both() -> list[dict[str, Any]]:

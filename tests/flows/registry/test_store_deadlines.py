@@ -15,8 +15,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from flows.registry import Deadline, RegistryBusy, RegistryError, RegistryStore
-from flows.registry.engines import describe_cause
-from flows.registry.engines import registry_engine_url
+from flows.registry.engines import describe_cause, registry_engine_url
 
 HOLD_SCRIPT = (
     "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); "

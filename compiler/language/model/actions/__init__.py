@@ -7,16 +7,9 @@ table under the same name.
 
 from __future__ import annotations
 
-from compiler.language.model.actions.base import (
-    ACTION_NAME_PATTERN,
-    ActionBase,
-    ActionParameters,
-    ActionSpec,
-    IdempotencyOptions,
-    LogLevel,
-    action_model,
-)
-from compiler.language.model.actions import (  # noqa: E402 - after base, which every type module imports
+from typing import Any
+
+from compiler.language.model.actions import (
     create_artifact,
     custom,
     execute_agent,
@@ -25,6 +18,15 @@ from compiler.language.model.actions import (  # noqa: E402 - after base, which 
     log_message,
     send_notification,
     update_registry,
+)
+from compiler.language.model.actions.base import (
+    ACTION_NAME_PATTERN,
+    ActionBase,
+    ActionParameters,
+    ActionSpec,
+    IdempotencyOptions,
+    LogLevel,
+    action_model,
 )
 
 __all__ = [
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 # The order is the order of the discriminated union (and of the JSON Schema's oneOf).
-ACTION_SPECS: dict[str, ActionSpec] = {
+ACTION_SPECS: dict[str, ActionSpec[Any]] = {
     module.SPEC.name: module.SPEC
     for module in (
         execute_agent,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import Field, create_model
 
@@ -63,6 +63,10 @@ class IdempotencyOptions(StrictModel):
 class ActionBase(StrictModel):
     """Fields shared by every action; ``type`` and ``parameters`` are set per action type."""
 
+    if TYPE_CHECKING:  # declared by each type's model (``action_model``): a literal ``type`` and its parameters model
+        type: str
+        parameters: ActionParameters
+
     name: str = Field(
         pattern=ACTION_NAME_PATTERN,
         description="Unique within the automation; lowercase letters, digits and _; names the Prefect task.",
@@ -86,11 +90,12 @@ class ActionBase(StrictModel):
 
 def action_model(type_name: str, parameters: type[StrictModel], description: str) -> type[ActionBase]:
     """The model of one action type: the shared fields plus ``type: <type_name>`` and its parameters."""
-    model: type[ActionBase] = create_model(  # type: ignore[call-overload]
+    tag: Any = Literal[type_name]  # a literal of a name known at run time: a value here, not a type
+    model: type[ActionBase] = create_model(
         "".join(part.title() for part in type_name.split("_")) + "Action",
         __base__=ActionBase,
         __doc__=description,
-        type=(Literal[type_name], Field(description=description)),
+        type=(tag, Field(description=description)),
         parameters=(parameters, Field(description=f"Parameters of {type_name}.")),
     )
     return model

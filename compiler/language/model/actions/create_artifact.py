@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from compiler.language.model.actions.base import ActionParameters, ActionSpec
 
-__all__ = ["CreateArtifactParameters", "SPEC", "relative_artifact_path"]
+__all__ = ["SPEC", "CreateArtifactParameters", "relative_artifact_path"]
 
 
 def relative_artifact_path(filename: str) -> PurePosixPath:

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from compiler.language.model.actions.base import ActionParameters, ActionSpec
 
-__all__ = ["CustomParameters", "SPEC"]
+__all__ = ["SPEC", "CustomParameters"]
 
 
 class CustomParameters(ActionParameters):

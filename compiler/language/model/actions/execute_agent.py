@@ -9,7 +9,7 @@ from pydantic import Field
 from compiler.language.model.actions.base import ActionParameters, ActionSpec
 from compiler.language.model.chains import AgentMode
 
-__all__ = ["ExecuteAgentParameters", "SPEC"]
+__all__ = ["SPEC", "ExecuteAgentParameters"]
 
 
 class ExecuteAgentParameters(ActionParameters):

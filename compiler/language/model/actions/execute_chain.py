@@ -8,7 +8,7 @@ from compiler.language.model.actions.base import ActionParameters, ActionSpec
 from compiler.language.model.base import StrictModel
 from compiler.language.model.chains import AgentMode, ChainStep
 
-__all__ = ["ExecuteChainParameters", "InlineChain", "SPEC"]
+__all__ = ["SPEC", "ExecuteChainParameters", "InlineChain"]
 
 
 class InlineChain(StrictModel):

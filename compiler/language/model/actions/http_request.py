@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from compiler.language.model.actions.base import ActionParameters, ActionSpec
-from compiler.language.urls import header_problem, url_problem
+from compiler.language.model.base import RequestableUrl, checked
+from compiler.language.urls import header_problem
 
-__all__ = ["HttpRequestParameters", "SPEC"]
+__all__ = ["SPEC", "HttpRequestParameters"]
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-
-
-def _checked(check: Callable[[str], str | None]) -> AfterValidator:
-    def validate(value: str) -> str:
-        problem = check(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    return AfterValidator(validate)
 
 
 def _status_exists(value: int) -> int:
@@ -32,13 +22,13 @@ def _status_exists(value: int) -> int:
 
 
 # Per item, so each problem points at its own header or status.
-_HeaderName = Annotated[str, _checked(lambda name: header_problem(name, ""))]
-_HeaderValue = Annotated[str, _checked(lambda value: header_problem("value", value))]
+_HeaderName = Annotated[str, checked(lambda name: header_problem(name, ""))]
+_HeaderValue = Annotated[str, checked(lambda value: header_problem("value", value))]
 _Status = Annotated[int, AfterValidator(_status_exists)]
 
 
 class HttpRequestParameters(ActionParameters):
-    url: str = Field(min_length=1, description="http(s) URL; may use templates.")
+    url: RequestableUrl = Field(min_length=1, description="http(s) URL; may use templates.")
     method: Method = Field(default="GET", description="HTTP method.")
     headers: dict[_HeaderName, _HeaderValue] = Field(
         default_factory=dict, description="Headers; use {secret:NAME} for tokens."
@@ -51,15 +41,7 @@ class HttpRequestParameters(ActionParameters):
     )
     follow_redirects: bool = Field(default=True, description="Follow up to 5 redirects (each one is checked).")
 
-    model_config = {"populate_by_name": True}
-
-    @field_validator("url")
-    @classmethod
-    def _requestable_url(cls, value: str) -> str:
-        problem = url_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+    model_config = ConfigDict(populate_by_name=True)
 
     def urls(self) -> list[tuple[tuple[str | int, ...], str]]:
         """URLs this action requests, by location in its parameters (for the address checks of validate)."""

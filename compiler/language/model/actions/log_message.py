@@ -6,7 +6,7 @@ from pydantic import Field
 
 from compiler.language.model.actions.base import ActionParameters, ActionSpec, LogLevel
 
-__all__ = ["LogMessageParameters", "SPEC"]
+__all__ = ["SPEC", "LogMessageParameters"]
 
 
 class LogMessageParameters(ActionParameters):

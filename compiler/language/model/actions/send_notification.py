@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from compiler.language.model.actions.base import ActionParameters, ActionSpec, LogLevel
-from compiler.language.model.base import StrictModel
-from compiler.language.urls import url_problem
+from compiler.language.model.base import RequestableUrl, StrictModel
 
-__all__ = ["BlockChannel", "Channel", "SendNotificationParameters", "SPEC", "WebhookChannel"]
+__all__ = ["SPEC", "BlockChannel", "Channel", "SendNotificationParameters", "WebhookChannel"]
 
 
 class BlockChannel(StrictModel):
@@ -22,15 +21,7 @@ class BlockChannel(StrictModel):
 class WebhookChannel(StrictModel):
     """A plain webhook: the message is POSTed as JSON (guarded like http_request)."""
 
-    webhook: str = Field(min_length=1, description="URL; may use {secret:NAME}.")
-
-    @field_validator("webhook")
-    @classmethod
-    def _requestable_url(cls, value: str) -> str:
-        problem = url_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+    webhook: RequestableUrl = Field(min_length=1, description="URL; may use {secret:NAME}.")
 
 
 Channel = Literal["log", "registry"] | BlockChannel | WebhookChannel
@@ -41,7 +32,7 @@ class SendNotificationParameters(ActionParameters):
     level: LogLevel = Field(default="info", description="debug, info, warning, error or critical.")
     title: str | None = Field(default=None, description="Subject for channels that have one.")
     channels: list[Channel] = Field(
-        default_factory=lambda: ["log"],
+        default_factory=lambda: list[Channel](["log"]),
         min_length=1,
         description="log, registry, {block: NAME} or {webhook: URL}; every channel must deliver.",
     )

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from compiler.language.model.actions.base import ActionParameters, ActionSpec
 
-__all__ = ["UpdateRegistryParameters", "SPEC"]
+__all__ = ["SPEC", "UpdateRegistryParameters"]
 
 
 class UpdateRegistryParameters(ActionParameters):

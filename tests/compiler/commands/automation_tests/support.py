@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from compiler.language.catalog import Catalog, load_catalog
 from compiler.commands.automation_tests.loader import TestSuite, load_tests
+from compiler.language.catalog import Catalog, load_catalog
 from tests.compiler.support import EXAMPLES
 
 __all__ = ["example_catalog", "suite_of"]

@@ -94,6 +94,6 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: 
 
 def test_runs_as_a_command_without_a_prefect_server(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "PREFECT_API_URL": "http://127.0.0.1:9/api", "PREFECT_HOME": str(tmp_path)}  # nothing listens there
-    done = subprocess.run([sys.executable, "-m", "compiler", "test"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "compiler", "test"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "prefect" not in done.stderr.lower()

@@ -28,8 +28,8 @@ CASES = [
         id="event-does-not-match",
     ),
     pytest.param(
-        "chain_completion_notification", "{" + CHAIN_EVENT + ", last_run_seconds_ago: 3599}", "{fires: false, reason: 'in cooldown: the last run started 3599s ago'}",
-        [], id="cooldown-blocks",
+        "chain_completion_notification", "{" + CHAIN_EVENT + ", last_run_seconds_ago: 3599}",
+        "{fires: false, reason: 'in cooldown: the last run started 3599s ago'}", [], id="cooldown-blocks",
     ),
     pytest.param(
         "chain_completion_notification", "{" + CHAIN_EVENT + ", last_run_seconds_ago: 3600}", "{reason: not in cooldown}", [], id="cooldown-over",

@@ -9,13 +9,15 @@ import pytest
 from tests.compiler.commands.automation_tests.support import suite_of
 
 HEALTH = "automation: health_alert\ncases:\n"
+HEALTH_ACTIONS = "(actions of health_alert: alert_team, record_alert)"
 
 INVALID = [
     pytest.param("cases: []\n", ["1:8: cases: must not be empty (at least 1)"], id="no-cases"),
     pytest.param("- a\n", ["1:1: <root>: expected a mapping with cases (and automation), got list"], id="not-a-mapping"),
     pytest.param(
         HEALTH + "  - name: x\n    when: {metrics: {}, evnt: {}}\n",
-        ["4:25: cases[0].when.evnt: unknown field 'evnt'; allowed: event, metrics, scheduled_time, now, params, outputs, failing, last_run_seconds_ago"],
+        ["4:25: cases[0].when.evnt: unknown field 'evnt'; "
+         "allowed: event, metrics, scheduled_time, now, params, outputs, failing, last_run_seconds_ago"],
         id="unknown-field",
     ),
     pytest.param(
@@ -26,7 +28,8 @@ INVALID = [
     pytest.param(
         "cases:\n  - name: x\n    automation: helth_alert\n    when: {metrics: {}}\n",
         ["3:17: cases[0].automation: no automation named 'helth_alert'; did you mean 'health_alert'? "
-         "(known: chain_completion_notification, daily_security_scan, health_alert, record_push); only valid automations can be tested (run validate)"],
+         "(known: chain_completion_notification, daily_security_scan, health_alert, record_push); "
+         "only valid automations can be tested (run validate)"],
         id="unknown-automation",
     ),
     pytest.param(
@@ -38,10 +41,10 @@ INVALID = [
         HEALTH + "  - name: x\n    when:\n      metrics: {}\n      outputs: {alert_teem: 1}\n      failing: [recrod_alert]\n"
         "    expect:\n      parameters: {nope: {}}\n      skipped: [alert_team, x]\n",
         [
-            "6:17: cases[0].when.outputs.alert_teem: unknown action 'alert_teem'; did you mean 'alert_team'? (actions of health_alert: alert_team, record_alert)",
-            "7:17: cases[0].when.failing[0]: unknown action 'recrod_alert'; did you mean 'record_alert'? (actions of health_alert: alert_team, record_alert)",
-            "9:20: cases[0].expect.parameters.nope: unknown action 'nope' (actions of health_alert: alert_team, record_alert)",
-            "10:29: cases[0].expect.skipped[1]: unknown action 'x' (actions of health_alert: alert_team, record_alert)",
+            f"6:17: cases[0].when.outputs.alert_teem: unknown action 'alert_teem'; did you mean 'alert_team'? {HEALTH_ACTIONS}",
+            f"7:17: cases[0].when.failing[0]: unknown action 'recrod_alert'; did you mean 'record_alert'? {HEALTH_ACTIONS}",
+            f"9:20: cases[0].expect.parameters.nope: unknown action 'nope' {HEALTH_ACTIONS}",
+            f"10:29: cases[0].expect.skipped[1]: unknown action 'x' {HEALTH_ACTIONS}",
         ],
         id="unknown-actions",
     ),

@@ -80,6 +80,6 @@ def test_invalid_job_variables_are_located_errors_and_nothing_is_written(tmp_pat
     lines = [f"{d.line}:{d.col}: {d.field}: {d.message}" for d in result.errors]
 
     assert len(lines) == len(expected), lines
-    assert all(line.startswith(fragment) or fragment in line for line, fragment in zip(lines, expected)), lines
+    assert all(line.startswith(fragment) or fragment in line for line, fragment in zip(lines, expected, strict=True)), lines
     assert all(d.path.endswith("deploy.yaml") for d in result.errors)
     assert not (tmp_path / "out").exists()

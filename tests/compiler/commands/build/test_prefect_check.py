@@ -40,7 +40,7 @@ def test_deployment_pieces_are_checked_with_prefects_models(deployment: dict, ex
     problems = deployment_problems(deployment)
 
     assert [field for field, _ in problems] == [field for field, _ in expected]
-    assert all(fragment in message for (_, message), (_, fragment) in zip(problems, expected)), problems
+    assert all(fragment in message for (_, message), (_, fragment) in zip(problems, expected, strict=True)), problems
 
 
 def test_an_automation_spec_prefect_refuses_is_named() -> None:

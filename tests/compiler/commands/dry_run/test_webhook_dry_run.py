@@ -62,7 +62,7 @@ def save(path: Path, body: str, secret: str = README_SECRET, **headers: str) -> 
 
 def test_readme_example_validates(project: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "compiler", "--config-dir", str(project), "validate"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+                            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("1 automation(s) valid, 1 webhook(s) valid, 0 error(s)")
 
@@ -79,7 +79,7 @@ def test_readme_curl_signature_is_what_github_sends() -> None:
     body = re.search(r"body='([^']+)'", recipe).group(1)  # type: ignore[union-attr]
     command = recipe.split("\n")[1].split("sig=", 1)[1].strip('"').removeprefix("sha256=$(").removesuffix(")")
     shown = subprocess.run(["bash", "-c", f"body='{body}'; {command}"], capture_output=True, text=True, timeout=30,
-                           env={"PATH": "/usr/bin:/bin", "AUTOMATIONS_SECRET_GITHUB_WEBHOOK": README_SECRET})
+                           env={"PATH": "/usr/bin:/bin", "AUTOMATIONS_SECRET_GITHUB_WEBHOOK": README_SECRET}, check=True)
     assert "sha256=" + shown.stdout.strip() == sign_github(README_SECRET, body.encode())
 
 
@@ -154,7 +154,7 @@ def test_the_readme_dry_run_works_in_the_checkout(tmp_path: Path, secret: str | 
     if secret is not None:
         env["AUTOMATIONS_SECRET_GITHUB_WEBHOOK"] = secret
     result = subprocess.run([sys.executable, "-m", "compiler", "dry-run", "github_push", "--request", "push.json"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     transcript = readme_block("`dry-run` takes a saved request", skip=1).splitlines()[1:]
     if secret is None:
         transcript[0] = "github_push (POST /hooks/github_push): would ACCEPT if the signature is right (it was not checked)"

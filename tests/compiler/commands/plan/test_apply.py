@@ -33,7 +33,9 @@ _VOLATILE = {"id", "created", "updated", "flow_id", "deployment_id", "work_queue
 def _bodies(tag: str) -> dict[str, str]:
     """An event automation (queue), a cron one, a condition one (skip): every kind of deployment the build makes."""
     return {
-        f"{tag}_event": "overlap: queue\ntrigger:\n  type: event\n  event: {event_type: custom, custom_type: " + tag + "}\n  cooldown_seconds: 600\n" + SAY,
+        f"{tag}_event": (
+            "overlap: queue\ntrigger:\n  type: event\n  event: {event_type: custom, custom_type: " + tag + "}\n  cooldown_seconds: 600\n" + SAY
+        ),
         f"{tag}_cron": "trigger:\n  type: time\n  time: {cron_expression: '15 3 * * 1-5', timezone_str: Europe/Berlin}\n" + SAY,
         f"{tag}_cond": (
             "overlap: skip\ntrigger:\n  type: condition\n  condition: {metric_path: $.m, operator: gt, threshold: 1, check_interval_seconds: 60}\n"
@@ -235,7 +237,7 @@ class CountingProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _forward(self) -> None:
@@ -286,12 +288,11 @@ def test_writes_are_bounded_by_the_concurrency(project: tuple[Path, str], prefec
 def test_a_deployment_the_server_refuses_is_reported_in_one_line_and_left_absent(project: tuple[Path, str]) -> None:
     """A metric trigger (Prefect Cloud only: the open-source server answers 422) in a hand-edited prefect.yaml."""
     import yaml
-
     from prefect.client.orchestration import get_client
 
     from compiler.commands.build import PREFECT_YAML_PATH, build
-    from compiler.language.deploy_config import resolve_build_options
     from compiler.commands.plan.apply import apply_outputs
+    from compiler.language.deploy_config import resolve_build_options
 
     root, tag = project
     options, _ = resolve_build_options(root / "configs" / "automations")

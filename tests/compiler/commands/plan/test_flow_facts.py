@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from compiler.commands.build import PREFECT_YAML_PATH, parsed_prefect_yaml, plan_outputs
-from compiler.language.deploy_config import BuildOptions
 from compiler.commands.plan.flow_facts import FlowCatalog
+from compiler.language.deploy_config import BuildOptions
 from tests.prefect_support import ROOT
 
 LOG = "actions:\n  - type: log_message\n    name: say\n    parameters: {{message: \"{text}\"}}\n"

@@ -11,8 +11,9 @@ from compiler.commands.plan.command import NO_API_MESSAGE
 from tests.compiler.support import make_config_dir
 
 CLOSED_API = "http://127.0.0.1:9/api"  # nothing listens on the discard port
-GOOD = "name: ok\ntrigger: {type: event, event: {event_type: custom, custom_type: x}}\nactions:\n  - {type: log_message, name: say, parameters: {message: hi}}\n"
-BROKEN = "name: broken\ntrigger: {type: time, time: {cron_expression: 'not a cron'}}\nactions:\n  - {type: log_message, name: say, parameters: {message: hi}}\n"
+SAY_HI = "actions:\n  - {type: log_message, name: say, parameters: {message: hi}}\n"
+GOOD = "name: ok\ntrigger: {type: event, event: {event_type: custom, custom_type: x}}\n" + SAY_HI
+BROKEN = "name: broken\ntrigger: {type: time, time: {cron_expression: 'not a cron'}}\n" + SAY_HI
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+
 import pytest
 
 from tests.flows.e2e_support import CliResult, Runtime
@@ -69,8 +70,8 @@ def test_a_failed_action_is_one_line_in_our_words(runtime: Runtime, tag: str, ca
     assert PREFECT_PREFIX not in result.output
     assert "Traceback" not in result.output and "NoneType: None" not in result.output
     assert "\x00" not in result.output and "\x1b" not in result.output
-    assert [l for l in result.stderr.splitlines() if "ERROR" in l] == [
-        l for l in result.stderr.splitlines() if "action act ended Failed: " in l
+    assert [line for line in result.stderr.splitlines() if "ERROR" in line] == [
+        line for line in result.stderr.splitlines() if "action act ended Failed: " in line
     ]
 
 
@@ -85,7 +86,7 @@ def test_the_same_text_in_run_json_runs_and_the_prefect_state(runtime: Runtime, 
     assert (action["message"], action["summary"]) == (expected, expected)
     assert listed["actions"] == run["actions"]
     assert run["message"] == listed["message"] == f"action 'act' failed: {expected}"
-    assert f"Failed — action 'act' failed: {expected}" in table and f"Failed              1" in table
+    assert f"Failed — action 'act' failed: {expected}" in table and "Failed              1" in table
 
 
 def test_verbose_shows_the_traceback(runtime: Runtime, tag: str) -> None:

@@ -7,16 +7,15 @@ import asyncio
 import json
 import shutil
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import ROOT
 from tests.flows.agents.repo_builders import fake_secrets, git_commit_all, write_tree
 from tests.flows.e2e_support import CliResult, Runtime
-
-from tests import ROOT
 
 
 def _copy_shipped_configs(runtime: Runtime) -> None:
@@ -59,7 +58,7 @@ def test_daily_security_scan_example_scans_stores_and_notifies(runtime: Runtime,
     git_commit_all(repo, "add settings")
 
     history = _completed(runtime.cli("run", "daily_security_scan", "--param", f"repository_root={repo}", "--json"))
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
     report_path = runtime.artifacts_dir / "security" / f"scan_{today}.json"
     report = report_path.read_text()
     artifacts = _registry_rows(runtime, "SELECT automation, artifact_type, path FROM artifacts")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,7 +11,7 @@ import pytest
 from compiler.commands import serve_report
 from compiler.language.model.automation import automation_model
 
-NOW = datetime(2026, 11, 30, 14, 7, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 14, 7, 30, tzinfo=UTC)
 SAY = [{"type": "log_message", "name": "say", "parameters": {"message": "hi"}}]
 
 

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +76,8 @@ class Serve:
         self.proc.send_signal(signum)
         try:
             code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"serve did not exit within {timeout:.0f} s of {signal.Signals(signum).name}:\n{self.output}")
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"serve did not exit within {timeout:.0f} s of {signal.Signals(signum).name}:\n{self.output}") from exc
         self._reader.join(timeout=5)  # type: ignore[union-attr]
         return code, time.monotonic() - sent
 
@@ -184,9 +184,8 @@ def prefect_client(prefect_server: str) -> Iterator[Any]:
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: prefect_server}):
-        with get_client(sync_client=True) as client:
-            yield client
+    with temporary_settings({PREFECT_API_URL: prefect_server}), get_client(sync_client=True) as client:
+        yield client
 
 
 def unique(prefix: str) -> str:
@@ -226,7 +225,7 @@ def publish_custom(api_url: str, custom_type: str) -> float:
     built = build_event("custom", {"custom_type": custom_type}, {"custom_type": custom_type})
     event = {
         "id": built.id,
-        "occurred": datetime.now(timezone.utc).isoformat(),
+        "occurred": datetime.now(UTC).isoformat(),
         "event": built.event,
         "resource": built.resource,
         "payload": built.payload,
@@ -345,7 +344,7 @@ def test_second_serve_of_a_project_refuses_until_the_first_is_dead(project: Proj
     try:
         second = subprocess.run(
             project.command(grace=5), cwd=project.root, env=project.env(), stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, timeout=60, start_new_session=True,
+            capture_output=True, text=True, timeout=60, start_new_session=True, check=False,
         )
         assert second.returncode == 1, second.stdout + second.stderr
         assert f"PID {first.proc.pid}" in second.stderr, second.stderr
