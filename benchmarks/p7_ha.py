@@ -34,10 +34,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RecordingServer, median, result_line, say, temp_dir  # noqa: E402
-from p7_cluster import AUTOMATION, automation_yaml, event_latencies, throughput  # noqa: E402
+from _common import RecordingServer, median, result_line, say, temp_dir
+from p7_cluster import AUTOMATION, automation_yaml, event_latencies, throughput
 
-from tests.cluster.harness import (  # noqa: E402
+from tests.cluster.harness import (
     Cluster,
     custom_event,
     event_parameter,

@@ -41,6 +41,8 @@ from typing import Any
 
 import httpx
 
+from compiler.language.settings import get_settings
+
 __all__ = [
     "OUTAGE_STATUSES",
     "RECONNECTED_EVENT",
@@ -85,8 +87,6 @@ def not_ridden_out() -> Iterator[None]:
 
 
 def outage_bound_seconds() -> float:
-    from compiler.language.settings import get_settings
-
     return float(get_settings().api_outage_seconds)
 
 
@@ -114,12 +114,14 @@ def _announce_reconnection(outage_seconds: float) -> None:
 
     From a thread of its own, in the caller's context: the caller may be one of Prefect's services on its
     event loop, and the context carries the flow run the event is related to."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); this module is installed before Prefect is imported
     from prefect.settings import PREFECT_API_URL
 
     if not PREFECT_API_URL.value():
         return  # no API configured: emitting would start a temporary server of its own
 
     def emit() -> None:
+        # deferred: Prefect costs ~1 s CPU to import (measured); this module is installed before Prefect is imported
         from prefect.events import emit_event
 
         host = socket.gethostname()

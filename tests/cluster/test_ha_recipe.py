@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.cluster.harness import haproxy_config, ha_server_environment
+from tests.cluster.harness import ha_server_environment, haproxy_config
 from tests.prefect_support import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

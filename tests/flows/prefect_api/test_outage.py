@@ -12,16 +12,16 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
+from compiler.language.settings import get_settings
 from flows.prefect_api import outage as api_outage
 from flows.prefect_api import retry as api_retry
-from compiler.language.settings import get_settings
 from tests.flows.e2e_support import ScriptedServer
 from tests.prefect_support import using_api
 
@@ -45,10 +45,10 @@ class _Api:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
-            def do_GET(self) -> None:  # noqa: N802 - stdlib API
+            def do_GET(self) -> None:
                 outer.paths.append(self.path)
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
@@ -184,7 +184,7 @@ def test_when_the_api_answers_again_the_process_says_so_in_an_event(outage_bound
     """The event also makes Prefect's events client connect again and send what it kept during the outage."""
     from prefect.events.worker import EventsWorker
 
-    since = datetime.now(timezone.utc).isoformat()
+    since = datetime.now(UTC).isoformat()
     api = _Api().start()
     try:
         assert _async_get(api.url, "/health") == 200
