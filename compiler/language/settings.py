@@ -66,6 +66,15 @@ class RuntimeSettings(BaseSettings):
         default=False,
         description="Log the traceback of every failed action (the CLI's --verbose sets it); messages stay one line.",
     )
+    api_outage_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description=(
+            "How long a process using the runtime (a flow-run process, serve, run, plan) keeps re-sending a Prefect API "
+            "request that finds no API (connection refused, a load balancer's 502/503/504) before giving up; "
+            "0: Prefect's own retries only (~62 s)."
+        ),
+    )
     http_redact_headers: str = Field(
         default="",
         description=(

@@ -8,6 +8,10 @@ that Prefect's retry loop calls so a bare 503 is first retried a few times withi
 persists, the response goes back to Prefect's own retry loop unchanged. A 503 carrying ``Retry-After``
 or ``Prefect-Maintenance`` (Prefect Cloud maintenance, rate limits) is handed over at once.
 
+Around these quick retries, ``flows.prefect_api.outage`` rides out an API that cannot be reached at all (an API server
+or the load balancer down) for up to ``AUTOMATIONS_API_OUTAGE_SECONDS``: each of its attempts is one quick-retry
+sequence.
+
 ``install()`` is idempotent and is called by everything that runs automation flows (flow factory,
 serve executor). The hook into Prefect's client is in ``flows.prefect_api.seam`` (``wrap_api_client_send``);
 if Prefect's client no longer has it, nothing is patched.
@@ -18,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
+from flows.prefect_api import outage as api_outage
 from flows.prefect_api.seam import wrap_api_client_send
 from flows.retry_loop import aretry, retry
 
@@ -59,10 +64,14 @@ def _sync_send(send: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install() -> bool:
-    """Patch Prefect's async and sync API clients once per process; False when the hook is missing."""
+    """Patch Prefect's async and sync API clients once per process (quick 503 retries inside the outage
+    ride-out); False when the hook is missing."""
     global _INSTALLED
     if _INSTALLED:
         return True
 
-    _INSTALLED = wrap_api_client_send(_async_send, _sync_send)
+    _INSTALLED = wrap_api_client_send(
+        lambda send: api_outage.async_send(_async_send(send)),
+        lambda send: api_outage.sync_send(_sync_send(send)),
+    )
     return _INSTALLED
