@@ -12,6 +12,7 @@ from compiler.language.diagnostics import Diagnostic
 from compiler.language.normalize import normalized, to_json, to_yaml
 from flows.events.matching import normalize_event
 from flows.events.publish import EventListener
+from flows.local_server.api_choice import using_api
 from flows.prefect_api.history import RunHistory, read_run, read_runs
 
 __all__ = [
@@ -144,13 +145,22 @@ async def aexecute_automation(
 
 
 def execute_automation(
-    automation: LoadedAutomation,
+    automation: LoadedAutomation | str,
     context: dict[str, Any] | None = None,
     event: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
 ) -> AutomationRun:
-    """Run the automation's flow now against the configured Prefect API (``context`` gives its inputs)."""
-    return asyncio.run(aexecute_automation(automation, context, event, idempotency_key))
+    """Run the automation (loaded, or named in the config folder) now, in this process, as a Prefect flow run;
+    returns it when it has ended, with its per-action history.
+
+    The Prefect API is chosen as for the CLI (``flows.local_server.api_choice``): PREFECT_API_URL, else the
+    embedded local server. ``context`` gives its inputs; ``event`` runs it as that event would;
+    ``idempotency_key`` names the occurrence. ``platform_god.automations.execute_automation`` is this call,
+    returning the spec's view of the same run.
+    """
+    loaded = get_automation_registry().catalog.get(automation) if isinstance(automation, str) else automation
+    with using_api():
+        return asyncio.run(aexecute_automation(loaded, context, event, idempotency_key))
 
 
 def get_event_listener(automation: str | None = None) -> EventListener:

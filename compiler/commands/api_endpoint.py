@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from flows.local_server.api_choice import configured_api_url
 
 if TYPE_CHECKING:
     from flows.local_server.server import StartingServer
@@ -28,19 +28,6 @@ class ApiTarget:
             self.starting.wait()
 
 
-def configured_api_url() -> str | None:
-    """The API URL the user configured, read without importing Prefect (its settings load on import)."""
-    if os.environ.get("PREFECT_API_URL"):
-        return os.environ["PREFECT_API_URL"]
-    home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect"))
-    profiles_path = Path(os.environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml"))
-    try:
-        profiles = tomllib.loads(profiles_path.read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active", "ephemeral")
-    url = profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
-    return str(url) if url else None
 
 
 def use_api() -> tuple[str, bool]:
