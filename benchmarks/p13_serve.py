@@ -34,9 +34,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-from _common import PROJECT_ROOT, PYTHON, RecordingServer, median, result_line, say, temp_dir  # noqa: E402  (puts the project on sys.path)
-from p1_build import generate  # noqa: E402
+import httpx
+from _common import PROJECT_ROOT, PYTHON, RecordingServer, median, result_line, say, temp_dir
+from p1_build import generate
 
 COUNT = int(os.environ.get("P13_COUNT", "1000"))
 DATABASE = os.environ.get("P13_DATABASE", "sqlite")
@@ -198,7 +198,8 @@ def measure(project: Path, http: RecordingServer, label: str, restart: bool, dat
         figures["rss"] = _proc_status(served.proc.pid, "VmRSS")
         figures["server_rss"] = _proc_status(served.server_pid, "VmRSS")
         summary = next((line for line in served.text().splitlines() if line.startswith("deployments: ")), "?")
-        say(f"{label}: ready after {served.ready_seconds:.1f}s ({summary}; CPU serve {served.cpu[0]:.1f}s, server {served.cpu[1]:.1f}s); serve RSS {figures['rss']:.0f} MB, server RSS {figures['server_rss']:.0f} MB")
+        say(f"{label}: ready after {served.ready_seconds:.1f}s ({summary}; CPU serve {served.cpu[0]:.1f}s, server {served.cpu[1]:.1f}s); "
+            f"serve RSS {figures['rss']:.0f} MB, server RSS {figures['server_rss']:.0f} MB")
         figures["latencies"] = latencies(served, http)
         figures["peak_rss"] = _proc_status(served.proc.pid, "VmHWM")
         figures["objects"] = server_objects(served.api_url)

@@ -32,8 +32,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-from _common import PROJECT_ROOT, PYTHON, RecordingServer, result_line, say, temp_dir  # noqa: E402
+import httpx
+from _common import PROJECT_ROOT, PYTHON, RecordingServer, result_line, say, temp_dir
 
 INTERVAL = 60
 REGISTRY, FILES, PER_FILE, URLS, PER_URL = 500, 4, 100, 2, 50
@@ -55,10 +55,10 @@ class MetricsServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 data = json.dumps(outer.documents.get(self.path, {})).encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
@@ -175,7 +175,7 @@ def main() -> int:
             text = log.read_text(errors="replace")
             api_url = next(line for line in text.splitlines() if line.startswith("Prefect UI: ")).split()[2] + "/api"
             server_pid = int(json.loads((project / "var" / "prefect" / "server.json").read_text())["pid"])
-            say(f"ready after {time.monotonic() - started:.1f}s; {next(l for l in text.splitlines() if l.startswith('checking '))}")
+            say(f"ready after {time.monotonic() - started:.1f}s; {next(line for line in text.splitlines() if line.startswith('checking '))}")
             time.sleep(SETTLE)  # the first checks, the server's start-up work
 
             load_before = os.getloadavg()[0]

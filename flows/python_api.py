@@ -12,7 +12,7 @@ from compiler.language.diagnostics import Diagnostic
 from compiler.language.normalize import normalized, to_json, to_yaml
 from flows.events.matching import normalize_event
 from flows.events.publish import EventListener
-from flows.local_server.server.api_choice import using_api
+from flows.local_server.api_choice import using_api
 from flows.prefect_api.history import RunHistory, read_run, read_runs
 
 __all__ = [
@@ -153,7 +153,7 @@ def execute_automation(
     """Run the automation (loaded, or named in the config folder) now, in this process, as a Prefect flow run;
     returns it when it has ended, with its per-action history.
 
-    The Prefect API is chosen as for the CLI (``flows.local_server.server.api_choice``): PREFECT_API_URL, else the
+    The Prefect API is chosen as for the CLI (``flows.local_server.api_choice``): PREFECT_API_URL, else the
     embedded local server. ``context`` gives its inputs; ``event`` runs it as that event would;
     ``idempotency_key`` names the occurrence. ``platform_god.automations.execute_automation`` is this call,
     returning the spec's view of the same run.

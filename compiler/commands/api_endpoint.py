@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flows.local_server.server.api_choice import configured_api_url
+from flows.local_server.api_choice import configured_api_url
 
 if TYPE_CHECKING:
     from flows.local_server.server import StartingServer

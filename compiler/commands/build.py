@@ -41,10 +41,10 @@ from compiler.language.prefect_names import (
 __all__ = [
     "AUTOMATIONS_MODULE",
     "CONCURRENCY_LIMITS_PATH",
-    "GROUPS_INDEX_PATH",
     "DEFINITIONS_DIR",
     "EVENT_PARAMETER",
     "GENERATED_HEADER",
+    "GROUPS_INDEX_PATH",
     "PLATFORM_TAG",
     "PREFECT_AUTOMATIONS_PATH",
     "PREFECT_YAML_PATH",

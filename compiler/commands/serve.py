@@ -18,8 +18,8 @@ from compiler.commands.output import err, say
 from compiler.commands.serve_lock import LockHeld, ProjectLock
 from compiler.commands.webhooks import add_serve_arguments, start_for_serve
 from compiler.language.catalog import load_catalog
+from compiler.language.condition_groups import condition_groups
 from compiler.language.cross_machine import environment_warnings
-from compiler.language.deploy_config import BuildOptions, apply_limits, apply_prefect_automations
 from compiler.language.project import find_project_root
 
 __all__ = ["add_command", "condition_checker", "deploy_for_serving", "serve"]
@@ -42,7 +42,6 @@ async def deploy_for_serving(catalog: Any, trigger_types: frozenset[str] | None 
 def condition_checker(registration: Any, on_report: Any = None) -> Any:
     """The in-process checks of the served condition automations' groups (no flow run per check)."""
     # deferred: the checker imports Prefect, ~1 s CPU (measured); every command loads this module; validate, list and test never need it
-    from compiler.language.condition_groups import condition_groups
     from flows.conditions.checker import ConditionChecker
 
     groups = condition_groups(loaded.automation for loaded in registration.automations.values())
@@ -52,7 +51,8 @@ def condition_checker(registration: Any, on_report: Any = None) -> Any:
 async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
                 webhooks_address: tuple[str | None, int | None] = (None, None),
                 wait_for_server: Callable[[], Any] | None = None) -> int:
-    # deferred: registering and the executor import Prefect, ~1 s CPU (measured); every command loads this module; validate, list and test never need it
+    # deferred: registering and the executor import Prefect, ~1 s CPU (measured); every command loads this module;
+    # validate, list and test never need it
     from compiler.commands.serve_register import LazyFlows, desired_for_serving, register_for_serving
     from flows.engine.executor import InProcessExecutor, crash_orphaned_runs, serve_owns_sigterm
 
@@ -101,8 +101,9 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
     executor = InProcessExecutor(
         flows,
         poll_seconds=poll_seconds,
-        on_start=lambda run: serve_report.run_started(run, flows.name(run.deployment_id)),
-        on_finish=lambda run, state, seconds: serve_report.run_finished(run, flows.name(run.deployment_id), state, seconds),
+        # The executor only takes runs of these deployments: deployment_id is set and one of the keys.
+        on_start=lambda run: serve_report.run_started(run, flows.name(run.deployment_id)),  # type: ignore[arg-type]
+        on_finish=lambda run, state, seconds: serve_report.run_finished(run, flows.name(run.deployment_id), state, seconds),  # type: ignore[arg-type]
     )
     with serve_owns_sigterm():
         async with executor.session():

@@ -19,11 +19,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import DeploymentScheduleCreate
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
+from prefect.client.schemas.objects import ConcurrencyOptions
+from prefect.client.schemas.schedules import CronSchedule
+from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+
 from compiler.commands.build import WATCHER_ENTRYPOINT, deployments_for, zombie_automation
+from compiler.commands.plan.shapes import concurrency_shape, desired_schedule, desired_triggers, server_schedule, trigger_shape
 from compiler.language.catalog import Catalog, LoadedAutomation
 from compiler.language.deploy_config import BuildOptions, apply_prefect_automations
 from compiler.language.prefect_names import PLATFORM_TAG
-from compiler.commands.plan.shapes import concurrency_shape, desired_schedule, desired_triggers, server_schedule, trigger_shape
+from flows.engine.flow_factory import build_flow, parameter_schema_of
 
 __all__ = ["Desired", "LazyFlows", "Registration", "desired_for_serving", "register_for_serving", "served_automations"]
 
@@ -56,7 +64,8 @@ class Registration:
         return {loaded.automation.name: deployment_id for deployment_id, loaded in self.automations.items()}
 
     def summary(self) -> str:
-        parts = [f"{n} {what}" for n, what in ((self.created, "created"), (self.updated, "updated"), (self.unchanged, "unchanged"), (self.removed, "removed")) if n]
+        counts = ((self.created, "created"), (self.updated, "updated"), (self.unchanged, "unchanged"), (self.removed, "removed"))
+        parts = [f"{n} {what}" for n, what in counts if n]
         return f"deployments: {', '.join(parts) or 'none'}"
 
 
@@ -74,8 +83,6 @@ class LazyFlows(Mapping[UUID, Any]):
     def __getitem__(self, deployment_id: UUID) -> Any:
         built = self._built.get(deployment_id)
         if built is None:
-            from flows.engine.flow_factory import build_flow
-
             built = self._built[deployment_id] = build_flow(self._automations[deployment_id])
         return built
 
@@ -125,8 +132,6 @@ def desired_for_serving(catalog: Catalog, trigger_types: frozenset[str] | None =
 
 
 def _desired(loaded: LoadedAutomation, spec: dict[str, Any]) -> dict[str, Any]:
-    from flows.engine.flow_factory import parameter_schema_of
-
     limit = spec.get("concurrency_limit")
     return {
         "entrypoint": spec["entrypoint"],
@@ -193,10 +198,6 @@ async def _paged(read: Any, **kwargs: Any) -> list[Any]:
 async def _write(client: Any, item: Desired, existing: Any | None, triggers_differ: bool) -> UUID:
     """Create or upsert the deployment (POST /deployments/ updates one of the same flow and name), then
     replace its trigger automations when they differ."""
-    from prefect.client.schemas.actions import DeploymentScheduleCreate
-    from prefect.client.schemas.objects import ConcurrencyOptions
-    from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
-
     loaded, spec, desired = item.loaded, item.spec, item.shape
     flow_id = existing.flow_id if existing is not None else await client.create_flow_from_name(loaded.automation.name)
     limit = spec.get("concurrency_limit")
@@ -227,8 +228,6 @@ async def _write(client: Any, item: Desired, existing: Any | None, triggers_diff
 
 
 def _schedule(spec: dict[str, Any]) -> Any:
-    from prefect.client.schemas.schedules import CronSchedule
-
     return CronSchedule(cron=spec["cron"], timezone=spec.get("timezone"), day_or=spec.get("day_or", True))
 
 
@@ -239,9 +238,6 @@ async def register_for_serving(
     zombie-run automation; write only what differs. Cooldown limits are left to each automation's first
     run (its gate creates or corrects the limit; deploying 750 of them up front was 1,500 calls).
     ``desired``: :func:`desired_for_serving` of the same arguments, when already computed."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
-
     items = desired if desired is not None else desired_for_serving(catalog, trigger_types)
     registration = Registration()
     async with get_client() as client:

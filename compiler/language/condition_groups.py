@@ -12,9 +12,10 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from compiler.language.model.automation import Automation
 from compiler.language.model.triggers import ConditionSpec, MetricsSource
@@ -35,7 +36,7 @@ __all__ = [
 
 # Checks fall on multiples of their interval from this instant (the watcher schedules' anchor since before
 # batching), so every checker of a group agrees on the ticks, and `serve` can say when the next check is.
-CHECK_ANCHOR = datetime(2020, 1, 1, tzinfo=timezone.utc)
+CHECK_ANCHOR = datetime(2020, 1, 1, tzinfo=UTC)
 # Written by `build` next to the definitions; watcher runs on workers read their group's members from it.
 GROUPS_INDEX_PATH = Path("deployments/condition_groups.json")
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -77,8 +78,6 @@ def group_name(source: MetricsSource, interval_seconds: int) -> str:
         location = source.path or ""
         readable = location.replace("\\", "/").rsplit("/", 1)[-1]
     else:
-        from urllib.parse import urlsplit
-
         location = source.url or ""
         readable = urlsplit(location).hostname or "url"
     return f"{source.type}-{_slug(readable)}-{_digest(location)}-every-{interval_seconds}s"
@@ -143,4 +142,4 @@ def check_tick(interval_seconds: int, at: datetime) -> datetime:
 def check_id(group: str, tick: datetime) -> str:
     """One check of one group: ``registry-every-60s@2026-12-08T10:01:00Z``. A second checker of the same tick
     (another serve, a watcher run) gets the same id, so the automation run it would start is the same run."""
-    return f"{group}@{tick.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+    return f"{group}@{tick.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"

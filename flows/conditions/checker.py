@@ -10,12 +10,15 @@ plus their evaluation (benchmark P14).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
+
+from prefect.client.orchestration import get_client
 
 from compiler.language.condition_groups import ConditionGroup, check_tick
 from flows.conditions.checks import CheckReport, check_group
@@ -41,8 +44,6 @@ class ConditionChecker:
         """Check every group until ``stop`` is set (a check under way finishes first)."""
         if not self.groups:
             return
-        from prefect.client.orchestration import get_client
-
         gate = asyncio.Semaphore(_PARALLEL_CHECKS)
         async with get_client() as client:
             loops = [asyncio.create_task(self._loop(group, client, gate, stop), name=f"checks {name}") for name, group in self.groups.items()]
@@ -54,22 +55,20 @@ class ConditionChecker:
                 await asyncio.gather(*loops, return_exceptions=True)
 
     async def _loop(self, group: ConditionGroup, client: Any, gate: asyncio.Semaphore, stop: asyncio.Event) -> None:
-        tick = check_tick(group.interval_seconds, datetime.now(timezone.utc))
+        tick = check_tick(group.interval_seconds, datetime.now(UTC))
         while not stop.is_set():
             async with gate:
                 await self.check(group, tick, client)
-            tick = check_tick(group.interval_seconds, datetime.now(timezone.utc)) + timedelta(seconds=group.interval_seconds)
-            delay = (tick - datetime.now(timezone.utc)).total_seconds()
-            try:
+            tick = check_tick(group.interval_seconds, datetime.now(UTC)) + timedelta(seconds=group.interval_seconds)
+            delay = (tick - datetime.now(UTC)).total_seconds()
+            with contextlib.suppress(TimeoutError):  # the next tick is due
                 await asyncio.wait_for(stop.wait(), timeout=max(0.0, delay))
-            except TimeoutError:
-                pass
 
     async def check(self, group: ConditionGroup, tick: datetime, client: Any) -> CheckReport | None:
         """One check of ``group`` for ``tick``; a failure is logged (the next tick tries again)."""
         try:
             report = await check_group(group, tick, client, deployment_ids=self.deployment_ids, previous=self._states.get(group.name))
-        except Exception:  # noqa: BLE001 - an API or registry hiccup must not end the checks
+        except Exception:  # an API or registry hiccup must not end the checks (logged with its traceback)
             log.warning("check of %s at %s failed; the next check is at the next interval", group.name, tick, exc_info=True)
             return None
         self._states[group.name] = {r.name: r.state for r in report.results}
@@ -77,6 +76,6 @@ class ConditionChecker:
         if self.on_report is not None:
             try:
                 self.on_report(report)
-            except Exception:  # noqa: BLE001 - reporting must never stop checking
+            except Exception:  # reporting must never stop checking
                 log.warning("check report hook failed", exc_info=True)
         return report

@@ -18,13 +18,19 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from compiler.language.condition_groups import ConditionGroup, GroupMember, check_id as make_check_id, group_name, source_label
+from prefect.events import emit_event
+from prefect.exceptions import ObjectNotFound
+
+from compiler.language.condition_groups import ConditionGroup, GroupMember, group_name, source_label
+from compiler.language.condition_groups import check_id as make_check_id
 from compiler.language.model.automation import Automation
 from compiler.language.prefect_names import WATCHER_FLOW_NAME, cooldown_limit_name
+from flows.conditions.evaluate import ConditionResult, MetricsUnavailable, _json_safe, _show, evaluate_condition, read_metrics
+from flows.registry import Deadline, RegistryError, RegistryStore
 
 __all__ = [
     "CHECKS_ENTITY_TYPE",
@@ -108,8 +114,6 @@ class CheckReport:
 
 
 def _stored_value(value: Any) -> Any:
-    from flows.conditions.evaluate import _json_safe, _show
-
     safe = _json_safe(value)
     try:
         text = json.dumps(safe)
@@ -120,8 +124,6 @@ def _stored_value(value: Any) -> Any:
 
 def _evaluate(member: GroupMember, document: Any) -> tuple[MemberResult, Any]:
     """The member's result and the trigger data a run would get (None when it does not fire)."""
-    from flows.conditions.evaluate import ConditionResult, evaluate_condition
-
     try:
         result = evaluate_condition(member.condition, document)
     except Exception as exc:  # noqa: BLE001 - a document's content never fails a check: it is that member's problem
@@ -144,8 +146,6 @@ def _evaluate_all(members: tuple[GroupMember, ...], document: Any) -> list[tuple
 
 async def in_cooldown(client: Any, automation: str) -> bool:
     """Read-only: True when the cooldown limit has no free slot now. A missing limit means no cooldown yet."""
-    from prefect.exceptions import ObjectNotFound
-
     try:
         limit = await client.read_global_concurrency_limit_by_name(cooldown_limit_name(automation))
     except ObjectNotFound:
@@ -158,13 +158,11 @@ async def _deployment_id(client: Any, automation: str, known: Mapping[str, UUID]
     if known is not None and automation in known:
         return known[automation]
     deployment = await client.read_deployment_by_name(f"{automation}/{automation}")
-    return deployment.id  # type: ignore[no-any-return]
+    return deployment.id
 
 
 async def _start(client: Any, member: GroupMember, result: MemberResult, data: dict[str, Any], check: str,
                  known: Mapping[str, UUID] | None, gate: asyncio.Semaphore) -> None:
-    from prefect.exceptions import ObjectNotFound
-
     async with gate:
         try:
             if member.cooldown_seconds > 0 and await in_cooldown(client, member.name):
@@ -181,7 +179,8 @@ async def _start(client: Any, member: GroupMember, result: MemberResult, data: d
             )
         except ObjectNotFound:
             result.action = NO_DEPLOYMENT
-            result.reason = f"condition holds ({result.reason}) but deployment {member.name}/{member.name} does not exist; run `python -m compiler deploy`"
+            result.reason = (f"condition holds ({result.reason}) but deployment {member.name}/{member.name} does not exist; "
+                             "run `python -m compiler deploy`")
             return
         except Exception as exc:  # noqa: BLE001 - one member's API failure must not stop the others' runs
             result.action = FAILED
@@ -195,9 +194,6 @@ async def _start(client: Any, member: GroupMember, result: MemberResult, data: d
 
 
 def _read_previous(group: str) -> dict[str, str]:
-    from flows.registry import RegistryStore
-    from flows.registry.store import RegistryError
-
     try:
         record = RegistryStore.from_settings().get(CHECKS_ENTITY_TYPE, group)
     except RegistryError:
@@ -207,9 +203,6 @@ def _read_previous(group: str) -> dict[str, str]:
 
 
 def _store(report: CheckReport) -> None:
-    from flows.registry import RegistryStore
-    from flows.registry.store import Deadline, RegistryError
-
     try:
         RegistryStore.from_settings().apply(CHECKS_ENTITY_TYPE, report.group, "upsert", report.record(), Deadline.after(10))
     except RegistryError as exc:
@@ -218,8 +211,6 @@ def _store(report: CheckReport) -> None:
 
 def _emit(report: CheckReport, group: ConditionGroup, previous: Mapping[str, str]) -> int:
     """An event per member that fired or changed state; how many were emitted."""
-    from prefect.events import emit_event
-
     emitted = 0
     for result in report.results:
         before = previous.get(result.name)
@@ -276,11 +267,8 @@ async def check_group(
     ``NAME/NAME`` is read. ``previous`` (automation → state at its last check, to tell changes) is read from
     the registry when None (a watcher run on a worker, or a checker's first check).
     """
-    from flows.conditions.evaluate import MetricsUnavailable, read_metrics
-    from flows.registry import RegistryError
-
     check = make_check_id(group.name, tick)
-    report = CheckReport(group.name, check, datetime.now(timezone.utc).isoformat(), source_label(group.source))
+    report = CheckReport(group.name, check, datetime.now(UTC).isoformat(), source_label(group.source))
     last = previous if previous is not None else await asyncio.to_thread(_read_previous, group.name)
     try:
         document = await read_metrics(group.source)
@@ -293,7 +281,7 @@ async def check_group(
             evaluated = _evaluate_all(group.members, document)
         gate = asyncio.Semaphore(_PARALLEL_API_CALLS)
         starts = []
-        for member, (result, fired) in zip(group.members, evaluated):
+        for member, (result, fired) in zip(group.members, evaluated, strict=True):
             report.results.append(result)
             if fired is not None:
                 data = fired.as_trigger_data(member.condition, check)
@@ -306,8 +294,6 @@ async def check_group(
 
 def last_check(automation: Automation) -> dict[str, Any] | None:
     """The last recorded check of a condition automation: its member entry plus ``check_id`` and ``checked_at``."""
-    from flows.registry import RegistryStore
-
     trigger = automation.trigger
     if trigger.type != "condition":
         return None

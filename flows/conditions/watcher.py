@@ -15,6 +15,8 @@ cooldown is only *read* here; the automation flow's gate takes the slot atomical
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -24,10 +26,13 @@ from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
+from compiler.language.condition_groups import GROUPS_INDEX_PATH, check_tick, condition_groups, members_from_index
 from compiler.language.prefect_names import WATCHER_FLOW_NAME
+from flows.conditions.checks import check_group, in_cooldown
 from flows.conditions.evaluate import ConditionResult, MetricsUnavailable, evaluate_condition, read_metrics
-from flows.engine.admission import cooldown_limit_name
+from flows.engine.definitions import catalog, load_automation
 from flows.prefect_api import clients as api_clients
+from flows.registry import RegistryError
 
 api_clients.install()  # quick retries of SQLite 503s, one TLS context (see flows/prefect_api/clients.py)
 
@@ -38,10 +43,6 @@ SKIPPED = "Skipped"
 
 async def _in_cooldown(automation_name: str) -> bool:
     """Read-only: True when the cooldown limit has no free slot now. A missing limit means no cooldown yet."""
-    from prefect.client.orchestration import get_client
-
-    from flows.conditions.checks import in_cooldown
-
     async with get_client() as client:
         return await in_cooldown(client, automation_name)
 
@@ -52,36 +53,23 @@ def _result(fired: bool, value: Any, reason: str, flow_run_id: str | None = None
 
 def _group(name: str) -> Any:
     """The group from build's index (``deployments/condition_groups.json``), else from the automations' files."""
-    import json
-
-    from compiler.language.condition_groups import GROUPS_INDEX_PATH, condition_groups, members_from_index
-
     if GROUPS_INDEX_PATH.is_file():
         index = json.loads(GROUPS_INDEX_PATH.read_text(encoding="utf-8"))
         return members_from_index(name, index) if name in index else None
-    from flows.engine.definitions import catalog
-
     return condition_groups(loaded.automation for loaded in catalog().automations.values()).get(name)
 
 
 async def _check_group(name: str) -> State:
     """One check of the group ``name`` for this run's scheduled time (a late or retried run checks the same tick)."""
-    from datetime import datetime, timezone
-
-    from prefect.client.orchestration import get_client
-    from prefect.runtime import flow_run
-
-    from compiler.language.condition_groups import check_tick
-    from flows.conditions.checks import check_group
-
     logger = get_run_logger()
     group = _group(name)
     if group is None:
-        message = f"no condition automation reads the source of group '{name}' any more (remove this deployment with `python -m compiler deploy --prune`)"
+        message = (f"no condition automation reads the source of group '{name}' any more "
+                   "(remove this deployment with `python -m compiler deploy --prune`)")
         logger.error(message)
         return Failed(message=message)
     scheduled = flow_run.get_scheduled_start_time()
-    tick = check_tick(group.interval_seconds, scheduled if scheduled is not None else datetime.now(timezone.utc))
+    tick = check_tick(group.interval_seconds, scheduled if scheduled is not None else datetime.now(UTC))
     async with get_client() as client:
         report = await check_group(group, tick, client)
     unavailable = [r for r in report.results if r.state == "unavailable"]
@@ -111,10 +99,6 @@ async def condition_watcher(automation: str | None = None, group: str | None = N
 
 async def _check_one(automation: str) -> State:
     """Check ``automation``'s condition once; start its deployment when the condition holds."""
-    # deferred: loading the definitions costs ~240 ms (measured: the catalog and models); importers that never call this function do not pay for it
-    from flows.engine.definitions import load_automation
-    from flows.registry import RegistryError
-
     logger = get_run_logger()
     try:
         loaded = load_automation(automation)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -12,7 +13,7 @@ from prefect import Flow, tags
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.runtime import flow_run
-from prefect.utilities.callables import get_call_parameters
+from prefect.utilities.callables import generate_parameter_schema, get_call_parameters
 
 from compiler.language.catalog import LoadedAutomation
 from compiler.language.model.automation import Automation
@@ -114,10 +115,6 @@ _SCHEMAS: dict[str, dict[str, Any]] = {}
 
 def parameter_schema_of(loaded: LoadedAutomation) -> dict[str, Any]:
     """The flow's parameter schema as Prefect derives it from ``build_flow(loaded)`` (JSON data), without building the flow."""
-    import json
-
-    from prefect.utilities.callables import generate_parameter_schema
-
     signature = flow_signature(loaded.inputs, loaded.automation.context)
     key = json.dumps(
         [(p.name, repr(p.annotation), p.default if p.default is not inspect.Parameter.empty else "<empty>") for p in signature.parameters.values()],

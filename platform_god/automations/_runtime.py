@@ -1,5 +1,5 @@
 """Process plumbing of the Python API: what it stops when the process exits (the API it talks to is chosen by
-``flows.local_server.server.api_choice``, as for the CLI and ``flows.execute_automation``).
+``flows.local_server.api_choice``, as for the CLI and ``flows.execute_automation``).
 
 The exit hook is ``threading._register_atexit`` (CPython; tests/platform_god/automations/test_runtime.py
 checks it): its callbacks run when the main thread ends, *before* the interpreter joins threads and
@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from flows.local_server.server.api_choice import api_url, using_api
+from flows.local_server.api_choice import api_url, using_api
 
 __all__ = ["api_url", "on_exit", "using_api"]
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from compiler.commands.serve import deploy_for_serving
+from compiler.commands.serve import condition_checker
 from compiler.language.catalog import Catalog
 
 __all__ = ["BackgroundServing", "StopReport"]
@@ -137,7 +137,6 @@ class BackgroundServing:
 
     async def _main(self, catalog: Catalog, ready: concurrent.futures.Future[None]) -> None:
         # deferred: these import Prefect, ~1 s CPU (measured); `import platform_god.automations` does without it
-        from compiler.commands.serve import condition_checker
         from compiler.commands.serve_register import LazyFlows, register_for_serving
         from flows.engine.executor import InProcessExecutor, crash_orphaned_runs
 

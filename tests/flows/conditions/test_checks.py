@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +199,7 @@ def test_the_in_process_checker_checks_at_once_and_starts_the_run(checked: Check
         return reports
 
     (report,) = asyncio.run(scenario())
-    now_tick = check_tick(60, datetime.now(timezone.utc))
+    now_tick = check_tick(60, datetime.now(UTC))
     assert report.check_id in {f"{checked.group.name}@{t:%Y-%m-%dT%H:%M:%SZ}" for t in (now_tick, now_tick - timedelta(seconds=60))}
     assert [r.name for r in report.started] == [checked.name("a")]
     (run,) = asyncio.run(checked.runs("a"))

@@ -21,10 +21,10 @@ import yaml
 
 from compiler.commands import build as build_module
 from compiler.commands.build import (
-    GROUPS_INDEX_PATH,
     CONCURRENCY_LIMITS_PATH,
     DEFINITIONS_DIR,
     GENERATED_HEADER,
+    GROUPS_INDEX_PATH,
     PREFECT_AUTOMATIONS_PATH,
     PREFECT_YAML_PATH,
     WATCHER_FLOW_NAME,

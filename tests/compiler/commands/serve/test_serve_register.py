@@ -38,7 +38,9 @@ async def _ours(tag: str) -> list[Any]:
     found: list[Any] = []
     async with get_client() as client:
         while True:
-            page = await client.read_deployments(deployment_filter=DeploymentFilter(name=DeploymentFilterName(like_=tag)), limit=200, offset=len(found))
+            page = await client.read_deployments(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(like_=tag)), limit=200, offset=len(found)
+            )
             found.extend(page)
             if len(page) < 200:
                 return found
@@ -83,7 +85,9 @@ async def _served_watcher(name: str) -> None:
 
     async with get_client() as client:
         flow_id = await client.create_flow_from_name("condition-watcher")
-        await client.create_deployment(flow_id=flow_id, name=name, entrypoint=WATCHER_ENTRYPOINT, tags=["platform-god"], parameters={"automation": name})
+        await client.create_deployment(
+            flow_id=flow_id, name=name, entrypoint=WATCHER_ENTRYPOINT, tags=["platform-god"], parameters={"automation": name}
+        )
 
 
 @pytest.fixture(scope="module")
