@@ -147,8 +147,8 @@ def test_prefect_yaml_content(tmp_path: Path) -> None:
         ("chain_completion_notification", "flows/automations.py:chain_completion_notification"),
         ("daily_security_scan", "flows/automations.py:daily_security_scan"),
         ("health_alert", "flows/automations.py:health_alert"),
-        ("registry-every-300s", "flows/conditions/watcher.py:condition_watcher"),
         ("record_push", "flows/automations.py:record_push"),
+        ("registry-every-300s", "flows/conditions/watcher.py:condition_watcher"),
     ]
 
     event = _deployment(data, "chain_completion_notification")
@@ -469,7 +469,7 @@ def test_cli_build_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "stale: prefect.yaml" in capsys.readouterr().err
     assert _run_cli(["build", "--project-root", root, "--pool", "p1", "--tag", "t1"], folder) == 0
     out = capsys.readouterr().out
-    assert "wrote prefect.yaml" in out and "7 written, 0 removed, 0 unchanged" in out
+    assert "wrote prefect.yaml" in out and "8 written, 0 removed, 0 unchanged" in out
     assert _run_cli(["build", "--check", "--project-root", root, "--pool", "p1", "--tag", "t1"], folder) == 0
     assert "up to date" in capsys.readouterr().out
     # Different options → different prefect.yaml → stale.
