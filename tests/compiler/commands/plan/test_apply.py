@@ -23,6 +23,8 @@ import pytest
 
 from compiler.commands.cli import main
 from compiler.commands.deploy import deploy, run_prefect_deploy
+from compiler.language.condition_groups import group_name
+from compiler.language.model.triggers import MetricsSource
 from tests.prefect_support import ROOT, using_api
 
 SAY = "actions:\n  - type: log_message\n    name: say\n    parameters: {message: hello}\n"
@@ -38,10 +40,16 @@ def _bodies(tag: str) -> dict[str, str]:
         ),
         f"{tag}_cron": "trigger:\n  type: time\n  time: {cron_expression: '15 3 * * 1-5', timezone_str: Europe/Berlin}\n" + SAY,
         f"{tag}_cond": (
-            "overlap: skip\ntrigger:\n  type: condition\n  condition: {metric_path: $.m, operator: gt, threshold: 1, check_interval_seconds: 60}\n"
-            "  cooldown_seconds: 120\n" + SAY
+            "overlap: skip\ntrigger:\n  type: condition\n  condition: {metric_path: $.m, operator: gt, threshold: 1, check_interval_seconds: 60, "
+            "source: {type: file, path: " + tag + ".json}}\n  cooldown_seconds: 120\n" + SAY
         ),
     }
+
+
+def watcher_name(tag: str) -> str:
+    """The condition group watcher of ``_bodies(tag)``'s condition automation: its own file source makes the group (and
+    so the deployment's name) this project's, like its automations' names."""
+    return group_name(MetricsSource(type="file", path=f"{tag}.json"), 60)
 
 
 @pytest.fixture
@@ -175,7 +183,7 @@ def test_a_removed_automation_is_deleted_with_prune(project: tuple[Path, str]) -
     deleted = sorted(line for line in out.splitlines() if line.startswith("- ") and tag in line)  # the server is shared
     assert (code, deleted) == (0, sorted([
         f"- deployment {tag}_cond/{tag}_cond",
-        f"- deployment condition-watcher/{tag}_cond-condition-watcher",
+        f"- deployment condition-watcher/{watcher_name(tag)}",
         f"- concurrency limit automation-cooldown-{tag}_cond",
     ]))
     assert sorted(asyncio.run(server_state(tag))) == [f"{tag}_cron", f"{tag}_event"]
@@ -322,5 +330,5 @@ def test_a_deployment_the_server_refuses_is_reported_in_one_line_and_left_absent
     (failure,) = report.failed
     assert failure.startswith(f"deployment {tag}_event/{tag}_event: the server answered 422") and "\n" not in failure
     assert (present, sorted(n for k, n in report.created if k == "deployment")) == (
-        False, sorted([f"{tag}_cron/{tag}_cron", f"{tag}_cond/{tag}_cond", f"condition-watcher/{tag}_cond-condition-watcher"])
+        False, sorted([f"{tag}_cron/{tag}_cron", f"{tag}_cond/{tag}_cond", f"condition-watcher/{watcher_name(tag)}"])
     )
