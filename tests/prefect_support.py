@@ -111,8 +111,10 @@ def example_names() -> list[str]:
 
 
 async def forget_automations(names: list[str]) -> None:
-    """Remove what runs of these automations left on the shared server: their deployments and condition
-    watchers (with the runs still waiting in them and the triggers they own) and their cooldown limits.
+    """Remove what runs of these automations left on the shared server: their deployments (with the runs still
+    waiting in them and the triggers they own) and their cooldown limits. Condition automations leave nothing more
+    here: serving checks them in its own process (no watcher deployment), and deploy's watcher of their group
+    is named after the group, not after an automation.
 
     The test modules of a session share one server, and several deploy or serve the shipped examples under
     their shipped names. A deployment trigger left by one module keeps creating runs from matching events
@@ -124,15 +126,12 @@ async def forget_automations(names: list[str]) -> None:
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
-    from compiler.language.prefect_names import WATCHER_FLOW_NAME, cooldown_limit_name, watcher_deployment_name
+    from compiler.language.prefect_names import cooldown_limit_name
 
     async with get_client() as client:
         for name in names:
-            for flow_name, deployment_name in ((name, name), (WATCHER_FLOW_NAME, watcher_deployment_name(name))):
-                try:
-                    deployment = await client.read_deployment_by_name(f"{flow_name}/{deployment_name}")
-                except ObjectNotFound:
-                    continue
+            with contextlib.suppress(ObjectNotFound):
+                deployment = await client.read_deployment_by_name(f"{name}/{name}")
                 await client.delete_resource_owned_automations(f"prefect.deployment.{deployment.id}")
                 await client.delete_deployment(deployment.id)
             with contextlib.suppress(ObjectNotFound):

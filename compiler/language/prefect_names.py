@@ -22,7 +22,6 @@ __all__ = [
     "event_name",
     "is_our_automation",
     "is_ours",
-    "watcher_deployment_name",
 ]
 
 # On every deployment, every flow run (deployment runs inherit it; manual runs get it from the runtime)
@@ -67,7 +66,8 @@ def cooldown_limit_name(automation_name: str) -> str:
     return f"{COOLDOWN_LIMIT_PREFIX}{automation_name}"
 
 
-# The Prefect flow that checks condition triggers (flows/conditions/watcher.py), one deployment per condition automation.
+# The Prefect flow that checks condition triggers (flows/conditions/watcher.py): one deployment per condition group
+# (compiler/language/condition_groups.py), named after the group.
 WATCHER_FLOW_NAME = "condition-watcher"
 
 
@@ -92,10 +92,3 @@ def is_our_automation(automation: Mapping[str, Any]) -> bool:
     deployment): what ``deploy --prune`` may delete once the build no longer produces it."""
     owner = str(automation.get("owner_resource") or "")
     return str(automation.get("name", "")).startswith(AUTOMATION_PREFIX) and not owner.startswith("prefect.deployment.")
-
-
-def watcher_deployment_name(automation_name: str) -> str:
-    """The watcher deployment of a condition automation, named so the UI and `prefect deployment ls` say
-    what it is (``condition-watcher/health_alert-condition-watcher``) next to the automation's own
-    deployment (``health_alert/health_alert``)."""
-    return f"{automation_name}-{WATCHER_FLOW_NAME}"
