@@ -8,6 +8,7 @@ module's trigger had left waiting in the same deployment, and its own run was Sk
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from tests.prefect_support import ROOT, example_names, forget_automations, using_api
@@ -25,9 +26,11 @@ async def _serve_examples() -> dict[Any, Any]:
 
 async def _leave_what_an_earlier_module_leaves() -> None:
     """A run of the chain deployment waiting for an executor (what its trigger creates from an event while
-    nothing serves it) and the automation's cooldown slot taken (what a run does)."""
+    nothing serves it) and the automation's cooldown slot taken (what a run does: its gate creates the limit,
+    serving does not, and takes the slot)."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
+    from prefect.exceptions import ObjectAlreadyExists
 
     from compiler.language.prefect_names import cooldown_limit_name
 
@@ -35,14 +38,17 @@ async def _leave_what_an_earlier_module_leaves() -> None:
     async with get_client() as client:
         deployment = await client.read_deployment_by_name(f"{CHAIN}/{CHAIN}")
         await client.create_flow_run_from_deployment(deployment.id)
+        with contextlib.suppress(ObjectAlreadyExists):
+            await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=cooldown_limit_name(CHAIN), limit=1))
         await client.update_global_concurrency_limit(cooldown_limit_name(CHAIN), GlobalConcurrencyLimitUpdate(active_slots=1))
 
 
 async def _what_the_next_module_finds() -> tuple[list[str], int]:
     """After the next module served the examples again: the states of the runs waiting in the chain
-    deployment, and the cooldown's active slots."""
+    deployment, and the cooldown's active slots (no limit: none taken; the next run's gate creates it free)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.exceptions import ObjectNotFound
 
     from compiler.language.prefect_names import cooldown_limit_name
 
@@ -50,8 +56,11 @@ async def _what_the_next_module_finds() -> tuple[list[str], int]:
     async with get_client() as client:
         deployment = await client.read_deployment_by_name(f"{CHAIN}/{CHAIN}")
         runs = await client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])))
-        limit = await client.read_global_concurrency_limit_by_name(cooldown_limit_name(CHAIN))
-    return [run.state.name for run in runs if run.state is not None], limit.active_slots
+        try:
+            active_slots = (await client.read_global_concurrency_limit_by_name(cooldown_limit_name(CHAIN))).active_slots
+        except ObjectNotFound:
+            active_slots = 0
+    return [run.state.name for run in runs if run.state is not None], active_slots
 
 
 def test_the_next_module_finds_no_waiting_run_and_a_free_cooldown(prefect_server: str) -> None:
