@@ -103,7 +103,7 @@ def test_no_import_cycles_between_project_modules() -> None:
 
     Counted: module-level and function-local imports (grimp reads both: a function-local import is an import all
     the same, only later), and the package ``__init__`` that an import from outside a package runs first (importing
-    ``flows.actions.base`` from ``flows.engine.flow_body`` runs ``flows/actions/__init__.py``, which imports every action
+    ``flows.actions.base`` from ``flows.engine`` runs ``flows/actions/__init__.py``, which imports every action
     module). Not counted as an edge back to the package: a submodule importing a sibling (``flows.actions.http_request``
     importing ``flows.actions.base``) while the package's ``__init__`` imports both: inside the package its
     ``__init__`` has run or is running, nothing runs it again, so that pair is no import-time cycle. A submodule that
