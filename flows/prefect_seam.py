@@ -20,6 +20,7 @@ __all__ = [
     "InlineLocalFileSystem",
     "engine_leaves_sigterm_alone",
     "hide_engine_failure_echoes",
+    "cron_dates",
     "name_flow_function",
     "one_suspension_observer_for_this_loop",
     "point_prefect_at",
@@ -404,3 +405,30 @@ def send_queued_events_and_logs(timeout: float = 5.0) -> None:
 
     EventsWorker.drain_all(timeout=timeout)
     APILogWorker.drain_all(timeout=timeout)
+
+
+# --- 12. The times a cron schedule fires, as the server's scheduler computes them (compiler/replay) --------
+# `replay` compares the scheduled times of a changed cron or timezone with the deployed one. croniter alone
+# disagrees with Prefect's scheduler around DST (measured: 02:30 Europe/Berlin on spring-forward day is 03:00
+# for croniter, 03:30 on the server; the repeated hour fires twice for croniter, once on the server). The
+# server's own CronSchedule.get_dates (Prefect's server schema, not part of its client API) is what the
+# scheduler calls; it checks at most MAX_ITERATIONS candidates per call, hence the loop.
+
+
+def cron_dates(cron: str, timezone: str, start: Any, end: Any, *, day_or: bool = True) -> list[Any]:
+    """Every time in ``[start, end]`` (aware datetimes) a deployment schedule ``cron`` in ``timezone`` fires, in UTC."""
+    import asyncio
+    from datetime import timedelta
+    from datetime import timezone as tz
+
+    from prefect.server.schemas.schedules import MAX_ITERATIONS, CronSchedule
+
+    schedule = CronSchedule(cron=cron, timezone=timezone, day_or=day_or)
+    found: list[Any] = []
+    cursor = start
+    while True:
+        batch = asyncio.run(schedule.get_dates(n=MAX_ITERATIONS, start=cursor, end=end))
+        found.extend(d.astimezone(tz.utc) for d in batch)
+        if len(batch) < MAX_ITERATIONS:
+            return found
+        cursor = batch[-1] + timedelta(seconds=1)

@@ -84,6 +84,9 @@ async def condition_watcher(automation: str) -> State:
         result = evaluate_condition(spec, document)
     except Exception as exc:  # noqa: BLE001 - a document's content never fails the watcher: log it, do not fire
         result = ConditionResult(False, None, f"{type(exc).__name__}: {exc}", problem=f"{type(exc).__name__}: {exc}")
+    from flows.condition_checks import emit_condition_checked  # one event per check: `replay` re-checks changed conditions on them
+
+    emit_condition_checked(automation, spec, document, result)
     trigger_data = result.as_trigger_data(spec, "")  # JSON-safe values (NaN, huge integers) for state and run
     problem = None if result.fired else result.problem
     if problem is not None:
