@@ -317,6 +317,7 @@ def add_commands(sub: Any) -> None:
     from compiler import build, deploy, serve, webhooks_cli
     from compiler.casetests import command as casetests
     from compiler.plan import command as plan
+    from compiler.replay import command as replay
 
-    for module in (build, deploy, plan, casetests, serve, webhooks_cli):
+    for module in (build, deploy, plan, casetests, serve, webhooks_cli, replay):
         module.add_command(sub)

@@ -1,0 +1,58 @@
+"""The replayed window: ``--since 24h`` (s, m, h, d, w before now) or an ISO 8601 time, ``--until`` likewise (default now)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+__all__ = ["Window", "parse_window", "parse_when", "show_duration"]
+
+_RELATIVE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])\Z")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@dataclass(frozen=True)
+class Window:
+    """``[since, until]``, both aware UTC times."""
+
+    since: datetime
+    until: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.until - self.since).total_seconds()
+
+
+def parse_when(text: str, now: datetime) -> datetime:
+    """``24h`` (that long before ``now``) or an ISO 8601 time (``Z`` or an offset; none means UTC); ValueError says what is allowed."""
+    value = text.strip()
+    relative = _RELATIVE.match(value)
+    if relative:
+        return now - timedelta(seconds=float(relative.group(1)) * _UNITS[relative.group(2)])
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"'{text}' is not a time: give a duration before now (90m, 24h, 7d, 2w; units s m h d w) "
+            "or an ISO 8601 time such as 2026-12-01T00:00Z"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def parse_window(since: str, until: str | None, now: datetime | None = None) -> Window:
+    """The window from the command's options; ValueError when a time is malformed or the window is empty."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    start = parse_when(since, now)
+    end = parse_when(until, now) if until else now
+    if end <= start:
+        raise ValueError(f"the window is empty: --since {start.isoformat()} is not before --until {end.isoformat()}")
+    return Window(start, end)
+
+
+def show_duration(seconds: float) -> str:
+    """``7d``, ``36h``, ``90m``: the largest unit that divides it, else hours with one decimal."""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds / 3600:.1f}h"
