@@ -1,0 +1,58 @@
+"""Helpers of the replay tests: automations as data, events as the events API returns them, recorded checks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from compiler.catalog import LoadedAutomation, load_automation_data
+from compiler.model.triggers import ConditionSpec
+from compiler.replay.history import History
+from compiler.replay.window import Window
+from flows.conditions import evaluate_condition
+from flows.condition_checks import checked_event
+from flows.events import build_event
+from tests.compiler.support import EXAMPLES
+
+__all__ = ["T0", "SAY", "api_event", "automation", "check", "history", "minutes"]
+
+T0 = datetime(2026, 11, 30, 0, 0, tzinfo=timezone.utc)  # the start of every test window
+SAY = [{"type": "log_message", "name": "say", "parameters": {"message": "hello"}}]
+
+
+def minutes(n: float) -> datetime:
+    return T0 + timedelta(minutes=n)
+
+
+def automation(trigger: dict[str, Any], actions: list[dict[str, Any]] | None = None, **fields: Any) -> LoadedAutomation:
+    """A validated automation named ``a`` (or ``fields['name']``) with ``trigger``."""
+    data = {"name": "a", **fields, "trigger": trigger, "actions": actions or SAY}
+    catalog = load_automation_data(data, EXAMPLES.parent)
+    assert not catalog.errors, [str(d) for d in catalog.errors]
+    return catalog.automations[data["name"]]
+
+
+def api_event(at: datetime, kind: str = "chain_complete", payload: dict[str, Any] | None = None, **labels: str) -> dict[str, Any]:
+    """An event as ``/events/filter`` returns it (``occurred`` with ``Z``), built like the runtime publishes it."""
+    body = dict(payload or {})
+    built = build_event(kind, labels, body)
+    return {
+        "id": str(uuid.uuid4()),
+        "occurred": at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "event": built.event,
+        "resource": built.resource,
+        "payload": built.payload,
+        "related": [],
+    }
+
+
+def check(at: datetime, document: Any, condition: dict[str, Any], name: str = "a") -> dict[str, Any]:
+    """The event a watcher check of ``condition`` on ``document`` records, as the events API returns it."""
+    spec = ConditionSpec.model_validate(condition)
+    event = checked_event(name, spec, document, evaluate_condition(spec, document), str(uuid.uuid4()))
+    return {"id": str(uuid.uuid4()), "occurred": at.isoformat().replace("+00:00", "Z"), "related": [], **event}
+
+
+def history(events: list[dict[str, Any]], hours: float = 24) -> History:
+    return History.build(Window(T0, T0 + timedelta(hours=hours)), events)
