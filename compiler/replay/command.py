@@ -73,14 +73,22 @@ async def _read(api_url: str, **kwargs: Any) -> Any:
             return await read_history(client, **kwargs)
 
 
+def _span(length: timedelta) -> str:
+    seconds = length.total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)} {unit}{'s' if seconds != size else ''}"
+    return f"{seconds / 3600:.1f} hours"
+
+
 def _retention_note(retention: timedelta | None, since: datetime, now: datetime) -> str | None:
     kept = retention or DEFAULT_RETENTION
     if since >= now - kept:
         return None
-    said = "" if retention else " (the default: the server did not say)"
+    said = "" if retention else " (Prefect's default: the server did not say)"
     return (
-        f"the server keeps events for {kept}{said} (PREFECT_EVENTS_RETENTION_PERIOD): the window starts "
-        f"{now - kept - since} before the oldest event it can hold ({(now - kept).isoformat(timespec='seconds')})"
+        f"the window is larger than what the server keeps: events for {_span(kept)}{said} (PREFECT_EVENTS_RETENTION_PERIOD), "
+        f"so nothing is stored before {(now - kept).isoformat(timespec='seconds')} ({_span(now - kept - since)} of the window)"
     )
 
 
