@@ -138,6 +138,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     names = sorted(loaded.automation.name for loaded in selected)
     try:
         api.ready()
+        reading = time.perf_counter()
         with progress("reading events", minimum=2000) as update:
             server = asyncio.run(_read(
                 api.url, window=window, names=names, work_pool=options.work_pool, tag=PLATFORM_TAG,
@@ -158,7 +159,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     notes = [note for note in (_retention_note(server.retention, window.since, now),) if note]
     if api.embedded:
         notes.append("the embedded local server (no PREFECT_API_URL configured): its history is this machine's runs")
-    seconds = {"read": read_done - started, "evaluate": done - read_done, "total": done - started,
+    # load: the configuration, imports and the API's start (embedded); read: the server; evaluate: the replay.
+    seconds = {"load": reading - started, "read": read_done - reading, "evaluate": done - read_done, "total": done - started,
                **{f"read_{k}": v for k, v in server.seconds.items()}}
     report = Report(api.url, window, results, len(history.events), history.check_count, notes, seconds)
     if args.json:

@@ -108,7 +108,7 @@ def _summary(report: Report) -> str:
         parts.append(f"{report.count(UNKNOWN_VERDICT)} cannot be compared (deployed version unknown)")
     parts.append(f"{report.count(SAME)} the same")
     took = report.seconds.get("total")
-    timing = f" ({took:.1f} s: reading {report.seconds.get('read', 0):.1f} s, evaluating {report.seconds.get('evaluate', 0):.1f} s)" if took else ""
+    timing = f" ({took:.1f} s: reading the server {report.seconds.get('read', 0):.1f} s, evaluating {report.seconds.get('evaluate', 0):.1f} s)" if took else ""
     return f"Replay: {total} automation(s): {', '.join(parts)}.{timing}"
 
 
