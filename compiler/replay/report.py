@@ -11,7 +11,7 @@ from compiler.output import Column, is_terminal, out, table
 from compiler.replay.compare import DIFFERS, SAME, UNKNOWN_VERDICT, Replayed
 from compiler.replay.deployed import NOT_DEPLOYED
 from compiler.replay.evaluate import Outcome, Shown
-from compiler.replay.window import Window, show_duration
+from compiler.replay.window import Window, show_duration, show_time
 
 __all__ = ["Report", "print_report", "report_json", "report_lines"]
 
@@ -57,7 +57,7 @@ def _runs_text(runs: Counter[str]) -> str:
 def _fires_text(outcome: Outcome) -> str:
     text = f"would fire {outcome.count}"
     if outcome.suppressed:
-        text += f", {outcome.suppressed} suppressed by the cooldown"
+        text += f" ({outcome.suppressed} more suppressed by the cooldown)"
     return text
 
 
@@ -66,11 +66,21 @@ def _compact(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_KEY_WORDS = {"event": "event", "condition": "check"}
+_STATUS_WORDS = {"unknown": " (as written: uses an earlier action's output)", "skipped": " (skipped)", "fails": " (fails)"}
+
+
+def _short_key(key: str) -> str:
+    """``event 3e276d41``, ``check 58bedef3``; a scheduled time says itself in the reason."""
+    kind, _, value = key.partition(":")
+    return f"  {_KEY_WORDS[kind]} {value[:8]}" if kind in _KEY_WORDS else ""
+
+
 def _shown_lines(shown: Shown) -> list[str]:
-    lines = [f"      {shown.at.isoformat()}  {shown.key}: {shown.reason}"]
+    lines = [f"      {show_time(shown.at)}{_short_key(shown.key)}  {shown.reason}"]
     for action in shown.actions:
         detail = _compact(action["parameters"]) if "parameters" in action else f"cannot render: {action['error']}"
-        lines.append(f"        {action['name']} ({action['type']}, {action['status']}): {detail}")
+        lines.append(f"        {action['name']}{_STATUS_WORDS.get(action['status'], '')}: {detail}")
     return lines
 
 
@@ -83,7 +93,7 @@ def _details(result: Replayed) -> list[str]:
 def _headline(result: Replayed) -> str:
     kind = result.loaded.automation.trigger.type
     return (
-        f"  {_sign(result)} {result.name}  ({kind})  {_fires_text(result.working)}; deployed version: {_deployed_text(result)}; "
+        f"  {_sign(result)} {result.name} ({kind}): {_fires_text(result.working)}; deployed version: {_deployed_text(result)}; "
         f"runs in the window: {_runs_text(result.runs)}"
     )
 
@@ -92,7 +102,7 @@ def _head(report: Report) -> list[str]:
     window = report.window
     lines = [
         f"Prefect API: {report.api_url}",
-        f"Window: {window.since.isoformat()} .. {window.until.isoformat()} ({show_duration(window.seconds)}): "
+        f"Window: {show_time(window.since)} .. {show_time(window.until)} ({show_duration(round(window.seconds))}): "
         f"{report.events:,} event(s) and {report.checks:,} condition check(s) read",
     ]
     lines.extend(f"note: {note}" for note in report.notes)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["Window", "parse_window", "parse_when", "show_duration"]
+__all__ = ["Window", "parse_window", "parse_when", "show_duration", "show_time"]
 
 _RELATIVE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -51,8 +51,13 @@ def parse_window(since: str, until: str | None, now: datetime | None = None) -> 
 
 
 def show_duration(seconds: float) -> str:
-    """``7d``, ``36h``, ``90m``: the largest unit that divides it, else hours with one decimal."""
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size and seconds % size == 0:
+    """``7d``, ``24h``, ``90m``: days from 3 days on, else the largest unit that divides it, else hours with one decimal."""
+    for unit, size, least in (("d", 86400, 3 * 86400), ("h", 3600, 3600), ("m", 60, 60), ("s", 1, 1)):
+        if seconds >= least and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds / 3600:.1f}h"
+
+
+def show_time(moment: datetime) -> str:
+    """``2026-12-01T10:05:00Z``: UTC to the second."""
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -233,9 +233,10 @@ def test_a_text_report_marks_what_differs(deployed: dict[str, Any]) -> None:
         code, out, err = cli(deployed["project"], "replay", "--pool", deployed["pool"], *deployed["window"])
     assert (code, err) == (2, "")
     lines = out.splitlines()
-    assert any(line.startswith(f"  ~ {tag}_cond  (condition)  would fire 2, 1 suppressed by the cooldown; deployed version: 3") for line in lines), out
-    assert any(line.startswith(f"  = {tag}_event  (event)  would fire 3, 2 suppressed by the cooldown; deployed version: 3") for line in lines), out
-    assert "health 45 below 46" in out
+    assert f"  ~ {tag}_cond (condition): would fire 2 (1 more suppressed by the cooldown); deployed version: 3; runs in the window: 0" in lines, out
+    assert f"  = {tag}_event (event): would fire 3 (2 more suppressed by the cooldown); deployed version: 3; runs in the window: 0" in lines, out
+    assert f"  = {tag}_cron (time): would fire 3; deployed version: 3; runs in the window: 0" in lines, out
+    assert '        say: {"level": "info", "message": "health 45 below 46"}' in lines, out
     assert lines[-1].startswith("Replay: 3 automation(s): 1 would behave differently from the deployed version, 2 the same.")
 
 

@@ -41,6 +41,6 @@ def test_a_bad_window_says_what_is_allowed(since: str, until: str | None, messag
         parse_window(since, until, NOW)
 
 
-@pytest.mark.parametrize(("seconds", "shown"), [(86400, "1d"), (604800, "1w"), (5400, "90m"), (90000, "25h"), (45, "45s")])
-def test_durations_read_in_their_largest_unit(seconds: float, shown: str) -> None:
+@pytest.mark.parametrize(("seconds", "shown"), [(86400, "24h"), (604800, "7d"), (259200, "3d"), (5400, "90m"), (90000, "25h"), (45, "45s"), (5400.5, "1.5h")])
+def test_durations_read_in_their_largest_unit_days_from_3_days_on(seconds: float, shown: str) -> None:
     assert show_duration(seconds) == shown
