@@ -113,6 +113,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from compiler.build import PLATFORM_TAG
     from compiler.deploy_config import resolve_build_options
     from compiler.replay.window import parse_window
+    from flows.messages import describe_exception, plain_message
 
     started = time.perf_counter()
     now = datetime.now(timezone.utc)
@@ -149,10 +150,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 prefixes=event_prefixes(_patterns(selected)), progress=update,
             ))
     except ReplayError as exc:
-        err(f"replay failed: {exc}")
+        err(f"replay failed: {plain_message(str(exc))}")
         return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - any failed read is "cannot replay", with the reason, in one line
-        err(f"replay failed: reading the Prefect API at {api.url} failed: {type(exc).__name__}: {exc}")
+        err(f"replay failed: reading the Prefect API at {api.url} failed: {describe_exception(exc)}")
         return EXIT_ERROR
     read_done = time.perf_counter()
     history = History.build(window, server.events)
