@@ -418,7 +418,7 @@ def send_queued_events_and_logs(timeout: float = 5.0) -> None:
 def cron_dates(cron: str, timezone: str, start: Any, end: Any, *, day_or: bool = True) -> list[Any]:
     """Every time in ``[start, end]`` (aware datetimes) a deployment schedule ``cron`` in ``timezone`` fires, in UTC."""
     import asyncio
-    from datetime import timedelta
+    from datetime import datetime, timedelta
     from datetime import timezone as tz
 
     from prefect.server.schemas.schedules import MAX_ITERATIONS, CronSchedule
@@ -428,7 +428,8 @@ def cron_dates(cron: str, timezone: str, start: Any, end: Any, *, day_or: bool =
     cursor = start
     while True:
         batch = asyncio.run(schedule.get_dates(n=MAX_ITERATIONS, start=cursor, end=end))
-        found.extend(d.astimezone(tz.utc) for d in batch)
+        # Plain datetimes: Prefect's DateTime subtracts through its deprecation wrappers (~0.2 ms each, P11).
+        found.extend(datetime.fromtimestamp(d.timestamp(), tz.utc) for d in batch)
         if len(batch) < MAX_ITERATIONS:
             return found
         cursor = batch[-1] + timedelta(seconds=1)
