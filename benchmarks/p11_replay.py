@@ -170,7 +170,6 @@ def _replay_process(project: Path, env: dict[str, str], server_pid: int) -> tupl
 
 def _pure_evaluation(project: Path, api_url: str) -> tuple[list[float], int]:
     """Seconds of indexing + replaying every automation (both versions) on events read once; the events count."""
-    from compiler.build import PLATFORM_TAG
     from compiler.catalog import load_catalog
     from compiler.replay.command import _patterns, _read
     from compiler.replay.compare import replay_all
@@ -182,7 +181,7 @@ def _pure_evaluation(project: Path, api_url: str) -> tuple[list[float], int]:
     selected = list(catalog.automations.values())
     window = parse_window("24h", None)
     names = sorted(catalog.automations)
-    server = asyncio.run(_read(api_url, window=window, names=names, work_pool="automations", tag=PLATFORM_TAG,
+    server = asyncio.run(_read(api_url, window=window, names=names, work_pool="automations",
                                prefixes=event_prefixes(_patterns(selected))))
     timings = []
     for _ in range(REPEATS):

@@ -42,13 +42,13 @@ async def _paged(read: Callable[..., Awaitable[list[Any]]], **kwargs: Any) -> li
             return found
 
 
-async def _deployments(client: PrefectClient, names: Iterable[str], tag: str) -> list[Any]:
-    """Deployments with one of ``names`` (deploy would update them) or tagged ``tag`` (prune candidates)."""
+async def _deployments(client: PrefectClient, names: Iterable[str], tag: str | None) -> list[Any]:
+    """Deployments with one of ``names`` (deploy would update them) or tagged ``tag`` (prune candidates; None: not read)."""
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, DeploymentFilterTags
 
     by_id: dict[Any, Any] = {}
     wanted = sorted(set(names))
-    filters = [DeploymentFilter(tags=DeploymentFilterTags(all_=[tag]))]
+    filters = [DeploymentFilter(tags=DeploymentFilterTags(all_=[tag]))] if tag is not None else []
     if wanted:
         filters.append(DeploymentFilter(name=DeploymentFilterName(any_=wanted)))
     for deployment_filter in filters:
@@ -125,7 +125,7 @@ def _targets(automation: dict[str, Any]) -> set[str]:
 
 
 async def read_server(
-    client: PrefectClient, *, work_pool: str, deployment_names: Iterable[str], limit_names: Iterable[str], tag: str
+    client: PrefectClient, *, work_pool: str, deployment_names: Iterable[str], limit_names: Iterable[str], tag: str | None
 ) -> ObservedState:
     """Read everything the plan compares; never writes."""
     from prefect.exceptions import ObjectNotFound

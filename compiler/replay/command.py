@@ -110,7 +110,6 @@ def _selected(args: argparse.Namespace) -> list[Any] | None:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from compiler.api_target import begin_api
-    from compiler.build import PLATFORM_TAG
     from compiler.deploy_config import resolve_build_options
     from compiler.replay.window import parse_window
     from flows.messages import describe_exception, plain_message
@@ -146,7 +145,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         reading = time.perf_counter()
         with progress("reading events", minimum=2000) as update:
             server = asyncio.run(_read(
-                api.url, window=window, names=names, work_pool=options.work_pool, tag=PLATFORM_TAG,
+                api.url, window=window, names=names, work_pool=options.work_pool,
                 prefixes=event_prefixes(_patterns(selected)), progress=update,
             ))
     except ReplayError as exc:

@@ -88,7 +88,6 @@ async def read_history(
     window: Window,
     names: list[str],
     work_pool: str,
-    tag: str,
     prefixes: list[str],
     progress: Callable[[int, int], None] | None = None,
 ) -> ServerHistory:
@@ -99,7 +98,8 @@ async def read_history(
     deployments = [*names, *(watcher_deployment_name(n) for n in names)]
     observed, events, runs, retention = await asyncio.gather(
         _timed(seconds, "server", read_server(
-            client, work_pool=work_pool, deployment_names=deployments, limit_names=[cooldown_limit_name(n) for n in names], tag=tag
+            # Only the replayed automations' deployments: not every deployment of ours (plan's prune candidates).
+            client, work_pool=work_pool, deployment_names=deployments, limit_names=[cooldown_limit_name(n) for n in names], tag=None
         )),
         _timed(seconds, "events", read_events(client, window.since, window.until, prefixes, progress=progress)),
         _timed(seconds, "runs", _runs(client, names, window)),
