@@ -163,7 +163,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     notes = [note for note in (_retention_note(server.retention, window.since, now),) if note]
     if api.embedded:
         notes.append("the embedded local server (no PREFECT_API_URL configured): its history is this machine's runs")
-    # load: the configuration, imports and the API's start (embedded); read: the server; evaluate: the replay.
+    # load: the configuration, imports and the embedded server's start; read: the server; evaluate: the replay.
     seconds = {"load": reading - started, "read": read_done - reading, "evaluate": done - read_done, "total": done - started,
                **{f"read_{k}": v for k, v in server.seconds.items()}}
     report = Report(api.url, window, results, len(history.events), history.check_count, notes, seconds)

@@ -118,7 +118,11 @@ def _summary(report: Report) -> str:
         parts.append(f"{report.count(UNKNOWN_VERDICT)} cannot be compared (deployed version unknown)")
     parts.append(f"{report.count(SAME)} the same")
     took = report.seconds.get("total")
-    timing = f" ({took:.1f} s: reading the server {report.seconds.get('read', 0):.1f} s, evaluating {report.seconds.get('evaluate', 0):.1f} s)" if took else ""
+    seconds = report.seconds
+    timing = (
+        f" ({took:.1f} s: starting {seconds.get('load', 0):.1f} s, reading the server {seconds.get('read', 0):.1f} s, "
+        f"evaluating {seconds.get('evaluate', 0):.1f} s)" if took else ""
+    )
     return f"Replay: {total} automation(s): {', '.join(parts)}.{timing}"
 
 
