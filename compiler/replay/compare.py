@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from compiler.catalog import LoadedAutomation
 from compiler.plan.observed import ObservedState
 from compiler.replay.deployed import NOT_DEPLOYED, Deployed, deployed_version, rule_key
-from compiler.replay.evaluate import SHOWN, Outcome, replay_automation
+from compiler.replay.evaluate import SHOWN, Firing, Outcome, replay_automation
 from compiler.replay.history import History
 
 __all__ = ["DIFFERS", "SAME", "UNKNOWN_VERDICT", "Replayed", "replay_all"]
@@ -30,6 +30,16 @@ class Replayed:
     @property
     def name(self) -> str:
         return self.loaded.automation.name
+
+    def differences(self) -> tuple[list[Firing], list[Firing]]:
+        """Firings only the working tree makes, and those only the deployed version made (in time order)."""
+        if self.deployed_outcome is None:
+            return [], []
+        working, deployed = set(self.working.keys), set(self.deployed_outcome.keys)
+        return (
+            [f for f in self.working.firings if f.key not in deployed],
+            [f for f in self.deployed_outcome.firings if f.key not in working],
+        )
 
     @property
     def verdict(self) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from compiler.output import Column, is_terminal, out, table
 from compiler.replay.compare import DIFFERS, SAME, UNKNOWN_VERDICT, Replayed
 from compiler.replay.deployed import NOT_DEPLOYED
-from compiler.replay.evaluate import Outcome, Shown
+from compiler.replay.evaluate import Firing, Outcome, Shown
 from compiler.replay.window import Window, show_duration, show_time
 
 __all__ = ["Report", "print_report", "report_json", "report_lines"]
@@ -84,8 +84,21 @@ def _shown_lines(shown: Shown) -> list[str]:
     return lines
 
 
+def _difference_line(result: Replayed) -> list[str]:
+    if result.verdict != DIFFERS:
+        return []
+    only_working, only_deployed = result.differences()
+    parts = []
+    if only_working:
+        parts.append(f"would fire on {len(only_working)} occurrence(s) the deployed version did not fire on (first {show_time(only_working[0].at)})")
+    if only_deployed:
+        parts.append(f"would not fire on {len(only_deployed)} occurrence(s) the deployed version fired on (first {show_time(only_deployed[0].at)})")
+    return [f"      {'; '.join(parts)}"]
+
+
 def _details(result: Replayed) -> list[str]:
-    lines = [line for shown in result.working.shown for line in _shown_lines(shown)]
+    lines = _difference_line(result)
+    lines.extend(line for shown in result.working.shown for line in _shown_lines(shown))
     lines.extend(f"      note: {note}" for note in (*result.working.notes, *result.deployed.notes))
     return lines
 
@@ -169,15 +182,22 @@ def _outcome_json(outcome: Outcome | None) -> dict[str, Any] | None:
     return {"would_fire": outcome.count, "suppressed": outcome.suppressed, "failing": outcome.failing, "notes": list(outcome.notes)}
 
 
+# Firings listed per side of a difference in --json (the counts are complete): P11's 450,000 firings as a
+# list made 45 MB of JSON.
+LISTED_DIFFERENCES = 20
+
+
+def _firings_json(firings: list[Firing]) -> list[dict[str, str]]:
+    return [{"time": f.at.isoformat(), "occurrence": f.key} for f in firings[:LISTED_DIFFERENCES]]
+
+
 def report_json(report: Report) -> dict[str, Any]:
     automations = []
     for r in report.results:
         working = _outcome_json(r.working) or {}
         working["occurrences"] = [s.to_json() for s in r.working.shown]
-        working["firings"] = [{"time": f.at.isoformat(), "occurrence": f.key} for f in r.working.firings]
         deployed = _outcome_json(r.deployed_outcome)
-        if deployed is not None and r.deployed_outcome is not None:
-            deployed["firings"] = [{"time": f.at.isoformat(), "occurrence": f.key} for f in r.deployed_outcome.firings]
+        only_working, only_deployed = r.differences()
         automations.append({
             "name": r.name,
             "trigger": r.loaded.automation.trigger.type,
@@ -185,6 +205,10 @@ def report_json(report: Report) -> dict[str, Any]:
             "changed": r.deployed.changed,
             "working_tree": working,
             "deployed": {"source": r.deployed.source, "notes": list(r.deployed.notes), **({"outcome": deployed} if deployed else {})},
+            "differences": {
+                "only_working_tree": len(only_working), "only_deployed": len(only_deployed),
+                "first_only_working_tree": _firings_json(only_working), "first_only_deployed": _firings_json(only_deployed),
+            },
             "runs": {"total": sum(r.runs.values()), "states": dict(sorted(r.runs.items()))},
         })
     return {

@@ -210,8 +210,11 @@ def test_a_timezone_change_fires_as_often_but_at_other_times(deployed: dict[str,
     tag = deployed["tag"]
     with edited(deployed["project"], f"{tag}_cron", "timezone_str: UTC", "timezone_str: Asia/Kolkata"):
         result = by_name(replay(deployed)[1], tag)["cron"]
-    times = {f["time"] for f in result["working_tree"]["firings"]}
-    assert times.isdisjoint(f["time"] for f in result["deployed"]["outcome"]["firings"])
+    differences = result["differences"]
+    assert (differences["only_working_tree"], differences["only_deployed"]) == (4, 3)
+    # 30 past each hour in UTC, deployed; 30 past in Kolkata (UTC+05:30) is on the hour in UTC.
+    assert all(f["time"].endswith(":30:00+00:00") for f in differences["first_only_deployed"])
+    assert all(f["time"].endswith(":00:00+00:00") for f in differences["first_only_working_tree"])
 
 
 def test_without_the_definition_folder_the_trigger_is_read_from_the_server(deployed: dict[str, Any]) -> None:
@@ -237,6 +240,7 @@ def test_a_text_report_marks_what_differs(deployed: dict[str, Any]) -> None:
     assert f"  = {tag}_event (event): would fire 3 (2 more suppressed by the cooldown); deployed version: 3; runs in the window: 0" in lines, out
     assert f"  = {tag}_cron (time): would fire 3; deployed version: 3; runs in the window: 0" in lines, out
     assert '        say: {"level": "info", "message": "health 45 below 46"}' in lines, out
+    assert any(line.startswith("      would not fire on 1 occurrence(s) the deployed version fired on (first ") for line in lines), out
     assert lines[-1].startswith("Replay: 3 automation(s): 1 would behave differently from the deployed version, 2 the same.")
 
 
