@@ -168,8 +168,8 @@ def _replay_process(project: Path, env: dict[str, str], server_pid: int) -> tupl
     return wall, cpu, _server_cpu(server_pid) - server_before, json.loads(done.stdout)
 
 
-def _pure_evaluation(project: Path, api_url: str) -> tuple[list[float], int]:
-    """Seconds of indexing + replaying every automation (both versions) on events read once; the events count."""
+def _pure_evaluation(project: Path, api_url: str) -> tuple[list[float], list[float], int]:
+    """Wall and CPU seconds of indexing + replaying every automation (both versions) on events read once; the events count."""
     from compiler.catalog import load_catalog
     from compiler.replay.command import _patterns, _read
     from compiler.replay.compare import replay_all
@@ -183,14 +183,15 @@ def _pure_evaluation(project: Path, api_url: str) -> tuple[list[float], int]:
     names = sorted(catalog.automations)
     server = asyncio.run(_read(api_url, window=window, names=names, work_pool="automations",
                                prefixes=event_prefixes(_patterns(selected))))
-    timings = []
+    timings, cpu = [], []
     for _ in range(REPEATS):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         history = History.build(window, server.events)
         replay_all(selected, history, server.observed, server.runs)
         timings.append(time.perf_counter() - started)
-        say(f"  pure evaluation: {timings[-1]:.2f} s")
-    return timings, len(server.events)
+        cpu.append(time.process_time() - started_cpu)
+        say(f"  pure evaluation: {timings[-1]:.2f} s ({cpu[-1]:.2f} s CPU)")
+    return timings, cpu, len(server.events)
 
 
 def main() -> int:
@@ -236,13 +237,13 @@ def main() -> int:
                     f"inside: loading {data['seconds']['load']:.1f} s, reading {data['seconds']['read']:.1f} s "
                     f"(events {data['seconds'].get('read_events', 0):.1f} s), "
                     f"evaluating {data['seconds']['evaluate']:.1f} s")
-            pure, read = _pure_evaluation(project, server.api_url)
+            pure, pure_cpu, read = _pure_evaluation(project, server.api_url)
         summary = data["summary"]
         figure = (
             f"median {median(walls):.1f} s for {read:,} events ({data['condition_checks']:,} condition checks) x "
             f"{summary['automations']} automations ({summary['differs']} differ, {summary['same']} same, {summary['unknown']} unknown): "
             f"loading {median([s['load'] for s in splits]):.1f} s, reading {median([s['read'] for s in splits]):.1f} s, evaluating {median([s['evaluate'] for s in splits]):.1f} s; "
-            f"pure evaluation {median(pure):.2f} s; CPU: command {median(cpus):.1f} s, server {median(server_cpus):.1f} s"
+            f"pure evaluation {median(pure):.2f} s ({median(pure_cpu):.2f} s CPU); CPU: command {median(cpus):.1f} s, server {median(server_cpus):.1f} s"
         )
         result_line("P11", "replay of 1,000 automations on 100,000 events", figure, f"<= {GOAL_SECONDS:g} s", median(walls) <= GOAL_SECONDS)
         return 0
