@@ -6,8 +6,14 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from compiler.build import concurrency_limits, deployments_for
 from compiler.catalog import LoadedAutomation, load_automation_data
+from compiler.deploy_config import BuildOptions
 from compiler.model.triggers import ConditionSpec
+from compiler.normalize import normalized
+from compiler.plan.desired import deployment_key, flow_name_of
+from compiler.plan.observed import ObservedState
+from compiler.plan.shapes import desired_schedule, desired_triggers
 from compiler.replay.history import History
 from compiler.replay.window import Window
 from flows.conditions import evaluate_condition
@@ -15,7 +21,7 @@ from flows.condition_checks import checked_event
 from flows.events import build_event
 from tests.compiler.support import EXAMPLES
 
-__all__ = ["T0", "SAY", "api_event", "automation", "check", "history", "minutes"]
+__all__ = ["T0", "SAY", "api_event", "automation", "check", "history", "minutes", "server_with"]
 
 T0 = datetime(2026, 11, 30, 0, 0, tzinfo=timezone.utc)  # the start of every test window
 SAY = [{"type": "log_message", "name": "say", "parameters": {"message": "hello"}}]
@@ -56,3 +62,20 @@ def check(at: datetime, document: Any, condition: dict[str, Any], name: str = "a
 
 def history(events: list[dict[str, Any]], hours: float = 24) -> History:
     return History.build(Window(T0, T0 + timedelta(hours=hours)), events)
+
+
+def server_with(deployed: LoadedAutomation, *, definition: bool = False) -> ObservedState:
+    """What the server holds after `deploy` of ``deployed``: the deployments (and watcher) as plan reads them."""
+    observed = ObservedState()
+    for entry in deployments_for(deployed.automation, BuildOptions()):
+        shape: dict[str, Any] = {
+            "paused": False,
+            "schedules": [desired_schedule(s) for s in entry["schedules"]],
+            "triggers": desired_triggers(entry["name"], entry["triggers"]),
+        }
+        if definition and entry["name"] == deployed.automation.name:
+            shape["definition"] = normalized(deployed.automation) | {"inputs": list(deployed.inputs)}
+        observed.deployments[deployment_key(flow_name_of(entry["entrypoint"]), entry["name"])] = shape
+    for limit in concurrency_limits([deployed.automation]):
+        observed.limits[limit["name"]] = {"limit": 1, "slot_decay_per_second": limit["slot_decay_per_second"]}
+    return observed

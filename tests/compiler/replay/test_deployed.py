@@ -7,38 +7,15 @@ from typing import Any
 
 import pytest
 
-from compiler.build import concurrency_limits, deployments_for
-from compiler.catalog import LoadedAutomation
-from compiler.deploy_config import BuildOptions
-from compiler.normalize import normalized
-from compiler.plan.desired import deployment_key, flow_name_of
 from compiler.plan.observed import ObservedState
-from compiler.plan.shapes import desired_schedule, desired_triggers
 from compiler.replay.deployed import DEFINITION, NOT_DEPLOYED, SERVER, UNKNOWN, deployed_event_patterns, deployed_version, rule_key
 from flows.condition_checks import recorded_check
-from tests.compiler.replay.support import automation, check, minutes
+from tests.compiler.replay.support import automation, check, minutes, server_with
 
 EVENT = {"type": "event", "event": {"event_type": "chain_complete", "chain_name": "full_analysis"}, "cooldown_seconds": 600}
 CUSTOM = {"type": "event", "event": {"event_type": "custom", "custom_type": "deploy?", "status": "ok"}}
 TIME = {"type": "time", "time": {"cron_expression": "15 3 * * 1-5", "timezone_str": "Europe/Berlin"}, "cooldown_seconds": 60}
 CONDITION = {"type": "condition", "condition": {"metric_path": "$.m", "operator": "gt", "threshold": 1, "check_interval_seconds": 60}}
-
-
-def server_with(deployed: LoadedAutomation, *, definition: bool = False) -> ObservedState:
-    """What the server holds after `deploy` of ``deployed``: the deployments (and watcher) as plan reads them."""
-    observed = ObservedState()
-    for entry in deployments_for(deployed.automation, BuildOptions()):
-        shape: dict[str, Any] = {
-            "paused": False,
-            "schedules": [desired_schedule(s) for s in entry["schedules"]],
-            "triggers": desired_triggers(entry["name"], entry["triggers"]),
-        }
-        if definition and entry["name"] == deployed.automation.name:
-            shape["definition"] = normalized(deployed.automation) | {"inputs": list(deployed.inputs)}
-        observed.deployments[deployment_key(flow_name_of(entry["entrypoint"]), entry["name"])] = shape
-    for limit in concurrency_limits([deployed.automation]):
-        observed.limits[limit["name"]] = {"limit": 1, "slot_decay_per_second": limit["slot_decay_per_second"]}
-    return observed
 
 
 def checks_of(trigger: dict[str, Any]) -> list[Any]:

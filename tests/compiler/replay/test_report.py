@@ -13,8 +13,7 @@ from compiler.plan.observed import ObservedState
 from compiler.replay.compare import replay_all
 from compiler.replay.report import Report, report_json, report_lines
 from compiler.replay.window import Window
-from tests.compiler.replay.support import T0, api_event, automation, history, minutes
-from tests.compiler.replay.test_deployed import server_with
+from tests.compiler.replay.support import T0, api_event, automation, history, minutes, server_with
 
 CHAIN = {"type": "event", "event": {"event_type": "chain_complete", "chain_name": "full_analysis"}, "cooldown_seconds": 600}
 WIDER = {**CHAIN, "event": {"event_type": "chain_complete", "chain_name": "full_*"}}
