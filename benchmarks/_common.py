@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
@@ -203,7 +204,7 @@ class RecordingServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _handle(self) -> None:
@@ -263,11 +264,11 @@ class RecordingServer:
 
 def event_body(event_id: str, chain_name: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
     """A platform-god chain_complete event in the form POST /api/events takes."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     return {
         "id": event_id,
-        "occurred": datetime.now(timezone.utc).isoformat(),
+        "occurred": datetime.now(UTC).isoformat(),
         "event": "platform-god.chain.completed",
         "resource": {"prefect.resource.id": f"platform-god.chain.{chain_name}", "platform-god.chain-name": chain_name},
         "payload": payload or {"chain_name": chain_name, "status": "completed"},

@@ -1,7 +1,7 @@
 """P10: what an idempotency lock costs per action, by backend: this machine's files, Redis, PostgreSQL.
 
 Measures one uncontended acquire + release (what every action with idempotency pays) with the project's
-lock managers (``flows.locks``): ``FileLockManager`` and Prefect's ``RedisLockManager`` (through
+lock managers (``flows.exactly_once.locks``): ``FileLockManager`` and Prefect's ``RedisLockManager`` (through
 ``AUTOMATIONS_LOCK_URL=redis://…``), and, for the choice of distributed backend, the cheapest PostgreSQL
 design: a session advisory lock (``pg_try_advisory_lock`` / ``pg_advisory_unlock``) on an already open
 asyncpg connection. Prints the medians and the ratio Redis / PostgreSQL; the goal is a distributed lock
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from _common import median, result_line, say
 
-from flows.locks import lock_manager
+from flows.exactly_once.locks import lock_manager
 from tests.cluster.harness import start_postgres, start_redis
 
 ROUNDS = 500

@@ -4,7 +4,7 @@ Set-up (not timed): P1's 1,000 generated automations (event, time and condition 
 disabled) in a project folder; a local Prefect server (SQLite) holding 100,000 events of the last 23 hours,
 posted in batches through POST /api/events with their `occurred` in the past: 85,000 events of the kinds and
 labels the automations filter on (some matching, some not) and 15,000 recorded condition checks (the watcher's
-event, flows/condition_checks.py), one per condition automation every 30 minutes, built with the same code;
+event, flows/conditions/check_events.py), one per condition automation every 30 minutes, built with the same code;
 then every automation deployed the way `serve` deploys (deployments, their event triggers, cooldown limits),
 and 100 of them edited in the working tree (thresholds, cooldowns, crons) so that they differ from the
 deployed version. The server runs without its scheduler and triggers services, which would otherwise create
@@ -65,7 +65,7 @@ _KINDS = [
 
 
 def _events(rng: random.Random, start: datetime, span: float) -> list[dict[str, Any]]:
-    from flows.events import build_event
+    from flows.events.publish import build_event
 
     found = []
     for i in range(EVENTS):
@@ -82,8 +82,8 @@ def _events(rng: random.Random, start: datetime, span: float) -> list[dict[str, 
 
 def _checks(catalog: Any, rng: random.Random, start: datetime, span: float) -> list[dict[str, Any]]:
     """The watcher's event for each check of each enabled condition automation, every 30 minutes."""
-    from flows.condition_checks import checked_event
-    from flows.conditions import evaluate_condition
+    from flows.conditions.check_events import checked_event
+    from flows.conditions.evaluate import evaluate_condition
 
     conditions = [l.automation for l in catalog.automations.values() if l.automation.trigger.type == "condition" and l.automation.status == "enabled"]
     per = CHECKS // len(conditions)
@@ -136,10 +136,10 @@ def _edit(config_dir: Path, rng: random.Random) -> None:
 
 
 async def _deploy(catalog: Any) -> dict[Any, Any]:
-    """`serve`'s deploy (compiler/serve.py) of every automation, in DEPLOY_PARTS parts at a time: one part waits
+    """`serve`'s deploy (compiler/commands/serve.py) of every automation, in DEPLOY_PARTS parts at a time: one part waits
     on the server while another builds its flows (the server serialises the writes anyway)."""
-    from compiler.catalog import Catalog
-    from compiler.serve import deploy_for_serving
+    from compiler.language.catalog import Catalog
+    from compiler.commands.serve import deploy_for_serving
 
     names = sorted(catalog.automations)
     parts = [Catalog(automations={n: catalog.automations[n] for n in names[i::DEPLOY_PARTS]}) for i in range(DEPLOY_PARTS)]
@@ -170,12 +170,12 @@ def _replay_process(project: Path, env: dict[str, str], server_pid: int) -> tupl
 
 def _pure_evaluation(project: Path, api_url: str) -> tuple[list[float], list[float], int]:
     """Wall and CPU seconds of indexing + replaying every automation (both versions) on events read once; the events count."""
-    from compiler.catalog import load_catalog
-    from compiler.replay.command import _patterns, _read
-    from compiler.replay.compare import replay_all
-    from compiler.replay.fetch import event_prefixes
-    from compiler.replay.history import History
-    from compiler.replay.window import parse_window
+    from compiler.language.catalog import load_catalog
+    from compiler.commands.replay.command import _patterns, _read
+    from compiler.commands.replay.compare import replay_all
+    from compiler.commands.replay.fetch import event_prefixes
+    from compiler.commands.replay.history import History
+    from compiler.commands.replay.window import parse_window
 
     catalog = load_catalog(project / "configs" / "automations")
     selected = list(catalog.automations.values())
@@ -210,7 +210,7 @@ def main() -> int:
         (project / "flows").symlink_to(PROJECT_ROOT / "flows", target_is_directory=True)
         with prefect_server("p11") as server:
             use_server_in_process(server, work / "state")
-            from compiler.catalog import load_catalog
+            from compiler.language.catalog import load_catalog
 
             catalog = load_catalog(config_dir)
             end = datetime.now(timezone.utc)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import median, result_line, say, temp_dir  # noqa: E402
+from _common import median, result_line, say, temp_dir
 
 COUNT = 1000
 REPEATS = 9
@@ -157,7 +157,7 @@ def generate(folder: Path, count: int) -> None:
             action_name = f"{kind}_{j}"
             actions.append(_action(kind, action_name, refs[j % len(refs)], previous if previous and previous.startswith("http") else None))
             previous = action_name
-        text = f"""# Generated for the P1 benchmark ({i % 3 and 'variant' or 'base'}).
+        text = f"""# Generated for the P1 benchmark ({(i % 3 and 'variant') or 'base'}).
 name: {name}
 description: Benchmark automation number {i}, with a {('event', 'time', 'condition')[i % 3]} trigger.
 version: "1.{i % 7}"
@@ -187,8 +187,8 @@ def parse_all(files: list[Path]) -> float:
 
 def build_once(config_dir: Path, root: Path) -> tuple[float, int]:
     """Seconds for one build into ``root`` and how many files it wrote."""
-    from compiler.build import build
-    from compiler.deploy_config import BuildOptions
+    from compiler.commands.build import build
+    from compiler.language.deploy_config import BuildOptions
 
     root.mkdir(exist_ok=True)
     started = time.perf_counter()

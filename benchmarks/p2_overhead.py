@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import median, prefect_server, result_line, say, temp_dir, use_server_in_process  # noqa: E402
+from _common import median, prefect_server, result_line, say, temp_dir, use_server_in_process
 
 ACTIONS = 20
 REPEATS = 15
@@ -56,8 +56,8 @@ def main() -> int:
         use_server_in_process(server, work / "state")
         from prefect import flow, get_run_logger, task
 
-        from compiler.catalog import load_catalog
-        from flows.flow_factory import build_flow
+        from compiler.language.catalog import load_catalog
+        from flows.engine.flow_factory import build_flow
 
         catalog = load_catalog(config_dir)
         if catalog.errors:

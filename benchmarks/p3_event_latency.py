@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-from _common import (  # noqa: E402
+import httpx
+from _common import (
     RecordingServer,
     event_body,
     median,

@@ -24,15 +24,14 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-
-from _common import (  # noqa: E402
+import httpx
+from _common import (
     PROJECT_ROOT,
     RecordingServer,
     median,
@@ -82,7 +81,7 @@ actions:
 
 
 def events(custom_type: str, count: int) -> list[dict[str, Any]]:
-    from flows.events import build_event
+    from flows.events.publish import build_event
 
     out = []
     for i in range(count):
@@ -90,7 +89,7 @@ def events(custom_type: str, count: int) -> list[dict[str, Any]]:
         out.append(
             {
                 "id": built.id,
-                "occurred": datetime.now(timezone.utc).isoformat(),
+                "occurred": datetime.now(UTC).isoformat(),
                 "event": built.event,
                 "resource": built.resource,
                 "payload": built.payload,

@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RecordingServer, median, prefect_server, result_line, say, temp_dir, use_server_in_process  # noqa: E402
+from _common import RecordingServer, median, prefect_server, result_line, say, temp_dir, use_server_in_process
 
 NAME = "p6_rerun"
 SAMPLES = 9
@@ -100,8 +100,8 @@ def main() -> int:
     with RecordingServer() as recorder, prefect_server("p6") as server:
         (config_dir / f"{NAME}.yaml").write_text(automation_yaml(recorder.url), encoding="utf-8")
         use_server_in_process(server, work / "state")
-        from compiler.catalog import load_catalog
-        from flows.flow_factory import build_flow
+        from compiler.language.catalog import load_catalog
+        from flows.engine.flow_factory import build_flow
 
         catalog = load_catalog(config_dir)
         if catalog.errors:

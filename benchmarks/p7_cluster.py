@@ -45,9 +45,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RecordingServer, median, result_line, say, start_serve, stop_process, temp_dir, wait_for_log  # noqa: E402
+from _common import RecordingServer, median, result_line, say, start_serve, stop_process, temp_dir, wait_for_log
 
-from tests.cluster.harness import (  # noqa: E402
+from tests.cluster.harness import (
     PREFECT_BIN,
     Cluster,
     custom_event,
@@ -119,7 +119,6 @@ def measure(cluster: Cluster, http: RecordingServer, mode: str) -> tuple[list[fl
     """(automation runs/min per round, hand-written runs/min per round, latencies) with the pool as it is."""
     auto_rates: list[float] = []
     hand_rates: list[float] = []
-    latencies: list[float] = []
 
     def automation_parameters(n: str) -> dict[str, object]:
         return {"event": event_parameter(custom_event("p7-three", {"n": f"{mode}-{n}"}))}

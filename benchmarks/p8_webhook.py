@@ -31,9 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common  # noqa: E402
-import httpx  # noqa: E402
-from _common import (  # noqa: E402
+from datetime import UTC
+
+import _common
+import httpx
+from _common import (
     RecordingServer,
     free_port,
     median,
@@ -46,7 +48,7 @@ from _common import (  # noqa: E402
     wait_for_log,
 )
 
-from flows.webhooks.auth import sign_github  # noqa: E402
+from flows.events.webhooks.auth import sign_github
 
 SAMPLES = 20
 LATENCY_GOAL_SECONDS = 1.0
@@ -94,11 +96,11 @@ actions:
 
 def direct_event(event_id: str) -> dict[str, object]:
     """The event the p8_push webhook makes of a push, in the form POST /api/events takes."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     return {
         "id": event_id,
-        "occurred": datetime.now(timezone.utc).isoformat(),
+        "occurred": datetime.now(UTC).isoformat(),
         "event": "platform-god.custom.p8.push",
         "resource": {"prefect.resource.id": "platform-god.custom.p8.push", "platform-god.custom-type": "p8.push"},
         "payload": {"ref": "refs/heads/main", "repository": "acme/api"},

@@ -10,7 +10,7 @@ atexit.register(gc.freeze)
 
 import sys  # noqa: E402
 
-from compiler.warm.client import run_warm  # noqa: E402
+from compiler.commands.warm.client import run_warm  # noqa: E402
 
 # A `run` is handed to the project's warm runner when one serves it (it has Prefect imported already);
 # None: there is none, or it declined, and this process runs the command itself.
@@ -18,6 +18,6 @@ handed = run_warm(sys.argv[1:])
 if handed is not None:
     raise SystemExit(handed)
 
-from compiler.cli import main  # noqa: E402
+from compiler.commands.cli import main  # noqa: E402
 
 raise SystemExit(main())

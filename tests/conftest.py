@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from flows.local_server import start_server, stop_local_server
+from flows.local_server.server import start_server, stop_local_server
+
+# The runtime fixtures (http_server, runtime, tag, …) serve tests of flows/ and of the commands alike.
+pytest_plugins = ["tests.runtime_fixtures"]
 
 __all__ = ["PREFECT_BIN", "prefect_env", "prefect_server", "processes_with_prefect_home"]
 

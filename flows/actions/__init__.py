@@ -16,7 +16,7 @@ from flows.actions.base import ActionContext, ActionError, ActionParameters, Act
 
 __all__ = ["ACTION_TYPES", "ActionContext", "ActionError", "ActionParameters", "ActionType"]
 
-# Adding an action type: its parameters model and SPEC in compiler/model/actions/<type>.py (listed in the
+# Adding an action type: its parameters model and SPEC in compiler/language/model/actions/<type>.py (listed in the
 # language's ACTION_SPECS), its execute and ACTION = ActionType.of(SPEC, execute) in flows/actions/<type>.py,
 # listed here. tests/flows/actions/test_action_table.py checks that both tables name the same types.
 ACTION_TYPES: dict[str, ActionType] = {

@@ -1,4 +1,4 @@
-"""The runtime side of an action type (its executor) and what the runtime gives it (context); parameters are the language's."""
+"""The runtime side of an action type (its executor), what the runtime gives it (context) and how it fails (retryable or not)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from compiler.model.actions import ActionParameters, ActionSpec, LogLevel
+from compiler.language.model.actions import ActionParameters, ActionSpec, LogLevel
 
 __all__ = [
+    "LOG_LEVELS",
     "ActionContext",
     "ActionError",
     "ActionParameters",
     "ActionType",
     "EventSink",
     "LogLevel",
-    "LOG_LEVELS",
+    "NotRetryable",
+    "is_retryable",
 ]
 
 LOG_LEVELS: dict[str, int] = {
@@ -37,6 +39,30 @@ class ActionError(Exception):
     def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class NotRetryable(Exception):
+    """Configuration problems (bad template, invalid rendered parameters): retrying cannot help."""
+
+
+def is_retryable(exc: BaseException | None) -> bool:
+    """Timeouts, connection errors and server-side (5xx) failures are retried; 4xx and config errors are not."""
+    if exc is None:
+        return True
+    if isinstance(exc, ActionError):
+        return exc.retryable
+    if isinstance(exc, NotRetryable):
+        return False
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    # deferred: importing httpx costs ~40 ms, and `test` and `dry-run` load this module without classifying a failure
+    import httpx
+
+    if isinstance(exc, httpx.TimeoutException | httpx.TransportError):
+        return True
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500
+    return True  # unexpected errors from plug-ins: give them the configured retries
 
 
 # (event name, resource labels, payload) → published event id; the runtime wires it to Prefect events.

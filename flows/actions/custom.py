@@ -1,4 +1,4 @@
-"""Action ``custom`` (parameters: ``compiler.model.actions.custom``): call an action registered in code or by entry point; YAML names it, never an import path."""
+"""Action ``custom``: call an action registered in code or by entry point; YAML names it, never an import path."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from compiler.model.actions.custom import SPEC, CustomParameters
-from compiler.plugins import ACTION_ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
-from compiler.plugins import CUSTOM_ACTIONS as _REGISTERED
-from compiler.plugins import register_custom_action, registered_custom_actions
+from compiler.language.model.actions.custom import SPEC, CustomParameters
+from compiler.language.plugins import ACTION_ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
+from compiler.language.plugins import CUSTOM_ACTIONS as _REGISTERED
+from compiler.language.plugins import register_custom_action, registered_custom_actions
 from flows.actions.base import ActionContext, ActionError, ActionType
 
 # The registry itself is the language's (validate checks the names); this module loads and calls them.
-__all__ = ["ACTION", "register_custom_action", "registered_custom_actions", "ENTRY_POINT_GROUP"]
+__all__ = ["ACTION", "ENTRY_POINT_GROUP", "register_custom_action", "registered_custom_actions"]
 
 
 def _resolve(name: str) -> Callable[..., Any]:
@@ -23,7 +23,7 @@ def _resolve(name: str) -> Callable[..., Any]:
         return _REGISTERED[name]
     for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
         try:
-            return ep.load()  # type: ignore[no-any-return]
+            return ep.load()
         except Exception as exc:  # noqa: BLE001 - a broken plug-in is a config error of this action
             raise ActionError(f"custom action '{name}' failed to load from {ep.value}: {exc}") from None
     known = ", ".join(sorted(registered_custom_actions())) or "none registered"

@@ -1,18 +1,18 @@
-"""Action ``execute_agent`` (parameters: ``compiler.model.actions.execute_agent``): run one registered agent on a repository, in a child process that the deadline can end."""
+"""Action ``execute_agent``: run one registered agent on a repository, in a child process that the deadline can end."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from compiler.model.actions.execute_agent import SPEC, ExecuteAgentParameters
+from compiler.language.model.actions.execute_agent import SPEC, ExecuteAgentParameters
 from flows.actions.base import ActionContext, ActionError, ActionType
+from flows.agents.runner import AgentRunFailed, run_agent_isolated
+from flows.events.publish import agent_payload
 
 __all__ = ["ACTION"]
 
 
 async def execute(params: ExecuteAgentParameters, ctx: ActionContext) -> dict[str, Any]:
-    from flows.agent_runner import AgentRunFailed, run_agent_isolated
-
     try:
         result = await run_agent_isolated(
             params.agent_name, params.repository_root, params.mode, params.options, ctx.deadline_seconds
@@ -32,8 +32,6 @@ async def execute(params: ExecuteAgentParameters, ctx: ActionContext) -> dict[st
 
 
 def _event_payload(result: dict[str, Any]) -> dict[str, Any]:
-    from flows.events import agent_payload
-
     return agent_payload(result)
 
 

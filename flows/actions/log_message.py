@@ -1,10 +1,10 @@
-"""Action ``log_message`` (parameters: ``compiler.model.actions.log_message``): write a message to the Prefect run log at a level."""
+"""Action ``log_message``: write a message to the Prefect run log at a level."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from compiler.model.actions.log_message import SPEC, LogMessageParameters
+from compiler.language.model.actions.log_message import SPEC, LogMessageParameters
 from flows.actions.base import LOG_LEVELS, ActionContext, ActionType
 
 __all__ = ["ACTION"]

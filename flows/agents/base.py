@@ -13,8 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, get_args, runtime_checkable
 
-from compiler.plugins import AGENT_ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
-from compiler.plugins import AGENT_FACTORIES, BUILTIN_AGENTS, LOCK
+from compiler.language.plugins import AGENT_ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
+from compiler.language.plugins import AGENT_FACTORIES, BUILTIN_AGENTS, LOCK
 
 __all__ = [
     "BUILTIN_AGENTS",
@@ -242,7 +242,7 @@ def _discover() -> tuple[dict[str, Callable[[], Agent]], dict[str, str]]:
             continue
         try:
             factory = entry_point.load()
-        except Exception as exc:  # a broken plug-in must not hide the others
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in (any error at import) must not hide the others
             errors[name] = f"entry point {name}={value} failed to load: {type(exc).__name__}: {exc}"
             _warn_once(name, value, errors[name])
             continue

@@ -9,7 +9,7 @@ use and stopped when the process exits).
 
 from __future__ import annotations
 
-from flows.events import EventListener
+from flows.events.publish import EventListener
 from platform_god.automations.actions import execute_automation, register_custom_action
 from platform_god.automations.models import (
     ActionConfig,

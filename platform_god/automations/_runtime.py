@@ -1,19 +1,20 @@
-"""Process plumbing of the Python API: which Prefect API it talks to, and what it stops when the process exits.
+"""Process plumbing of the Python API: what it stops when the process exits (the API it talks to is chosen by
+``flows.local_server.api_choice``, as for the CLI and ``flows.execute_automation``).
 
 The exit hook is ``threading._register_atexit`` (CPython; tests/platform_god/automations/test_runtime.py
 checks it): its callbacks run when the main thread ends, *before* the interpreter joins threads and
 before ``concurrent.futures`` refuses new work, so in-flight flow runs can still finish; plain
 ``atexit`` runs too late. Prefect's event and log workers drain from the same kind of hook; they are
-started first (flows/prefect_seam.py) so that theirs run after ours.
+started first (flows/prefect_api/seam.py) so that theirs run after ours.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+
+from flows.local_server.api_choice import api_url, using_api
 
 __all__ = ["api_url", "on_exit", "using_api"]
 
@@ -25,55 +26,10 @@ _exit_callbacks: list[Callable[[], None]] = []
 _exit_hook_registered = False
 
 
-def _prefect_api_url() -> str | None:
-    """The API URL Prefect uses here now (environment, profile or a ``temporary_settings`` block)."""
-    if "prefect" not in sys.modules:
-        from compiler.api_target import configured_api_url
-
-        return configured_api_url()
-    from prefect.settings import PREFECT_API_URL
-
-    return PREFECT_API_URL.value() or None
 
 
-def api_url() -> str:
-    """PREFECT_API_URL when one is configured; else the embedded local server (SQLite under ``var/prefect``,
-    127.0.0.1 only), reused when it runs, otherwise started here and stopped when this process exits."""
-    global _embedded_url
-    configured = _prefect_api_url()
-    if configured:
-        return configured
-    with _lock:
-        if _embedded_url is None:
-            from flows.local_server import SERVER_DIR, local_server_status, start_server, stop_local_server
-
-            server = local_server_status(SERVER_DIR)
-            if server is None:
-                server = start_server(SERVER_DIR)
-                home = SERVER_DIR.resolve()
-                # Plain atexit: it runs after the threading exit hooks, when runs and Prefect's workers are done.
-                import atexit
-
-                atexit.register(stop_local_server, home)
-                log.info("started the embedded Prefect server at %s (stopped when this process exits)", server.ui_url)
-            _embedded_url = server.api_url
-            from flows.prefect_seam import point_prefect_at
-
-            point_prefect_at(_embedded_url)  # this process's Prefect, child processes, and Prefect imported later
-        return _embedded_url
 
 
-@contextlib.contextmanager
-def using_api() -> Iterator[str]:
-    """Run the block against ``api_url()``."""
-    url = api_url()
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    if PREFECT_API_URL.value() == url:
-        yield url
-    else:
-        with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield url
 
 
 def on_exit(callback: Callable[[], None]) -> None:
@@ -84,9 +40,11 @@ def on_exit(callback: Callable[[], None]) -> None:
     global _exit_hook_registered
     with _lock:
         if not _exit_hook_registered:
-            from flows.prefect_seam import start_event_and_log_workers
+            # deferred: the Prefect seam imports Prefect, ~1 s CPU (measured); `import platform_god.automations` does without it
+            from flows.prefect_api.seam import start_event_and_log_workers
 
             start_event_and_log_workers()
+            # Private but stable since 3.9: runs before threads are joined, unlike atexit (which runs after).
             threading._register_atexit(_run_exit_callbacks)  # type: ignore[attr-defined]
             _exit_hook_registered = True
         if callback not in _exit_callbacks:
@@ -100,5 +58,5 @@ def _run_exit_callbacks() -> None:
     for callback in callbacks:
         try:
             callback()
-        except Exception:  # noqa: BLE001 - one failing stop must not keep the others from running
+        except Exception:
             log.exception("stopping %r at exit failed", callback)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import logging
 import os
@@ -25,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from compiler.catalog import Catalog
+from compiler.commands.serve import deploy_for_serving
+from compiler.language.catalog import Catalog
 
 __all__ = ["BackgroundServing", "StopReport"]
 
@@ -44,6 +46,7 @@ class StopReport:
 
 
 def _emit(component: str, what: str, payload: Mapping[str, Any]) -> None:
+    # deferred: Prefect costs ~1 s CPU to import (measured); `import platform_god.automations` does without it
     from prefect.events import emit_event
 
     host, pid = socket.gethostname(), os.getpid()
@@ -108,10 +111,8 @@ class BackgroundServing:
             finally:
                 stop.set()
 
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop already ended
             asyncio.run_coroutine_threadsafe(begin_stop(), loop)
-        except RuntimeError:
-            pass  # the loop already ended
         thread.join(timeout=self._grace + _JOIN_MARGIN_SECONDS + (60.0 if before_stop else 0.0))
         if thread.is_alive():
             log.warning("%s did not stop within the grace period; leaving its daemon thread behind", self.component)
@@ -119,6 +120,7 @@ class BackgroundServing:
         return self._report
 
     def _thread_main(self, catalog: Catalog, ready: concurrent.futures.Future[None]) -> None:
+        # deferred: Prefect costs ~1 s CPU to import (measured); `import platform_god.automations` does without it
         from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 
         # Heartbeats let the zombie-run automation end these runs Crashed if this process is killed. Prefect
@@ -127,15 +129,15 @@ class BackgroundServing:
         try:
             with temporary_settings(updates=heartbeats):
                 asyncio.run(self._main(catalog, ready))
-        except BaseException as exc:  # noqa: BLE001 - reported to start() or logged; never kills the caller
+        except BaseException as exc:
             if not ready.done():
                 ready.set_exception(exc)
             else:
                 log.exception("%s stopped with an error", self.component)
 
     async def _main(self, catalog: Catalog, ready: concurrent.futures.Future[None]) -> None:
-        from compiler.serve import deploy_for_serving
-        from flows.executor import InProcessExecutor, crash_orphaned_runs
+        # deferred: the executor imports Prefect, ~1 s CPU (measured); `import platform_god.automations` does without it
+        from flows.engine.executor import InProcessExecutor, crash_orphaned_runs
 
         flows = await deploy_for_serving(catalog, self.trigger_types)
         if flows:

@@ -7,13 +7,14 @@ rows of ``flows.actions.ACTION_TYPES`` and custom actions are registered with ``
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from compiler.catalog import LoadedAutomation
+from compiler.language.catalog import LoadedAutomation
 from flows.actions import ACTION_TYPES
 from flows.actions.custom import register_custom_action
+from flows.python_api import execute_automation as run_now
 from platform_god.automations.models import AutomationDefinition, AutomationRun
+from platform_god.automations.registry import get_automation_registry
 
 __all__ = [
     "ACTION_TYPES",
@@ -46,8 +47,6 @@ def _loaded(automation: AutomationDefinition | LoadedAutomation | str) -> Loaded
     if isinstance(automation, LoadedAutomation):
         return automation
     if isinstance(automation, str):
-        from platform_god.automations.registry import get_automation_registry
-
         found = get_automation_registry().get_by_name(automation)
         if found is None:
             known = ", ".join(get_automation_registry().names()) or "none"
@@ -64,15 +63,11 @@ def execute_automation(
 ) -> AutomationRun:
     """Run the automation now, in this process, as a Prefect flow run; returns it when it has ended.
 
+    ``flows.execute_automation`` (same API choice, same run) returning the spec's ``AutomationRun`` view.
     ``context`` gives its inputs (flow parameters); ``event`` runs it as that event would (a Prefect
     event or the short form ``{"event_type": ..., "payload": {...}}``); ``idempotency_key`` names the
     occurrence (the same key again returns stored results). Manual runs are not subject to the cooldown.
     """
-    from flows.api import aexecute_automation
-    from platform_god.automations._runtime import using_api
-
-    loaded = _loaded(automation)
-    with using_api():
-        result = asyncio.run(aexecute_automation(loaded, context, event, idempotency_key))
-    assert result.history is not None  # aexecute_automation always reads the run back
+    result = run_now(_loaded(automation), context, event, idempotency_key)
+    assert result.history is not None  # the runtime always reads the run back
     return AutomationRun.from_history(result.history)

@@ -17,11 +17,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, get_args
 
-from compiler.catalog import LoadedAutomation
-from compiler.model.automation import Automation
-from compiler.model.triggers import ConditionTrigger, EventTrigger, EventType as _EventType, Operator, TimeTrigger
-from flows.events import PublishedEvent
-from flows.history import ActionHistory, RunHistory
+from compiler.language.catalog import LoadedAutomation, load_automation_data
+from compiler.language.model.automation import Automation
+from compiler.language.model.triggers import ConditionTrigger, EventTrigger, Operator, TimeTrigger
+from compiler.language.model.triggers import EventType as _EventType
+from compiler.language.normalize import normalized
+from flows.actions import ACTION_TYPES
+from flows.events.publish import PublishedEvent
+from flows.prefect_api.history import ActionHistory, RunHistory
+from flows.python_api import AutomationError
 
 __all__ = [
     "ActionConfig",
@@ -42,14 +46,13 @@ __all__ = [
 
 def _value_enum(name: str, values: list[str], doc: str) -> Any:
     """A StrEnum whose values are exactly the language's own values (so the two cannot drift apart)."""
+    # The functional API with names from the language's tables; mypy wants literal member names.
     enum = StrEnum(name, [(value.upper(), value) for value in values], module=__name__)  # type: ignore[misc]
     enum.__doc__ = doc
     return enum
 
 
 def _action_type_names() -> list[str]:
-    from flows.actions import ACTION_TYPES
-
     return list(ACTION_TYPES)
 
 
@@ -61,7 +64,7 @@ TriggerType = _value_enum(
     [get_args(model.model_fields["type"].annotation)[0] for model in (EventTrigger, TimeTrigger, ConditionTrigger)],
     "What starts an automation: an event, a time (cron) or a condition on a metric.",
 )
-EventType = _value_enum("EventType", list(get_args(_EventType)), "Kinds of Platform God events (see flows/events.py).")
+EventType = _value_enum("EventType", list(get_args(_EventType)), "Kinds of Platform God events (see flows/events/publish.py).")
 ConditionOperator = _value_enum("ConditionOperator", list(get_args(Operator)), "Operators of a condition trigger.")
 ActionType = _value_enum("ActionType", _action_type_names(), "Action types (one per row of flows/actions ACTION_TYPES).")
 
@@ -112,7 +115,9 @@ class RunStatus(StrEnum):
         return self in (RunStatus.COMPLETED, RunStatus.CACHED, RunStatus.SKIPPED)
 
 
-_FINAL = frozenset({RunStatus.COMPLETED, RunStatus.CACHED, RunStatus.SKIPPED, RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CRASHED, RunStatus.CANCELLED})
+_FINAL = frozenset(
+    {RunStatus.COMPLETED, RunStatus.CACHED, RunStatus.SKIPPED, RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CRASHED, RunStatus.CANCELLED}
+)
 ActionStatus = RunStatus  # actions are Prefect task runs: the same states
 
 
@@ -130,7 +135,7 @@ class _View:
         return getattr(self.model, name)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.model == self.model  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.model == self.model
 
     def __hash__(self) -> int:
         return hash((type(self), repr(self.model)))
@@ -189,9 +194,8 @@ class AutomationDefinition:
     def from_dict(cls, data: Mapping[str, Any], config_dir: Path | str | None = None) -> AutomationDefinition:
         """Validate data as an automation file would be (chains from ``config_dir``/../chains); raises
         ``AutomationError`` with every problem."""
-        from compiler.catalog import load_automation_data
-        from flows.api import AutomationError
-        from flows.settings import get_settings
+        # deferred: the settings cost ~40 ms (measured: pydantic-settings, dotenv); `import platform_god.automations` does without it
+        from compiler.language.settings import get_settings
 
         folder = Path(config_dir) if config_dir is not None else get_settings().config_dir / "automations"
         label = f"<registered:{data.get('name', '?')}>.json"
@@ -255,8 +259,6 @@ class AutomationDefinition:
 
     def to_dict(self) -> dict[str, Any]:
         """The normalized definition (defaults filled in), as ``export`` writes it."""
-        from compiler.normalize import normalized
-
         return normalized(self.loaded.automation)
 
     def __eq__(self, other: object) -> bool:

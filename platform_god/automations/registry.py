@@ -1,4 +1,4 @@
-"""The spec's ``AutomationRegistry``: flows/api.py's registry (the compiler's catalog) with the spec's names and views.
+"""The spec's ``AutomationRegistry``: flows/python_api.py's registry (the compiler's catalog) with the spec's names and views.
 
 Run history is Prefect's: ``get_runs`` reads flow runs and their task runs back from the API.
 """
@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from compiler.catalog import Catalog, LoadedAutomation
-from compiler.diagnostics import Diagnostic
-from flows import api as _api
-from flows.api import AutomationError
+from compiler.language.catalog import Catalog, LoadedAutomation
+from compiler.language.diagnostics import Diagnostic
+from flows import python_api as _api
+from flows.prefect_api.history import read_runs
+from flows.python_api import AutomationError
+from platform_god.automations._runtime import using_api
 from platform_god.automations.models import AutomationDefinition, AutomationRun
 
 __all__ = ["AutomationError", "AutomationRegistry", "get_automation_registry"]
@@ -111,9 +113,6 @@ class AutomationRegistry:
     def get_runs(self, automation_id: str | None = None, limit: int = 10) -> list[AutomationRun]:
         """The audit trail, newest first: runs of one automation (its id or name; also a Prefect flow or
         deployment id) or of all (None), each with its action executions. Unknown ids have no runs."""
-        from flows.history import read_runs
-        from platform_god.automations._runtime import using_api
-
         async def runs() -> list[AutomationRun]:
             name = await _flow_name(automation_id) if automation_id is not None else None
             if automation_id is not None and name is None:
@@ -131,13 +130,13 @@ class AutomationRegistry:
         """
         return run
 
-    def export_automation(self, automation: AutomationDefinition | str, format: str = "yaml") -> str:  # noqa: A002 - the spec's name
+    def export_automation(self, automation: AutomationDefinition | str, format: str = "yaml") -> str:
         """The normalized definition (defaults filled in) as YAML or JSON."""
         self._ensure_loaded()
         name = automation.name if isinstance(automation, AutomationDefinition) else automation
         return self._inner.export_automation(name, _format(format))
 
-    def export_all(self, format: str = "yaml") -> str:  # noqa: A002 - the spec's name
+    def export_all(self, format: str = "yaml") -> str:
         """Every automation, normalized, as one YAML or JSON list."""
         self._ensure_loaded()
         return self._inner.export_all(_format(format))
@@ -155,6 +154,7 @@ async def _flow_name(key: str) -> str | None:
         uuid = UUID(str(key))
     except ValueError:
         return key
+    # deferred: Prefect costs ~1 s CPU to import (measured); `import platform_god.automations` does without it
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from compiler.project_lock import LockHeld, ProjectLock
-from compiler.serve import SERVE_LOCK
+from compiler.commands.serve import SERVE_LOCK
+from compiler.commands.serve_lock import LockHeld, ProjectLock
+from compiler.language.project import find_project_root
+from platform_god.automations._runtime import on_exit, using_api
 from platform_god.automations._serving import BackgroundServing, StopReport
 from platform_god.automations.models import AutomationDefinition
 from platform_god.automations.registry import AutomationRegistry, get_automation_registry
@@ -36,7 +38,7 @@ class AutomationScheduler:
 
     def __init__(self, registry: AutomationRegistry | None = None, lock_path: Path | str = SERVE_LOCK) -> None:
         self._registry = registry
-        self.lock_path = Path(lock_path)
+        self.lock_path = find_project_root() / Path(lock_path)  # a relative path is under the project root
         self._serving = BackgroundServing("scheduler", TRIGGER_TYPES)
         self._lock: ProjectLock | None = None
         self._automations: list[AutomationDefinition] = []
@@ -56,8 +58,6 @@ class AutomationScheduler:
         return list(self._automations)
 
     def start(self) -> None:
-        from platform_god.automations._runtime import on_exit, using_api
-
         with self._mutex:
             if self._serving.running:
                 return
@@ -80,8 +80,6 @@ class AutomationScheduler:
 
     def stop(self, graceful: bool = True, timeout: float = 30.0) -> StopReport:
         """Drain (``graceful``) or crash in-flight runs, then release the project lock."""
-        from platform_god.automations._runtime import using_api
-
         with self._mutex:
             if not self._serving.running and self._lock is None:
                 return StopReport()

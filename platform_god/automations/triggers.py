@@ -3,7 +3,7 @@
 Prefect evaluates the triggers: an event trigger is a deployment trigger on the server, a condition
 trigger a watcher deployment on an interval schedule. ``TriggerEngine.start()`` creates those
 deployments (the same ones ``serve`` creates) and executes their runs in a background thread of this
-process; ``event_listener`` publishes Platform God events (flows/events.py).
+process; ``event_listener`` publishes Platform God events (flows/events/publish.py).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import time
 from typing import Any
 from uuid import UUID
 
-from compiler.model.triggers import ConditionSpec, ConditionTrigger, EventTrigger, TimeTrigger
-from flows.conditions import ConditionResult, evaluate_condition
-from flows.event_match import match_event
-from flows.events import EventListener, PublishedEvent
+from compiler.language.model.triggers import ConditionSpec, ConditionTrigger, EventTrigger, TimeTrigger
+from flows.conditions.evaluate import ConditionResult, evaluate_condition
+from flows.events.matching import match_event
+from flows.events.publish import EventListener, PublishedEvent
+from platform_god.automations._runtime import on_exit, using_api
 from platform_god.automations._serving import BackgroundServing, StopReport
 from platform_god.automations.models import AutomationDefinition, TriggerConfig
 from platform_god.automations.registry import AutomationRegistry, get_automation_registry
@@ -93,8 +94,6 @@ class TriggerEngine:
         return list(self._automations.values())
 
     def start(self) -> None:
-        from platform_god.automations._runtime import on_exit, using_api
-
         with self._lock:
             if self._serving.running:
                 return
@@ -112,8 +111,6 @@ class TriggerEngine:
     def stop(self, graceful: bool = True, timeout: float = 30.0) -> StopReport:
         """Undo ``start()``: stop executing runs here (the embedded server, if one was started, stays up
         until the process exits). ``graceful=False`` ends in-flight runs Crashed at once."""
-        from platform_god.automations._runtime import using_api
-
         with self._lock:
             if not self._serving.running:
                 return StopReport()
@@ -146,6 +143,7 @@ class TriggerEngine:
 
     async def _wait_for_dispatch(self, pending: list[tuple[UUID, str]]) -> None:
         """Until each event's run exists and was taken by an executor (this one or another), or the timeout."""
+        # deferred: Prefect costs ~1 s CPU to import (measured); `import platform_god.automations` does without it
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
         from prefect.client.schemas.objects import StateType

@@ -1,4 +1,4 @@
-"""Fixtures of the cluster tests: PostgreSQL and Redis installed on demand (CI), a scripted HTTP server per module.
+"""Cluster test fixtures: PostgreSQL, Redis and HAProxy installed on demand (CI), a scripted HTTP server per module.
 
 The cluster itself (``tests.cluster.harness.Cluster``) is started once per test module by that module's own
 ``cluster`` fixture, because the automations it deploys name the module's HTTP server.
@@ -27,13 +27,13 @@ def _flag(name: str) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "cluster: starts PostgreSQL, Redis, a Prefect server and workers (deselect with -m 'not cluster')"
+        "markers", "cluster: starts PostgreSQL, Redis, Prefect servers (and HAProxy) and workers (deselect with -m 'not cluster')"
     )
 
 
 @pytest.fixture(scope="session")
 def cluster_services() -> None:
-    """PostgreSQL and redis-server are installed (installed here in CI), or the test is skipped."""
+    """PostgreSQL, redis-server and haproxy are installed (installed here in CI), or the test is skipped."""
     in_ci = _flag("CI")
     missing = missing_services()
     if missing and (in_ci or _flag("AUTOMATIONS_TEST_INSTALL")):

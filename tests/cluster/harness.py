@@ -1,5 +1,9 @@
-"""A production-shaped cluster on 127.0.0.1 for tests and benchmark P7: PostgreSQL, Redis, a Prefect server on
-PostgreSQL, the project deployed with ``python -m compiler deploy``, and N ``prefect worker start`` processes.
+"""A production-shaped cluster on 127.0.0.1 for tests and benchmarks P7 / P7-HA: PostgreSQL, Redis, a Prefect server
+on PostgreSQL, the project deployed with ``python -m compiler deploy``, and N ``prefect worker start`` processes.
+
+With ``api_servers`` > 1 it is Prefect's high-availability topology as README "Running at scale" starts it: the
+database migrated once, N ``prefect server start --no-services`` API servers on Redis messaging started one
+after the other, one ``prefect server services start``, and optionally HAProxy in front with health checks.
 
 Everything is a real process this module starts (default signal handling, own session) and stops by PID,
 SIGKILL after a grace period. No pytest here: ``tests/cluster/conftest.py`` and ``benchmarks/p7_cluster.py``
@@ -11,6 +15,7 @@ creates, in a data folder under /tmp that user owns (pytest's temp folders are p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -24,7 +29,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +41,7 @@ __all__ = [
     "INSTALL_SCRIPT",
     "Cluster",
     "ClusterError",
+    "HAProxy",
     "Postgres",
     "PrefectServer",
     "Redis",
@@ -45,14 +51,18 @@ __all__ = [
     "descendants",
     "event_parameter",
     "free_port",
+    "ha_server_environment",
     "install_services",
+    "migrate_database",
     "missing_services",
     "new_id",
     "post_events",
     "postgres_bin_dir",
+    "start_haproxy",
     "start_postgres",
     "start_prefect_server",
     "start_redis",
+    "start_services",
     "state_name",
     "state_type",
 ]
@@ -63,6 +73,9 @@ PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
 WORK_POOL = "automations"
 STOP_GRACE_SECONDS = 15.0
 READY_TIMEOUT_SECONDS = 120.0  # a fresh PostgreSQL database migrates first (~6 s measured); CI gets headroom
+# `prefect server services start` imports and starts every service before it reads events: 20-25 s measured,
+# over 120 s on a 2-core machine running other test suites.
+SERVICES_READY_TIMEOUT_SECONDS = 300.0
 DEPLOY_TIMEOUT_SECONDS = 600.0
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 # The worker poll interval (Prefect's default is 10 s, which alone makes event -> action take ~10 s).
@@ -95,13 +108,15 @@ def missing_services() -> list[str]:
         missing.append("postgresql")
     if shutil.which("redis-server") is None:
         missing.append("redis-server")
+    if shutil.which("haproxy") is None:
+        missing.append("haproxy")
     return missing
 
 
 def install_services() -> str:
     """Run the project's install step (``.ci/install-services``, apt-get as root); its output."""
     completed = subprocess.run(
-        ["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900
+        ["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900, check=False
     )
     output = completed.stdout + completed.stderr
     if completed.returncode != 0:
@@ -154,10 +169,8 @@ def _alive(pid: int) -> bool:
 
 def _kill(pids: Iterable[int], sig: int) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 @dataclass
@@ -168,6 +181,7 @@ class Service:
     proc: subprocess.Popen[bytes]
     log: Path
     stop_signal: int = signal.SIGTERM
+    spawn_args: dict[str, Any] = field(default_factory=dict, repr=False)  # what ``respawn`` starts again
 
     @property
     def pid(self) -> int:
@@ -201,6 +215,12 @@ class Service:
         self.proc.wait(timeout=STOP_GRACE_SECONDS)
         return tree
 
+    def respawn(self) -> None:
+        """The same command again (same arguments, environment, folder, user, log), once this one has ended."""
+        if self.running():
+            raise ClusterError(f"{self.name} (PID {self.pid}) is still running")
+        self.proc = _spawn(self.name, log=self.log, stop_signal=self.stop_signal, **self.spawn_args).proc
+
 
 def _spawn(name: str, command: list[str], log: Path, *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
            user: str | None = None, stop_signal: int = signal.SIGTERM) -> Service:
@@ -219,7 +239,7 @@ def _spawn(name: str, command: list[str], log: Path, *, env: Mapping[str, str] |
             user=user,
             group=user,
         )
-    return Service(name, proc, log, stop_signal)
+    return Service(name, proc, log, stop_signal, {"command": command, "env": env, "cwd": cwd, "user": user})
 
 
 def _wait_until(service: Service, ready: Any, what: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
@@ -269,7 +289,7 @@ def start_postgres(log_dir: Path) -> Postgres:
             os.chown(path, entry.pw_uid, entry.pw_gid)
     init = subprocess.run(
         [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, user=user, group=user, timeout=300, cwd=root,
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, user=user, group=user, timeout=300, cwd=root, check=False,
     )
     if init.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
@@ -293,7 +313,7 @@ def start_postgres(log_dir: Path) -> Postgres:
     postgres = Postgres(service, port, root)
     isready = [str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
     try:
-        _wait_until(service, lambda: subprocess.run(isready, stdin=subprocess.DEVNULL).returncode == 0, "accepting connections")
+        _wait_until(service, lambda: subprocess.run(isready, stdin=subprocess.DEVNULL, check=False).returncode == 0, "accepting connections")
     except BaseException:
         postgres.stop()
         raise
@@ -345,6 +365,36 @@ def healthy(api_url: str) -> bool:
         return False
 
 
+def ha_server_environment(redis_url: str) -> dict[str, str]:
+    """What every Prefect server process of the HA topology (API servers and services) needs besides its
+    database URL: Redis for messaging, event ordering, concurrency leases and Docket, no migration at start
+    (Prefect's "Scale self-hosted Prefect" guide; README "Running at scale", step 2)."""
+    base = redis_url.rsplit("/", 1)[0]
+    return {
+        "PREFECT_API_DATABASE_MIGRATE_ON_START": "false",
+        "PREFECT_MESSAGING_BROKER": "prefect_redis.messaging",
+        "PREFECT_MESSAGING_CACHE": "prefect_redis.messaging",
+        "PREFECT_SERVER_EVENTS_CAUSAL_ORDERING": "prefect_redis.ordering",
+        "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect_redis.lease_storage",
+        "PREFECT_REDIS_MESSAGING_URL": f"{base}/0",
+        "PREFECT_SERVER_DOCKET_URL": f"{base}/1",
+    }
+
+
+def _server_env(home: Path, database_url: str, api_port: int | None, extra_env: Mapping[str, str] | None) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": database_url,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        **(extra_env or {}),
+    }
+    if api_port is not None:
+        env["PREFECT_API_URL"] = f"http://127.0.0.1:{api_port}/api"
+    return env
+
+
 @dataclass
 class PrefectServer:
     service: Service
@@ -359,28 +409,126 @@ class PrefectServer:
         self.service.stop()
 
 
-def start_prefect_server(home: Path, database_url: str, extra_env: Mapping[str, str] | None = None) -> PrefectServer:
-    """``prefect server start`` on 127.0.0.1 with its database on ``database_url``; returns when /health answers."""
+def migrate_database(home: Path, database_url: str, extra_env: Mapping[str, str] | None = None) -> str:
+    """``prefect server database upgrade -y``: the HA topology migrates once, before any server starts."""
     home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": database_url,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_UI_ENABLED": "false",
-        **(extra_env or {}),
-    }
-    service = _spawn(
-        "prefect-server",
-        [PREFECT_BIN, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        home / "server.log",
-        env=env,
+    completed = subprocess.run(
+        [PREFECT_BIN, "server", "database", "upgrade", "-y"],
+        env=_server_env(home, database_url, None, extra_env), check=False,  # its exit code is reported below
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=DEPLOY_TIMEOUT_SECONDS,
     )
+    output = completed.stdout + completed.stderr
+    if completed.returncode != 0:
+        raise ClusterError(f"prefect server database upgrade failed (exit {completed.returncode}):\n{output[-3000:]}")
+    return output
+
+
+def start_prefect_server(
+    home: Path,
+    database_url: str,
+    extra_env: Mapping[str, str] | None = None,
+    *,
+    services: bool = True,
+    port: int | None = None,
+    name: str = "prefect-server",
+) -> PrefectServer:
+    """``prefect server start`` on 127.0.0.1 with its database on ``database_url``; returns when /health answers.
+    ``services=False``: ``--no-services`` (an API server of the HA topology); ``port``: a restart on the same port."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    command = [PREFECT_BIN, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    if not services:
+        command.append("--no-services")
+    service = _spawn(name, command, home / "server.log", env=_server_env(home, database_url, port, extra_env))
     server = PrefectServer(service, port, home)
     _wait_until(service, lambda: healthy(server.api_url), "healthy")
     return server
+
+
+def start_services(home: Path, database_url: str, extra_env: Mapping[str, str]) -> Service:
+    """``prefect server services start``: the background services (scheduler, triggers, …) in one process;
+    returns once its triggers service reads the Redis event stream."""
+    import redis
+
+    home.mkdir(parents=True, exist_ok=True)
+    service = _spawn(
+        "prefect-services",
+        [PREFECT_BIN, "server", "services", "start"],
+        home / "services.log",
+        env=_server_env(home, database_url, None, extra_env),
+    )
+    client = redis.Redis.from_url(extra_env["PREFECT_REDIS_MESSAGING_URL"], socket_timeout=2)
+
+    def reading_events() -> bool:
+        # The reactive triggers consume the "events" stream through a consumer group of their own; an event
+        # posted before that group exists would never reach them.
+        try:
+            return any(b"trigger" in g["name"] for g in client.xinfo_groups("events"))
+        except redis.RedisError:
+            return False
+
+    try:
+        _wait_until(service, reading_events, "consuming events", SERVICES_READY_TIMEOUT_SECONDS)
+    finally:
+        client.close()
+    return service
+
+
+@dataclass
+class HAProxy:
+    service: Service
+    port: int
+    config: Path
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
+def haproxy_config(port: int, backends: Iterable[int]) -> str:
+    """The load balancer of README "Running at scale" (same lines), on 127.0.0.1 ports."""
+    servers = "".join(f"    server api-{i + 1} 127.0.0.1:{p} check\n" for i, p in enumerate(backends))
+    return (
+        "global\n"
+        "    log stdout format raw local0\n"
+        "defaults\n"
+        "    mode http\n"
+        "    log global\n"
+        "    option httplog\n"
+        "    timeout connect 5s\n"
+        "    timeout client 5m\n"
+        "    timeout server 5m\n"
+        "    timeout tunnel 1h\n"
+        "    retries 3\n"
+        "    option redispatch 1\n"
+        "frontend prefect\n"
+        f"    bind 127.0.0.1:{port}\n"
+        "    default_backend prefect_api\n"
+        "backend prefect_api\n"
+        "    balance roundrobin\n"
+        "    option httpchk GET /api/health\n"
+        "    http-check expect status 200\n"
+        "    default-server inter 2s fall 2 rise 1\n"
+        f"{servers}"
+    )
+
+
+def start_haproxy(folder: Path, backends: Iterable[int]) -> HAProxy:
+    """HAProxy on a free 127.0.0.1 port in front of the API servers on ``backends``; returns once it routes."""
+    binary = shutil.which("haproxy")
+    if binary is None:
+        raise ClusterError(f"haproxy is not installed; run {INSTALL_SCRIPT} as root")
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = folder / "haproxy.cfg"
+    config.write_text(haproxy_config(port, backends), encoding="utf-8")
+    service = _spawn("haproxy", [binary, "-f", str(config)], folder / "haproxy.log", cwd=folder)
+    balancer = HAProxy(service, port, config)
+    _wait_until(service, lambda: healthy(balancer.api_url), "routing to a healthy API server")
+    return balancer
 
 
 # --------------------------------------------------------------------------------------------------
@@ -388,13 +536,13 @@ def start_prefect_server(home: Path, database_url: str, extra_env: Mapping[str, 
 
 
 def custom_event(custom_type: str, payload: Mapping[str, Any], event_id: str | None = None) -> dict[str, Any]:
-    """A Platform God custom event, in the form ``POST /api/events`` takes (names and labels from flows.events)."""
-    from flows.events import build_event
+    """A Platform God custom event, in the form ``POST /api/events`` takes (names and labels from flows.events.publish)."""
+    from flows.events.publish import build_event
 
     built = build_event("custom", {"custom_type": custom_type}, payload)
     return {
         "id": event_id or built.id,
-        "occurred": datetime.now(timezone.utc).isoformat(),
+        "occurred": datetime.now(UTC).isoformat(),
         "event": built.event,
         "resource": built.resource,
         "payload": built.payload,
@@ -402,7 +550,7 @@ def custom_event(custom_type: str, payload: Mapping[str, Any], event_id: str | N
 
 
 def event_parameter(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``event`` flow parameter a deployment trigger passes for ``event`` (compiler.build's template)."""
+    """The ``event`` flow parameter a deployment trigger passes for ``event`` (compiler.commands.build's template)."""
     return {key: event[key] for key in ("id", "event", "occurred", "resource", "payload")}
 
 
@@ -444,6 +592,13 @@ class Cluster:
     ``redis_locks``: AUTOMATIONS_LOCK_URL is this cluster's Redis (exactly-once across workers).
     ``engine_command``: the work pool's flow-run command is ``python -m prefect.engine`` (see
     ``set_pool_command``: one Python start-up per run instead of two).
+
+    The HA topology (``api_servers`` > 1, or ``services_apart``): the database migrated once, ``api_servers``
+    ``prefect server start --no-services`` on Redis messaging (``ha_server_environment``) started one after
+    the other, one ``prefect server services start``; ``load_balancer``: HAProxy in front of them, and
+    ``api_url`` is the balancer's. ``worker_servers``: worker index → index of the API server that worker (and
+    so its flow-run processes) talks to directly; the others use ``api_url`` (an outage of that server is then
+    the worker's outage, as for a worker configured with one server's address).
     """
 
     base: Path
@@ -456,10 +611,16 @@ class Cluster:
     shared_results: bool = True
     redis_locks: bool = True
     engine_command: bool = False
+    api_servers: int = 1
+    services_apart: bool = False
+    load_balancer: bool = False
+    worker_servers: dict[int, int] = field(default_factory=dict)
 
     postgres: Postgres | None = field(default=None, init=False)
     redis_server: Redis | None = field(default=None, init=False)
-    server: PrefectServer | None = field(default=None, init=False)
+    servers: list[PrefectServer] = field(default_factory=list, init=False)
+    services: Service | None = field(default=None, init=False)
+    balancer: HAProxy | None = field(default=None, init=False)
     project: Path = field(default=Path(), init=False)
     nodes: list[Worker] = field(default_factory=list, init=False)
     timings: dict[str, float] = field(default_factory=dict, init=False)
@@ -482,8 +643,15 @@ class Cluster:
     def _timed(self, step: str, started: float) -> None:
         self.timings[step] = round(time.monotonic() - started, 1)
 
+    @property
+    def ha(self) -> bool:
+        """Prefect's HA topology: API servers without services, the services in a process of their own."""
+        return self.api_servers > 1 or self.services_apart or self.load_balancer
+
     def start(self) -> Cluster:
         self._catch_sigterm()
+        if self.ha and not self.redis:
+            raise ClusterError("the HA topology needs Redis (messaging between the API servers and the services)")
         self.base.mkdir(parents=True, exist_ok=True)
         logs = self.base / "logs"
         started = time.monotonic()
@@ -493,9 +661,12 @@ class Cluster:
             started = time.monotonic()
             self.redis_server = start_redis(self.base / "redis")
             self._timed("redis", started)
-        started = time.monotonic()
-        self.server = start_prefect_server(self.base / "server-home", self.postgres.sqlalchemy_url)
-        self._timed("prefect server", started)
+        if self.ha:
+            self._start_ha_servers()
+        else:
+            started = time.monotonic()
+            self.servers = [start_prefect_server(self.base / "server-home", self.postgres.sqlalchemy_url)]
+            self._timed("prefect server", started)
         self.project = make_project(self.base, self.automations, examples=False)
         if self.shared_results:
             self._save_result_block(self.base / "shared-results")
@@ -517,12 +688,38 @@ class Cluster:
         self._timed("workers", started)
         return self
 
+    def _start_ha_servers(self) -> None:
+        """Migrate once, then the API servers one at a time (two starting together on a new database race to
+        register Prefect's block types: one exits with a UniqueViolation), then the services, then HAProxy."""
+        assert self.postgres is not None
+        started = time.monotonic()
+        migrate_database(self.base / "migrate-home", self.postgres.sqlalchemy_url, self.server_env())
+        self._timed("migrate", started)
+        started = time.monotonic()
+        for index in range(self.api_servers):
+            self.servers.append(self._start_api_server(index))
+        self._timed("api servers", started)
+        started = time.monotonic()
+        self.services = start_services(self.base / "services-home", self.postgres.sqlalchemy_url, self.server_env())
+        self._timed("services", started)
+        if self.load_balancer:
+            started = time.monotonic()
+            self.balancer = start_haproxy(self.base / "haproxy", [s.port for s in self.servers])
+            self._timed("haproxy", started)
+
+    def _start_api_server(self, index: int, port: int | None = None) -> PrefectServer:
+        assert self.postgres is not None
+        return start_prefect_server(
+            self.base / f"api-{index}-home", self.postgres.sqlalchemy_url, self.server_env(),
+            services=False, port=port, name=f"prefect-api-{index}",
+        )
+
     def stop(self) -> None:
         """Everything, by PID, in reverse order of dependence; never raises for a part that is gone."""
         for worker in self.nodes:
             if worker.service is not None:
                 worker.service.stop()
-        for part in (self.server, self.redis_server, self.postgres):
+        for part in (self.balancer, self.services, *self.servers, self.redis_server, self.postgres):
             if part is not None:
                 part.stop()
         if self._previous_sigterm is not None:
@@ -544,9 +741,25 @@ class Cluster:
     # ---------------------------------------------------------------- properties
 
     @property
+    def server(self) -> PrefectServer | None:
+        """The first API server (the only one outside the HA topology)."""
+        return self.servers[0] if self.servers else None
+
+    @property
     def api_url(self) -> str:
+        """Where clients go: the load balancer when there is one, else the first API server."""
+        if self.balancer is not None:
+            return self.balancer.api_url
         assert self.server is not None, "cluster not started"
         return self.server.api_url
+
+    def server_url(self, index: int) -> str:
+        """API server ``index`` itself (not through the load balancer)."""
+        return self.servers[index].api_url
+
+    def server_env(self) -> dict[str, str]:
+        """Settings of every Prefect server process of the HA topology besides its database URL."""
+        return ha_server_environment(self.redis_url)
 
     @property
     def redis_url(self) -> str:
@@ -577,10 +790,16 @@ class Cluster:
             env["AUTOMATIONS_LOCK_URL"] = self.redis_url
         return env
 
+    def worker_api_url(self, worker: Worker) -> str:
+        if worker.index in self.worker_servers:
+            return self.server_url(self.worker_servers[worker.index])
+        return self.api_url
+
     def worker_environment(self, worker: Worker) -> dict[str, str]:
         env = self.client_env()
         env.update(
             {
+                "PREFECT_API_URL": self.worker_api_url(worker),
                 "PREFECT_HOME": str(worker.home),
                 "PREFECT_WORKER_QUERY_SECONDS": str(self.query_seconds),
                 "AUTOMATIONS_STATE_DIR": str(worker.state_dir),
@@ -611,7 +830,7 @@ class Cluster:
         run_env = {**(env if env is not None else self.client_env()), "PWD": str(self.project)}
         completed = subprocess.run(
             list(command), cwd=self.project, env=run_env,
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout,
+            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout, check=False,
         )
         output = completed.stdout + completed.stderr
         if completed.returncode != 0:
@@ -675,12 +894,36 @@ class Cluster:
         assert service is not None
         return service.kill()
 
+    def stop_worker(self, index: int) -> None:
+        """Stop worker ``index`` (SIGTERM: it takes no new runs); ``restart_worker`` starts it again."""
+        service = self.nodes[index].service
+        assert service is not None
+        service.stop()
+
     def restart_worker(self, index: int) -> None:
         worker = self.nodes[index]
         if worker.service is not None and worker.service.running():
             worker.service.stop()
         self._spawn_worker(worker)
         self._wait_for_worker(worker)
+
+    def kill_api_server(self, index: int) -> None:
+        """SIGKILL API server ``index`` (its machine died); ``restart_api_server`` brings it back on its port."""
+        self.servers[index].service.kill()
+
+    def stop_api_server(self, index: int) -> None:
+        self.servers[index].stop()
+
+    def restart_api_server(self, index: int) -> None:
+        """API server ``index`` again, on the same port (workers and the balancer find it where it was)."""
+        server = self.servers[index]
+        if server.service.running():
+            server.stop()
+        self.servers[index] = restarted = self._start_api_server(index, port=server.port)
+        if self.balancer is not None:
+            # HAProxy takes the server back at its next health check (2 s); with no other server up, it answers
+            # 503 until then.
+            _wait_until(restarted.service, lambda: healthy(self.api_url), "routed to by HAProxy")
 
     def worker_of_pid(self, pid: int) -> int | None:
         """Index of the worker whose process tree holds ``pid``."""
@@ -694,8 +937,10 @@ class Cluster:
         parts = []
         for path in sorted((self.base / "logs").glob("*.log")):
             parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-chars:]}")
-        if self.server is not None:
-            parts.append(f"--- prefect server\n{self.server.service.log_tail(chars)}")
+        for part in (*self.servers, self.services, self.balancer):
+            service = part if isinstance(part, Service) else getattr(part, "service", None)
+            if service is not None:
+                parts.append(f"--- {service.name}\n{service.log_tail(chars)}")
         return "\n".join(parts)
 
     # ---------------------------------------------------------------- API reads

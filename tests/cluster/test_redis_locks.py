@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.locks import lock_manager
+from flows.exactly_once.locks import lock_manager
 from tests.cluster.harness import Redis, start_redis
 
 KEY = "auto-action-0123456789abcdef"
@@ -51,7 +51,7 @@ _HOLD_AND_DIE = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from flows.locks import lock_manager
+    from flows.exactly_once.locks import lock_manager
     lock_manager(sys.argv[1], Path("."), float(sys.argv[3])).acquire_lock(sys.argv[2], "killed-holder")
     print("held", flush=True)
     time.sleep(600)
@@ -98,8 +98,8 @@ def test_processes_take_turns(redis_url: str, tmp_path: Path) -> None:
         worker.join(timeout=120)
 
     lines = log.read_text().splitlines()
-    pairs = list(zip(lines[::2], lines[1::2]))
     assert len(lines) == 3 * 10 * 2
+    pairs = list(zip(lines[::2], lines[1::2], strict=True))
     assert all(enter.split()[0] == "enter" and leave == f"leave {enter.split()[1]}" for enter, leave in pairs)
 
 

@@ -6,7 +6,7 @@ spec promises. Where a snippet is a fragment, its completion is built around it,
 
 from __future__ import annotations
 
-__all__ = ["MAIN_EXAMPLE", "CONDITION_TRIGGER", "CHAINED_ACTIONS", "RETRY_LOGIC", "CRON_EXAMPLES", "with_trigger"]
+__all__ = ["CHAINED_ACTIONS", "CONDITION_TRIGGER", "CRON_EXAMPLES", "MAIN_EXAMPLE", "RETRY_LOGIC", "with_trigger"]
 
 MAIN_EXAMPLE = '''\
 name: my_automation

@@ -5,11 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from compiler.catalog import Catalog, load_catalog
+from compiler.language.catalog import Catalog, load_catalog
 
-__all__ = ["ROOT", "EXAMPLES", "make_config_dir", "lines_for", "validate_text"]
+__all__ = ["EXAMPLES", "ROOT", "lines_for", "make_config_dir", "validate_text"]
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests import ROOT
+
 EXAMPLES = ROOT / "configs" / "automations"
 
 

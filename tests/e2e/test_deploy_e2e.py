@@ -1,9 +1,9 @@
 """Issue 4, end to end without a worker: deploy the examples (plus a Berlin cron automation) to the session's
-Prefect server with ``compiler.deploy``, then check schedules, the condition watcher and event triggers.
+Prefect server with ``compiler.commands.deploy``, then check schedules, the condition watcher and event triggers.
 
 Created flow runs are executed here with Prefect's engine (``run_flow`` with the created run), as a worker
 would execute them; nothing of Prefect or of the project is replaced. `prefect deploy --all` accepting the
-generated file is covered by tests/compiler/test_build.py and tests/compiler/test_deploy.py.
+generated file is covered by tests/compiler/commands/build/test_build.py and tests/compiler/commands/deploy/test_deploy.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from compiler.deploy import deploy
+from compiler.commands.deploy import deploy
 from tests.prefect_support import (
+    example_names,
     execute_flow_run,
     make_project,
     project_runtime,
@@ -28,19 +29,20 @@ from tests.prefect_support import (
     runs_of_deployment,
     using_api,
     wait_for,
+    without_server_state_of,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CRON_NAME = "berlin_nightly"
-CRON_AUTOMATION = f"""\
+CRON_AUTOMATION = """\
 description: Nightly at 02:30 Berlin time.
 trigger:
   type: time
-  time: {{cron_expression: "30 2 * * *", timezone_str: Europe/Berlin}}
+  time: {cron_expression: "30 2 * * *", timezone_str: Europe/Berlin}
 actions:
   - type: log_message
     name: say
-    parameters: {{message: nightly}}
+    parameters: {message: nightly}
 """
 CHAIN_EVENT = "platform-god.chain.completed"
 BURST = 200
@@ -48,40 +50,26 @@ BURST = 200
 
 @pytest.fixture(scope="module")
 def project(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The example automations + berlin_nightly, deployed; this process then runs flows like a worker in it."""
+    """The example automations + berlin_nightly, deployed; this process then runs flows like a worker in it.
+
+    Other modules share the server and deploy or serve the same examples: nothing of theirs (a waiting run,
+    a taken cooldown slot) reaches this module, and it leaves nothing of its own behind.
+    """
     base = tmp_path_factory.mktemp("e2e-deploy")
     root = make_project(base, {CRON_NAME: CRON_AUTOMATION})
-    with pytest.MonkeyPatch.context() as mp:
+    with without_server_state_of(prefect_server, [*example_names(), CRON_NAME]), pytest.MonkeyPatch.context() as mp:
         mp.setenv("PREFECT_HOME", str(base / "prefect-home"))  # `prefect deploy` never touches ~/.prefect
         result = deploy(root / "configs" / "automations", root, api_url=prefect_server)
-        assert result.ok and len(result.deployments) == 5, result
+        assert result.ok and len(result.deployments) == 6, result
         with using_api(prefect_server), project_runtime(root, base / "state"):
-            try:
-                yield root
-            finally:
-                asyncio.run(_leave_server_clean(root))
-
-
-async def _leave_server_clean(root: Path) -> None:
-    """Later tests share the server: free the cooldowns taken here and remove this project's deployments."""
-    import yaml
-    from prefect.client.orchestration import get_client
-
-    for name in ("health_alert", "chain_completion_notification"):
-        await reset_cooldown(name)
-    async with get_client() as client:
-        for entry in yaml.safe_load((root / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]:
-            flow_name = "condition-watcher" if entry["entrypoint"].startswith("flows/watcher.py") else entry["name"]
-            deployment = await client.read_deployment_by_name(f"{flow_name}/{entry['name']}")
-            await client.delete_resource_owned_automations(f"prefect.deployment.{deployment.id}")
-            await client.delete_deployment(deployment.id)
+            yield root
 
 
 @pytest.fixture
 def registry(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A fresh registry (state folder) for this test."""
+    from compiler.language.settings import get_settings
     from flows.registry import RegistryStore
-    from flows.settings import get_settings
 
     monkeypatch.setenv("AUTOMATIONS_STATE_DIR", str(tmp_path / "state"))
     get_settings.cache_clear()
@@ -94,7 +82,7 @@ def _expected_local_run(day: date) -> datetime:
     """When a daily 02:30 Berlin job runs on ``day``: at 02:30, or 03:30 when the clock skips 02:00-03:00
     (spring forward); on the fall-back day 02:30 happens twice and the job runs once, at the first one."""
     wanted = datetime.combine(day, time(2, 30), tzinfo=BERLIN)  # fold=0: the first 02:30 of a repeated hour
-    if wanted.astimezone(timezone.utc).astimezone(BERLIN).replace(tzinfo=None) != wanted.replace(tzinfo=None):
+    if wanted.astimezone(UTC).astimezone(BERLIN).replace(tzinfo=None) != wanted.replace(tzinfo=None):
         return datetime.combine(day, time(3, 30), tzinfo=BERLIN)  # 02:30 does not exist that day
     return wanted
 
@@ -152,7 +140,7 @@ def test_cron_schedule_follows_daylight_saving_time(project: Path) -> None:
 
 
 def test_health_alert_fires_below_50_once_within_its_cooldown(project: Path, registry: Any) -> None:
-    from flows.watcher import condition_watcher
+    from flows.conditions.watcher import condition_watcher
 
     registry.put_metrics({"metrics": {"health_score": 42}}, "test")
 
@@ -182,7 +170,7 @@ def test_health_alert_fires_below_50_once_within_its_cooldown(project: Path, reg
 def _chain_event(chain: str) -> dict[str, Any]:
     return {
         "id": str(uuid.uuid4()),
-        "occurred": datetime.now(timezone.utc).isoformat(),
+        "occurred": datetime.now(UTC).isoformat(),
         "event": CHAIN_EVENT,
         "resource": {"prefect.resource.id": f"platform-god.chain.{chain}", "platform-god.chain-name": chain,
                      "platform-god.status": "completed"},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.prefect_support import ROOT, using_api
+from tests.prefect_support import ROOT, example_names, without_server_state_of
 
 README = ROOT / "README.md"
 
@@ -27,13 +26,17 @@ def ci_snippet() -> list[str]:
 
 
 def _strict_validate_exists() -> bool:
-    done = subprocess.run([sys.executable, "-m", "compiler", "validate", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "compiler", "validate", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)
     return "--strict" in done.stdout
 
 
 @pytest.fixture(scope="module")
 def checkout(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
-    """A copy of the project as a CI job sees it (configs/, flows/, generated files), pointed at the test server."""
+    """A copy of the project as a CI job sees it (configs/, flows/, generated files), pointed at the test server.
+
+    Other modules share the server and deploy or serve the same examples: none of theirs is there when the
+    snippet deploys (`plan` would show them as changes), and none of this checkout's is left behind.
+    """
     base = tmp_path_factory.mktemp("readme-ci")
     project = base / "checkout"
     shutil.copytree(ROOT / "configs", project / "configs")
@@ -46,30 +49,12 @@ def checkout(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> I
         "NO_COLOR": "1",
     })
     # The generated files are committed in a real checkout; here they are built once, before the snippet.
-    built = subprocess.run([sys.executable, "-m", "compiler", "build"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    built = subprocess.run(
+        [sys.executable, "-m", "compiler", "build"], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert built.returncode == 0, built.stdout + built.stderr
-    try:
+    with without_server_state_of(prefect_server, example_names()):
         yield project, env
-    finally:
-        with using_api(prefect_server):
-            asyncio.run(_remove_deployments(project))
-
-
-async def _remove_deployments(project: Path) -> None:
-    """Other modules share the server and deploy the same examples: leave no deployment of this checkout behind."""
-    import yaml
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    async with get_client() as client:
-        for entry in yaml.safe_load((project / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]:
-            flow_name = "condition-watcher" if entry["entrypoint"].startswith("flows/watcher.py") else entry["name"]
-            try:
-                deployment = await client.read_deployment_by_name(f"{flow_name}/{entry['name']}")
-            except ObjectNotFound:
-                continue
-            await client.delete_resource_owned_automations(f"prefect.deployment.{deployment.id}")
-            await client.delete_deployment(deployment.id)
 
 
 def test_the_snippet_has_the_steps_in_order() -> None:
@@ -82,9 +67,11 @@ def test_the_ci_snippet_runs_as_written(checkout: tuple[Path, dict[str, str]]) -
     for line in ci_snippet():
         if "validate --strict" in line and not _strict_validate_exists():
             continue  # added by issue 9; see test_validate_strict_is_available
-        done = subprocess.run(["bash", "-c", line], cwd=project, env=env, capture_output=True, text=True, timeout=900)
+        done = subprocess.run(["bash", "-c", line], cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False)
         assert done.returncode == 0, f"$ {line}\n{done.stdout}\n{done.stderr}"
-    replan = subprocess.run([sys.executable, "-m", "compiler", "plan"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    replan = subprocess.run(
+        [sys.executable, "-m", "compiler", "plan"], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert replan.returncode == 0, replan.stdout + replan.stderr  # deployed: nothing left to change
     assert (project / "reports" / "automations.xml").is_file()
 

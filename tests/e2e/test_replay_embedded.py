@@ -1,4 +1,4 @@
-"""`replay` with no Prefect API configured reads the embedded local server (compiler/api_target.py decides), like `run`
+"""`replay` with no Prefect API configured reads the embedded local server (compiler/commands/api_endpoint.py decides), like `run`
 and `serve`; `server stop` stops it again."""
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["Recorded", "ScriptedServer", "Runtime", "CliResult"]
+__all__ = ["CliResult", "Recorded", "Runtime", "ScriptedServer"]
 
 CLI_TIMEOUT_SECONDS = 120.0
 
@@ -61,7 +61,7 @@ class ScriptedServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _handle(self) -> None:
@@ -212,7 +212,7 @@ class Runtime:
     # ------------------------------------------------------------------ in-process runs
 
     def loaded(self, name: str) -> Any:
-        from compiler.catalog import load_catalog
+        from compiler.language.catalog import load_catalog
 
         catalog = load_catalog(self.automations_dir)
         assert not catalog.errors, "\n".join(str(d) for d in catalog.errors)
@@ -220,13 +220,13 @@ class Runtime:
 
     def run(self, name: str, **parameters: Any) -> Any:
         """Run the automation's flow in this process; returns the final flow-run State."""
-        from flows.flow_factory import build_flow
+        from flows.engine.flow_factory import build_flow
 
         flow = build_flow(self.loaded(name))
         return asyncio.run(flow(return_state=True, **parameters))
 
     def history(self, state: Any) -> Any:
-        from flows.history import read_run
+        from flows.prefect_api.history import read_run
 
         return asyncio.run(read_run(state.state_details.flow_run_id))
 
@@ -269,6 +269,7 @@ class Runtime:
             text=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
+            check=False,
         )
         return CliResult(completed.returncode, completed.stdout, completed.stderr)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.model.actions import ACTION_SPECS
+from compiler.language.model.actions import ACTION_SPECS
 from flows.actions import ACTION_TYPES
 
 

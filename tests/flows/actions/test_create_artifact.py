@@ -6,7 +6,6 @@ action says it wrote them, and from the registry row it made.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from flows.settings import get_settings
+from compiler.language.settings import get_settings
 from tests.flows.actions._shared import automation
 from tests.flows.e2e_support import Runtime
 

@@ -19,7 +19,7 @@ def _large_repository(root: Path, packages: int = 50, modules: int = 100) -> Pat
 
 
 def _agent_children(state_dir: Path) -> list[int]:
-    """PIDs of `python -m flows.agent_runner` processes started for this test (found by their environment)."""
+    """PIDs of `python -m flows.agents.runner` processes started for this test (found by their environment)."""
     marker = f"AUTOMATIONS_STATE_DIR={state_dir}".encode()
     pids = []
     for entry in Path("/proc").iterdir():
@@ -30,7 +30,7 @@ def _agent_children(state_dir: Path) -> list[int]:
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if b"flows.agent_runner" in cmdline and marker in environ.split(b"\0"):
+        if b"flows.agents.runner" in cmdline and marker in environ.split(b"\0"):
             pids.append(int(entry.name))
     return pids
 

@@ -54,7 +54,7 @@ async def _logs(flow_run_id: Any) -> str:
 def test_set_cookie_and_configured_headers_are_redacted_everywhere(
     runtime: Runtime, tag: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.settings import get_settings
+    from compiler.language.settings import get_settings
 
     monkeypatch.setenv("AUTOMATIONS_HTTP_REDACT_HEADERS", "x-internal-*")
     get_settings.cache_clear()

@@ -86,7 +86,7 @@ def test_an_unknown_block_name_says_so(runtime: Runtime) -> None:
 
 @pytest.fixture
 def private_refused(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from flows.settings import get_settings
+    from compiler.language.settings import get_settings
 
     monkeypatch.setenv("AUTOMATIONS_HTTP_ALLOW_PRIVATE", "false")
     get_settings.cache_clear()

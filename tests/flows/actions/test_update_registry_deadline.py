@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from flows.registry.store import RegistryStore
+from flows.registry import RegistryStore
 from tests.flows.actions._shared import automation
 from tests.flows.e2e_support import Runtime
 from tests.flows.registry.test_store_deadlines import Holder

@@ -83,7 +83,7 @@ def test_languages_have_file_counts_and_bytes(tmp_path: Path) -> None:
 
 def test_languages_are_ordered_by_bytes(tmp_path: Path) -> None:
     write_tree(tmp_path, SAMPLE)
-    assert list(discover(tmp_path).data["languages"])[0] == "Python"
+    assert next(iter(discover(tmp_path).data["languages"])) == "Python"
 
 
 def test_unmapped_files_count_as_other(tmp_path: Path) -> None:

@@ -125,12 +125,17 @@ def test_register_agent_refuses_a_builtin_name() -> None:
         register_agent("PG_DISCOVERY", EchoAgent)
 
 
+def _another_echo_factory() -> EchoAgent:
+    """A factory other than the class itself."""
+    return EchoAgent()
+
+
 def test_register_agent_refuses_a_second_factory_for_the_same_name() -> None:
     name = unique_name()
     register_agent(name, EchoAgent)
     try:
         with pytest.raises(ValueError, match="already registered"):
-            register_agent(name, lambda: EchoAgent())
+            register_agent(name, _another_echo_factory)
     finally:
         unregister_agent(name)
 
@@ -171,7 +176,7 @@ def test_broken_entry_point_lookup_reports_the_import_error(tmp_path: Path, monk
     name = unique_name("EP")
     install_plugin(tmp_path, f"dist_{name.lower()}", {name: "pg_no_such_module_xyz:Agent"}, {})
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(AgentError, match="ModuleNotFoundError.*pg_no_such_module_xyz"):
+    with pytest.raises(AgentError, match=r"ModuleNotFoundError.*pg_no_such_module_xyz"):
         get_agent(name)
 
 

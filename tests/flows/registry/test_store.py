@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from compiler.language.settings import get_settings
 from flows.registry import EntityExists, EntityNotFound, RegistryError, RegistryStore
-from flows.settings import get_settings
 
 SHA = "ab" * 32
 
@@ -436,7 +436,7 @@ def _upsert_worker(url: str, worker: int, barrier: Any, errors: Any) -> None:
             barrier.wait(timeout=60)  # start together so schema creation and writes really overlap
             for n in range(UPSERTS_PER_PROCESS):
                 own.apply("counter", "shared", "upsert", {"worker": worker, "n": n})
-    except BaseException as exc:  # report everything: the parent asserts on this queue
+    except BaseException as exc:  # noqa: BLE001 - report everything: the parent asserts on this queue
         errors.put(f"worker {worker}: {exc!r}")
 
 

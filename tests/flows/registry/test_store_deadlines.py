@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from flows.registry.store import Deadline, RegistryBusy, RegistryError, RegistryStore, _cause, registry_engine_url
+from flows.registry import Deadline, RegistryBusy, RegistryError, RegistryStore
+from flows.registry.engines import describe_cause, registry_engine_url
 
 HOLD_SCRIPT = (
     "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); "
@@ -126,7 +127,7 @@ def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
     ],
 )
 def test_driver_errors_read_as_causes(driver_error: str, expected: str) -> None:
-    assert _cause(driver_error, "/r/registry.db") == expected
+    assert describe_cause(driver_error, "/r/registry.db") == expected
 
 
 # --- AUTOMATIONS_REGISTRY_URL forms ---------------------------------------------------------------------

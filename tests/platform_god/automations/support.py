@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SPEC", "GateServer", "free_cooldown", "read_events", "section_python_blocks", "spec_python_blocks", "spec_script"]
+__all__ = ["SPEC", "GateServer", "read_events", "section_python_blocks", "spec_python_blocks", "spec_script"]
 
 SPEC = Path("/work/shared/spec/platform-god-automations.md")
 _PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
@@ -64,10 +64,10 @@ class GateServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
-            def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            def do_GET(self) -> None:
                 outer.arrived.append(time.time())
                 outer.released.wait(timeout=max_hold)
                 data = b'{"held": true}'
@@ -110,18 +110,3 @@ async def read_events(prefix: str, labels: dict[str, str], limit: int = 50) -> l
     async with get_client() as client:
         page = await client.read_events(filter=event_filter, limit=limit)
     return sorted(page.events, key=lambda e: e.occurred)
-
-
-async def free_cooldown(name: str) -> None:
-    """A run of ``name`` earlier in this session may hold its cooldown slot: free it (if the limit exists)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
-    from prefect.exceptions import ObjectNotFound
-
-    from flows.gates import cooldown_limit_name
-
-    async with get_client() as client:
-        try:
-            await client.update_global_concurrency_limit(cooldown_limit_name(name), GlobalConcurrencyLimitUpdate(active_slots=0))
-        except ObjectNotFound:
-            pass

@@ -33,12 +33,12 @@ def registry(config_dir: Path) -> AutomationRegistry:
 
 
 def test_load_all_counts_the_valid_automations(registry: AutomationRegistry) -> None:
-    assert (registry.load_all(), registry.names()) == (3, ["chain_completion_notification", "daily_security_scan", "health_alert"])
+    assert (registry.load_all(), registry.names()) == (4, ["chain_completion_notification", "daily_security_scan", "health_alert", "record_push"])
 
 
 def test_a_bad_file_is_reported_and_the_others_load(registry: AutomationRegistry, config_dir: Path) -> None:
     (config_dir / "broken.yaml").write_text("name: broken\ntrigger: {type: time, time: {cron_expression: '0 0 31 2 *'}}\nactions: []\n")
-    assert registry.load_all() == 3
+    assert registry.load_all() == 4
     assert [d.field for d in registry.diagnostics] == ["trigger.time.cron_expression", "actions"]
 
 
@@ -104,7 +104,7 @@ def test_export_automation_is_the_normalized_definition(registry: AutomationRegi
 def test_export_all_lists_every_automation(registry: AutomationRegistry) -> None:
     registry.register(EXTRA)
     assert [a["name"] for a in json.loads(registry.export_all(format="json"))] == [
-        "chain_completion_notification", "daily_security_scan", "health_alert", "registered_in_code",
+        "chain_completion_notification", "daily_security_scan", "health_alert", "record_push", "registered_in_code",
     ]
 
 

@@ -1,4 +1,4 @@
-"""The interpreter hook the runtime module relies on still exists (Prefect's internals are in flows/prefect_seam.py)."""
+"""The interpreter hook the runtime module relies on still exists (Prefect's internals are in flows/prefect_api/seam.py)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.project_lock import LockHeld
+from compiler.commands.serve_lock import LockHeld
 from platform_god.automations import AutomationRegistry, AutomationScheduler
 from tests.platform_god.automations.support import GateServer
 from tests.prefect_support import make_project, project_runtime, runs_of_deployment, using_api
@@ -48,6 +48,14 @@ def test_a_second_scheduler_of_the_project_is_refused(tmp_path: Path) -> None:
     finally:
         holder.kill()  # only the process this test started, by its PID
         holder.wait(timeout=10)
+
+
+def test_the_default_lock_is_the_project_roots_from_a_subfolder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same lock as `serve` run from anywhere in the project (not ``var/`` under the current folder)."""
+    project = make_project(tmp_path)
+    monkeypatch.chdir(project / "configs")
+    scheduler = AutomationScheduler(AutomationRegistry(project / "configs" / "automations"))
+    assert scheduler.lock_path == project.resolve() / "var" / "serve.lock"
 
 
 def test_stop_not_graceful_ends_in_flight_runs_crashed_with_the_reason(

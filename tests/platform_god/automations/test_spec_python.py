@@ -18,8 +18,9 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,8 @@ import pytest
 
 from tests.conftest import prefect_env
 from tests.flows.agents.repo_builders import write_tree
-from tests.platform_god.automations.support import SPEC, GateServer, free_cooldown, read_events, spec_python_blocks, spec_script
-from tests.prefect_support import make_project, runs_of_deployment, using_api, wait_for
+from tests.platform_god.automations.support import SPEC, GateServer, read_events, spec_python_blocks, spec_script
+from tests.prefect_support import example_names, make_project, runs_of_deployment, using_api, wait_for, without_server_state_of
 
 SCRIPT_TIMEOUT_SECONDS = 600.0  # ~1.5 min measured on a busy 2-core machine; slow CI gets headroom
 # The server writes events in batches (event persister flush interval): an event the script sent just
@@ -60,7 +61,7 @@ class ScriptRun:
     held_run_id: str | None = None
     stopping: list[Any] = field(default_factory=list)
     leftovers: list[int] = field(default_factory=list)
-    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def _processes_with(marker: str) -> list[int]:
@@ -100,7 +101,14 @@ async def _drive(proc: subprocess.Popen[str], gate: GateServer, run: ScriptRun) 
 
 
 @pytest.fixture(scope="module")
-def script_run(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> ScriptRun:
+def script_run(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScriptRun]:
+    # Other modules of the session serve or deploy the same examples on this server: a run their triggers
+    # left waiting would be executed by this script's engine first and take the cooldown (issue 21, item 7).
+    with without_server_state_of(prefect_server, [*example_names(), HOLD]):
+        yield _run_script(prefect_server, tmp_path_factory)
+
+
+def _run_script(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> ScriptRun:
     base = tmp_path_factory.mktemp("spec-python")
     repository = write_tree(base / "repo", {"app.py": "print('hello')\n", "README.md": "# repo\n"})
     marker = f"spec-python-{uuid.uuid4()}"
@@ -116,8 +124,6 @@ def script_run(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) ->
                 "SPEC_TEST_MARKER": marker,
             }
         )
-        with using_api(prefect_server):
-            asyncio.run(free_cooldown("chain_completion_notification"))
         run = ScriptRun()
         proc = subprocess.Popen(
             [sys.executable, "spec_script.py"],
@@ -159,7 +165,7 @@ def test_the_spec_has_the_python_blocks_this_test_runs() -> None:
 
 def test_every_block_runs_and_the_script_exits_by_itself(script_run: ScriptRun) -> None:
     assert script_run.returncode == 0, script_run.output
-    assert "Loaded 4 automations" in script_run.output, script_run.output
+    assert "Loaded 5 automations" in script_run.output, script_run.output
     assert "Execution status: completed" in script_run.output, script_run.output
 
 

@@ -1,0 +1,1 @@
+"""The language: loading automation and webhook files, models, templates, references, diagnostics; imports neither the runtime nor the commands."""

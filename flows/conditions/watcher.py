@@ -1,0 +1,124 @@
+"""The condition watcher: ``flows/conditions/watcher.py:condition_watcher``, deployed once per condition automation.
+
+Each scheduled run (every ``check_interval_seconds``) reads the metrics document from the trigger's
+source, evaluates the condition and, when it holds and the automation is not in cooldown, creates a
+flow run of the automation's deployment with ``condition`` = the check's trigger data. The cooldown is
+only *read* here; the automation flow's gate takes the slot atomically, so two watchers racing (or a
+watcher racing a manual run) still execute the actions once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.deployments import arun_deployment
+from prefect.exceptions import ObjectNotFound
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+
+from compiler.language.prefect_names import WATCHER_FLOW_NAME
+from flows.conditions.evaluate import ConditionResult, MetricsUnavailable, evaluate_condition, read_metrics
+from flows.engine.admission import cooldown_limit_name
+from flows.prefect_api import clients as api_clients
+
+api_clients.install()  # quick retries of SQLite 503s, one TLS context (see flows/prefect_api/clients.py)
+
+__all__ = ["SKIPPED", "WATCHER_FLOW_NAME", "condition_watcher"]
+
+SKIPPED = "Skipped"
+
+
+async def _in_cooldown(automation_name: str) -> bool:
+    """Read-only: True when the cooldown limit has no free slot now. A missing limit means no cooldown yet."""
+
+    async with get_client() as client:
+        try:
+            limit = await client.read_global_concurrency_limit_by_name(cooldown_limit_name(automation_name))
+        except ObjectNotFound:
+            return False  # the automation flow's gate creates it on its first run
+    # The server applies slot decay when reading, so active_slots is the current occupancy.
+    return bool(limit.active) and limit.active_slots >= limit.limit
+
+
+def _result(fired: bool, value: Any, reason: str, flow_run_id: str | None = None) -> dict[str, Any]:
+    return {"fired": fired, "value": value, "reason": reason, "flow_run_id": flow_run_id}
+
+
+@flow(name=WATCHER_FLOW_NAME, persist_result=False, validate_parameters=True)
+async def condition_watcher(automation: str) -> State:
+    """Check ``automation``'s condition once; start its deployment when the condition holds."""
+    # deferred: loading the definitions costs ~240 ms (measured: the catalog and models); importers that never call this function do not pay for it
+    from flows.engine.definitions import load_automation
+    from flows.registry import RegistryError
+
+    logger = get_run_logger()
+    try:
+        loaded = load_automation(automation)
+    except KeyError as exc:
+        message = f"no automation '{automation}': {exc.args[0]} (remove this deployment with `python -m compiler deploy --prune`)"
+        logger.error(message)
+        return Failed(message=message, data=_result(False, None, message))
+    definition = loaded.automation
+    if definition.trigger.type != "condition":
+        message = f"automation '{automation}' has a {definition.trigger.type} trigger, not a condition"
+        logger.error(message)
+        return Failed(message=message, data=_result(False, None, message))
+    if definition.status != "enabled":
+        message = f"automation '{automation}' is {definition.status}"
+        logger.info(message)
+        return Completed(name=SKIPPED, message=message, data=_result(False, None, message))
+
+    spec = definition.trigger.condition
+    try:
+        document = await read_metrics(spec.source)
+    except (MetricsUnavailable, RegistryError) as exc:
+        message = f"metrics unavailable: {exc}"
+        logger.warning("%s; the condition is not checked this time", message)
+        return Completed(message=message, data=_result(False, None, message))
+
+    try:
+        result = evaluate_condition(spec, document)
+    except Exception as exc:  # noqa: BLE001 - a document's content never fails the watcher: log it, do not fire
+        result = ConditionResult(False, None, f"{type(exc).__name__}: {exc}", problem=f"{type(exc).__name__}: {exc}")
+    from flows.conditions.check_events import emit_condition_checked  # one event per check: `replay` re-checks changed conditions on them
+
+    emit_condition_checked(automation, spec, document, result)
+    trigger_data = result.as_trigger_data(spec, "")  # JSON-safe values (NaN, huge integers) for state and run
+    problem = None if result.fired else result.problem
+    if problem is not None:
+        logger.warning("cannot check the condition: %s", problem)
+        return Completed(message=f"cannot check the condition: {problem}", data=_result(False, trigger_data["value"], problem))
+    if not result.fired:
+        logger.info("condition does not hold: %s", result.reason)
+        return Completed(message=f"condition does not hold: {result.reason}", data=_result(False, trigger_data["value"], result.reason))
+
+    if definition.trigger.cooldown_seconds > 0 and await _in_cooldown(automation):
+        message = f"in cooldown ({definition.trigger.cooldown_seconds}s after the last run); condition holds: {result.reason}"
+        logger.info(message)
+        return Completed(name=SKIPPED, message=message, data=_result(True, trigger_data["value"], message))
+
+    # The check id is this watcher run's id: a retried watcher run is the same occurrence (same
+    # idempotency keys in the automation run) and, through the flow-run idempotency key, the same run.
+    check_id = str(flow_run.get_id())
+    deployment = f"{automation}/{automation}"
+    try:
+        created = await arun_deployment(
+            name=deployment,
+            parameters={"condition": result.as_trigger_data(spec, check_id)},
+            timeout=0,
+            idempotency_key=f"{WATCHER_FLOW_NAME}:{check_id}",
+            # Not a subflow: the automation run stands on its own (cancelling or cleaning up the
+            # watcher run must not cancel it).
+            as_subflow=False,
+        )
+    except ObjectNotFound:
+        message = f"condition holds ({result.reason}) but deployment {deployment} does not exist; run `python -m compiler deploy`"
+        logger.error(message)
+        return Failed(message=message, data=_result(True, trigger_data["value"], message))
+    logger.info("condition holds (%s): started %s", result.reason, created.id)
+    return Completed(
+        message=f"started {created.id}: {result.reason}",
+        data=_result(True, trigger_data["value"], result.reason, str(created.id)),
+    )

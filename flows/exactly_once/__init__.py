@@ -1,0 +1,1 @@
+"""Exactly once: idempotency keys and cache policies, locks, completed-occurrence records and the result storage they live in."""

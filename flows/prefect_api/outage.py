@@ -1,0 +1,210 @@
+"""Riding out a Prefect API outage: a request that cannot reach the API is retried until it answers again, within a bound.
+
+Prefect's client retries an unreachable API 5 times, 2 + 4 + … + 32 s ≈ 62 s, then raises. Measured on the HA
+topology (issue 24): a flow-run process whose API server was down for 120 s had run its actions, then failed
+setting its final state, exited, and lost its queued task-run events and logs; the run ended Crashed.
+``PREFECT_CLIENT_MAX_RETRIES`` alone can lengthen that, but its waits double without a cap: 8 retries cover
+510 s, and the last wait alone is 256 s, so a run finishes minutes after the API is back.
+
+So, once this process has reached the API (a wrong URL still fails at once), a request that finds no API —
+connection refused or timed out, or a load balancer's 502/503/504 — is sent again after 1, 2, 4, 8, then every
+10 s until the API answers or ``AUTOMATIONS_API_OUTAGE_SECONDS`` (default 900) have passed since the outage
+began; then the failure goes back to Prefect's own retries as it came. One outage clock per process: after the
+bound every request fails as Prefect's would until one gets through again.
+
+``flows.prefect_api.retry`` puts this around the send that Prefect's retry loop calls (seam ``wrap_api_client_send``):
+every Prefect client of the process rides it out — the engine's state changes, our summary artifact, the log
+worker's batches.
+
+Events take another path (a websocket): Prefect 3.9's events client keeps every event it could not deliver and
+sends them again when it next connects — for the next event, or its 30 s checkpoint — but not when the process
+exits. A run that ends right after the API came back sends no further event, so the task-run events of the
+outage could be lost at exit; in the outages measured (150 s, 330 s) they arrived only because a heartbeat was
+being sent when the API came back. When the API answers again, this process therefore emits
+``platform-god.api.reconnected`` (payload: the outage's seconds; related to the flow run it happened in), which
+makes the events client connect and send what it kept, before the exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+
+from compiler.language.settings import get_settings
+
+__all__ = [
+    "OUTAGE_STATUSES",
+    "RECONNECTED_EVENT",
+    "RETRY_DELAYS",
+    "async_send",
+    "not_ridden_out",
+    "outage_bound_seconds",
+    "sync_send",
+]
+
+# A load balancer's answers when no API server behind it answered (HAProxy: 503 without a healthy server,
+# 502 when the one it chose died mid-request, 504 when it did not answer in time).
+OUTAGE_STATUSES = frozenset({502, 503, 504})
+# The request was never delivered: safe to send again whatever its method.
+_UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout)
+RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 10.0)  # the last one repeats
+_JITTER = 0.2  # ± this share of each delay, so processes that lost the API together do not return in lockstep
+RECONNECTED_EVENT = "platform-god.api.reconnected"
+# Shorter troubles (a busy SQLite server's 503s beyond the quick retries) are retried without a warning or event:
+# Prefect's events client gives up on an event only after ~10 reconnection attempts (~7 s), so none is held back.
+_QUIET_SECONDS = 2.0
+
+_logger = logging.getLogger(__name__)
+# False inside ``not_ridden_out()``: those requests get Prefect's own retries only.
+_RIDE_OUT: contextvars.ContextVar[bool] = contextvars.ContextVar("automations_ride_out_api_outages", default=True)
+_lock = threading.Lock()
+_reached = False  # this process got an answer from the API at least once
+_outage_since: float | None = None  # monotonic time of the first failure of the current outage
+_warned = False  # the current outage was reported
+
+
+@contextlib.contextmanager
+def not_ridden_out() -> Iterator[None]:
+    """Requests made inside fail as Prefect's would: for callers with a deadline of their own and a sender that
+    retries (the webhook receiver answers 503 after 8 s; a post still riding out an outage would deliver the
+    event later, after the sender had sent it again)."""
+    token = _RIDE_OUT.set(False)
+    try:
+        yield
+    finally:
+        _RIDE_OUT.reset(token)
+
+
+def outage_bound_seconds() -> float:
+    return float(get_settings().api_outage_seconds)
+
+
+def _answered(response: Any) -> bool:
+    """A response from the API itself (whatever its status), not a load balancer's placeholder for it."""
+    if response.status_code not in OUTAGE_STATUSES:
+        return True
+    # Prefect Cloud's maintenance and rate-limit answers carry their own wait: Prefect's loop honours it.
+    headers = response.headers
+    return "Retry-After" in headers or headers.get("Prefect-Maintenance") == "true"
+
+
+def _back() -> None:
+    global _reached, _outage_since, _warned
+    with _lock:
+        since, warned, _outage_since, _reached, _warned = _outage_since, _warned, None, True, False
+    if since is not None and warned:
+        seconds = time.monotonic() - since
+        _logger.warning("Prefect API reachable again after %.0f s", seconds)
+        _announce_reconnection(seconds)
+
+
+def _announce_reconnection(outage_seconds: float) -> None:
+    """Emit RECONNECTED_EVENT through Prefect's events worker (which then sends what it kept during the outage).
+
+    From a thread of its own, in the caller's context: the caller may be one of Prefect's services on its
+    event loop, and the context carries the flow run the event is related to."""
+    # deferred: Prefect costs ~1 s CPU to import (measured); this module is installed before Prefect is imported
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        return  # no API configured: emitting would start a temporary server of its own
+
+    def emit() -> None:
+        # deferred: Prefect costs ~1 s CPU to import (measured); this module is installed before Prefect is imported
+        from prefect.events import emit_event
+
+        host = socket.gethostname()
+        emit_event(
+            event=RECONNECTED_EVENT,
+            resource={"prefect.resource.id": f"platform-god.process.{host}.{os.getpid()}", "platform-god.host": host},
+            payload={"outage_seconds": round(outage_seconds, 1)},
+        )
+
+    threading.Thread(target=contextvars.copy_context().run, args=(emit,), name="api-reconnected", daemon=True).start()
+
+
+def _next_delay(attempt: int, what: str) -> float | None:
+    """Seconds to wait before sending again, or None: not an outage we ride out (never reached, or over the bound)."""
+    global _outage_since, _warned
+    if not _reached or not _RIDE_OUT.get():
+        return None
+    now = time.monotonic()
+    with _lock:
+        if _outage_since is None:
+            _outage_since = now
+        since = _outage_since
+        warn = not _warned and now - since >= _QUIET_SECONDS
+        _warned = _warned or warn
+    bound = outage_bound_seconds()
+    if warn:
+        _logger.warning("Prefect API unreachable (%s): retrying for up to %.0f s (AUTOMATIONS_API_OUTAGE_SECONDS)", what, bound)
+    left = since + bound - now
+    if left <= 0:
+        return None
+    delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+    return min(left, delay * random.uniform(1 - _JITTER, 1 + _JITTER))
+
+
+def _describe(failure: BaseException | Any) -> str:
+    if isinstance(failure, BaseException):
+        return f"{type(failure).__name__}: {failure}"
+    return f"HTTP {failure.status_code}"
+
+
+def async_send(send: Callable[..., Any]) -> Callable[..., Any]:
+    async def send_riding_out_outages(request: Any, *args: Any, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            try:
+                response = await send(request, *args, **kwargs)
+            except _UNREACHABLE as exc:
+                delay = _next_delay(attempt, _describe(exc))
+                if delay is None:
+                    raise
+            else:
+                if _answered(response):
+                    _back()
+                    return response
+                delay = _next_delay(attempt, _describe(response))
+                if delay is None:
+                    return response
+                await response.aclose()
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    return send_riding_out_outages
+
+
+def sync_send(send: Callable[..., Any]) -> Callable[..., Any]:
+    def send_riding_out_outages(request: Any, *args: Any, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            try:
+                response = send(request, *args, **kwargs)
+            except _UNREACHABLE as exc:
+                delay = _next_delay(attempt, _describe(exc))
+                if delay is None:
+                    raise
+            else:
+                if _answered(response):
+                    _back()
+                    return response
+                delay = _next_delay(attempt, _describe(response))
+                if delay is None:
+                    return response
+                response.close()
+            attempt += 1
+            time.sleep(delay)
+
+    return send_riding_out_outages
