@@ -49,7 +49,7 @@ def _matches(spec: ConditionSpec, document: Any, values: list[Any]) -> list[dict
         found = compile_jsonpath(spec.metric_path).find(document)
     except Exception:  # noqa: BLE001 - the check itself reported why the path could not be evaluated
         return []
-    return [{"path": str(match.full_path), "value": value} for match, value in zip(found, values)]
+    return [{"path": str(match.full_path), "value": value} for match, value in zip(found, values, strict=False)]
 
 
 def checked_event(automation: str, spec: ConditionSpec, document: Any, result: ConditionResult, check_id: str) -> dict[str, Any]:
@@ -74,6 +74,8 @@ def checked_event(automation: str, spec: ConditionSpec, document: Any, result: C
 def emit_condition_checked(automation: str, spec: ConditionSpec, document: Any, result: ConditionResult) -> None:
     """Emit the check's event from a watcher run (its id is the check id); never fails the watcher."""
     try:
+        # deferred: replay's readers of this module (compiler/commands/replay) need no Prefect (~1 s CPU to import,
+        # measured); inside the try, not even a failed import fails the watcher
         from prefect.events import emit_event
         from prefect.runtime import flow_run
 

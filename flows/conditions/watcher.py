@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
 from compiler.language.prefect_names import WATCHER_FLOW_NAME
+from flows.conditions.check_events import emit_condition_checked  # one event per check: `replay` re-checks changed conditions on them
 from flows.conditions.evaluate import ConditionResult, MetricsUnavailable, evaluate_condition, read_metrics
 from flows.engine.admission import cooldown_limit_name
 from flows.prefect_api import clients as api_clients
@@ -82,8 +83,6 @@ async def condition_watcher(automation: str) -> State:
         result = evaluate_condition(spec, document)
     except Exception as exc:  # noqa: BLE001 - a document's content never fails the watcher: log it, do not fire
         result = ConditionResult(False, None, f"{type(exc).__name__}: {exc}", problem=f"{type(exc).__name__}: {exc}")
-    from flows.conditions.check_events import emit_condition_checked  # one event per check: `replay` re-checks changed conditions on them
-
     emit_condition_checked(automation, spec, document, result)
     trigger_data = result.as_trigger_data(spec, "")  # JSON-safe values (NaN, huge integers) for state and run
     problem = None if result.fired else result.problem

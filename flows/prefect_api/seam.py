@@ -559,7 +559,8 @@ def deployment_create_payload(deployment: Any, schedules: list[dict[str, Any]] |
 
 def cron_dates(cron: str, timezone: str, start: Any, end: Any, *, day_or: bool = True) -> list[Any]:
     """Every time in ``[start, end]`` (aware datetimes) a deployment schedule ``cron`` in ``timezone`` fires, in UTC."""
-    # deferred: Prefect's server schedule schemas cost ~20 ms more than Prefect itself (measured); every run and worker imports the seam; only replay calls this
+    # deferred: Prefect's server schedule schemas cost ~20 ms more than Prefect itself (measured); every run and
+    # worker imports the seam; only replay calls this
     from prefect.server.schemas.schedules import MAX_ITERATIONS, CronSchedule
 
     schedule = CronSchedule(cron=cron, timezone=timezone, day_or=day_or)

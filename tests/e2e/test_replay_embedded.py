@@ -23,7 +23,7 @@ def test_replay_reads_the_embedded_server_when_no_api_is_configured(tmp_path: Pa
 
     def command(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "compiler", *args], cwd=tmp_path, env=env, text=True,
-                              capture_output=True, timeout=TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
+                              capture_output=True, timeout=TIMEOUT_SECONDS, stdin=subprocess.DEVNULL, check=False)
 
     try:
         replayed = command("replay", "--json")

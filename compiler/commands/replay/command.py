@@ -7,10 +7,15 @@ import argparse
 import asyncio
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from compiler.commands.api_endpoint import begin_api
 from compiler.commands.output import err, out, progress
+from compiler.language.catalog import load_catalog
+from compiler.language.deploy_config import resolve_build_options
+from compiler.language.prefect_names import CONDITION_CHECKED_EVENT, event_name
+from flows.engine.failure_messages import describe_exception, plain_message
 
 __all__ = ["EXIT_DIFFERENT", "EXIT_ERROR", "EXIT_SAME", "add_command", "cmd_replay"]
 
@@ -42,13 +47,11 @@ def add_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--pool", dest="work_pool", help="work pool deploy uses (default: deploy.yaml's work_pool, else automations)")
     p.set_defaults(func=cmd_replay)
-    return p  # type: ignore[no-any-return]
+    return p
 
 
 def _patterns(selected: list[Any]) -> list[str]:
     """Event names (globs) the working tree's automations listen to."""
-    from compiler.language.prefect_names import CONDITION_CHECKED_EVENT, event_name
-
     found = []
     for loaded in selected:
         trigger = loaded.automation.trigger
@@ -60,9 +63,11 @@ def _patterns(selected: list[Any]) -> list[str]:
 
 
 async def _read(api_url: str, **kwargs: Any) -> Any:
+    # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    # deferred: replay's own modules cost ~10-25 ms to import (measured, noisy machine); every command loads this module
     from compiler.commands.replay.server import read_history
 
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
@@ -93,8 +98,6 @@ def _retention_note(retention: timedelta | None, since: datetime, now: datetime)
 
 
 def _selected(args: argparse.Namespace) -> list[Any] | None:
-    from compiler.language.catalog import load_catalog
-
     catalog = load_catalog(args.config_dir)
     for diagnostic in catalog.errors:
         err(str(diagnostic))
@@ -109,13 +112,11 @@ def _selected(args: argparse.Namespace) -> list[Any] | None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from compiler.commands.api_endpoint import begin_api
-    from compiler.language.deploy_config import resolve_build_options
+    # deferred: replay's own modules cost ~10-25 ms to import (measured, noisy machine); every command loads this module
     from compiler.commands.replay.window import parse_window
-    from flows.engine.failure_messages import describe_exception, plain_message
 
     started = time.perf_counter()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         window = parse_window(args.since, args.until, now)
     except ValueError as exc:
@@ -130,7 +131,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             err(str(diagnostic))
         return EXIT_ERROR
     api = begin_api()
-    # Imported while an embedded server starts (as `run` does), and not counted as reading the server.
+    # deferred: imported while an embedded server starts (as `run` does), and not counted as reading the server:
+    # Prefect costs ~1 s CPU (measured) and reads PREFECT_API_URL as it loads (begin_api sets it first); replay's
+    # own modules ~10-25 ms; every command loads this module
     import prefect.client.orchestration  # noqa: F401
 
     from compiler.commands.replay import server as _server  # noqa: F401

@@ -6,11 +6,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from compiler.language.catalog import LoadedAutomation
 from compiler.commands.plan.observed import ObservedState
 from compiler.commands.replay.deployed import NOT_DEPLOYED, Deployed, deployed_version, rule_key
 from compiler.commands.replay.evaluate import SHOWN, Firing, Outcome, replay_automation
 from compiler.commands.replay.history import History
+from compiler.language.catalog import LoadedAutomation
 
 __all__ = ["DIFFERS", "SAME", "UNKNOWN_VERDICT", "Replayed", "replay_all"]
 

@@ -13,10 +13,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.language.catalog import LoadedAutomation
-from compiler.language.prefect_names import EVENT_NAMES, FILTER_LABELS, WATCHER_FLOW_NAME, cooldown_limit_name, watcher_deployment_name
-from compiler.language.normalize import normalized
+from pydantic import TypeAdapter
+
 from compiler.commands.plan.observed import ObservedState
+from compiler.language.catalog import LoadedAutomation
+from compiler.language.model.automation import automation_model
+from compiler.language.model.triggers import Trigger
+from compiler.language.normalize import normalized
+from compiler.language.prefect_names import (
+    CONDITION_CHECKED_EVENT,
+    EVENT_NAMES,
+    FILTER_LABELS,
+    WATCHER_FLOW_NAME,
+    cooldown_limit_name,
+    watcher_deployment_name,
+)
 from flows.conditions.check_events import RecordedCheck
 
 __all__ = ["DEFINITION", "NOT_DEPLOYED", "SERVER", "UNKNOWN", "Deployed", "deployed_event_patterns", "deployed_version", "rule_key"]
@@ -80,7 +91,9 @@ def _event_trigger(trigger: Mapping[str, Any]) -> dict[str, Any] | None:
     return spec
 
 
-def _server_trigger(name: str, observed: ObservedState, shape: Mapping[str, Any], checks: Sequence[RecordedCheck]) -> tuple[dict[str, Any] | None, str]:
+def _server_trigger(
+    name: str, observed: ObservedState, shape: Mapping[str, Any], checks: Sequence[RecordedCheck]
+) -> tuple[dict[str, Any] | None, str]:
     """The trigger (YAML form) the server's objects say is deployed, or None and why not."""
     for entry in (shape.get("triggers") or {}).values():
         trigger = entry.get("trigger") or {}
@@ -107,8 +120,6 @@ def _server_trigger(name: str, observed: ObservedState, shape: Mapping[str, Any]
 
 def _from_definition(data: Mapping[str, Any]) -> LoadedAutomation:
     """As flows/engine/definitions.py reads a compiled definition (lax JSON mode: 300.0 stays a valid integer field)."""
-    from compiler.language.model.automation import automation_model
-
     body = dict(data)
     inputs = tuple(body.pop("inputs", ()))
     automation = automation_model().model_validate_json(json.dumps(body))
@@ -116,10 +127,6 @@ def _from_definition(data: Mapping[str, Any]) -> LoadedAutomation:
 
 
 def _with_trigger(loaded: LoadedAutomation, trigger: dict[str, Any]) -> LoadedAutomation:
-    from pydantic import TypeAdapter
-
-    from compiler.language.model.triggers import Trigger
-
     model = TypeAdapter(Trigger).validate_python(trigger)
     automation = loaded.automation.model_copy(update={"trigger": model, "status": "enabled"})
     return LoadedAutomation(automation, "<deployed trigger>", loaded.inputs)
@@ -155,8 +162,6 @@ def deployed_version(loaded: LoadedAutomation, observed: ObservedState, checks: 
 
 def deployed_event_patterns(name: str, observed: ObservedState) -> list[str]:
     """Event names (globs) the deployed version of ``name`` listens to: its trigger's ``expect``, or the check events of its watcher."""
-    from compiler.language.prefect_names import CONDITION_CHECKED_EVENT
-
     shape = observed.deployments.get(f"{name}/{name}") or {}
     patterns = [str(e) for entry in (shape.get("triggers") or {}).values() for e in (entry.get("trigger") or {}).get("expect") or []]
     if f"{WATCHER_FLOW_NAME}/{watcher_deployment_name(name)}" in observed.deployments:

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from compiler.language.catalog import LoadedAutomation
 from compiler.commands.dry_run import in_cooldown, preview_actions, trigger_verdict
 from compiler.commands.replay.history import History
-from flows.events.matching import match_event
+from compiler.language.catalog import LoadedAutomation
 from flows.engine.run_context import RunInputs, builtin_variables, missing_inputs, resolve_occurrence, template_variables
+from flows.events.matching import match_event
 
 __all__ = ["RUN_ID", "SHOWN", "Firing", "Outcome", "Shown", "flow_event", "replay_automation"]
 
@@ -95,7 +95,7 @@ def _event_candidates(loaded: LoadedAutomation, history: History) -> list[Firing
         return [Firing(times[i], f"event:{events[i].get('id')}", events[i]) for i in history.matching(spec)]
 
     # Shared by the automations with the same filters (read only from here on).
-    return history.memo(("event", json.dumps(spec.model_dump(exclude_none=True), sort_keys=True)), compute)  # type: ignore[no-any-return]
+    return history.memo(("event", json.dumps(spec.model_dump(exclude_none=True), sort_keys=True)), compute)
 
 
 def _time_candidates(loaded: LoadedAutomation, history: History) -> list[Firing]:
@@ -103,13 +103,15 @@ def _time_candidates(loaded: LoadedAutomation, history: History) -> list[Firing]
     window = history.window
 
     def compute() -> list[Firing]:
+        # deferred: the seam imports Prefect, ~1 s CPU (measured); only time triggers need it (`replay` has Prefect
+        # loaded by then; the evaluation of event and condition triggers, and its tests, do not need it)
         from flows.prefect_api.seam import cron_dates
 
         dates = cron_dates(spec.cron_expression, spec.timezone_str, window.since, window.until)
         return [Firing(at, f"schedule:{at.isoformat()}", at) for at in dates]
 
     # Many automations share a cron and timezone (P11: 20 pairs for 333 time automations).
-    return history.memo(("time", spec.cron_expression, spec.timezone_str), compute)  # type: ignore[no-any-return]
+    return history.memo(("time", spec.cron_expression, spec.timezone_str), compute)
 
 
 def _condition_candidates(loaded: LoadedAutomation, history: History, notes: list[str]) -> list[Firing]:
@@ -167,7 +169,7 @@ def _show(loaded: LoadedAutomation, kind: str, candidate: Firing, run: RunInputs
     }
     # Nothing runs, so no action has an output: actions using one show their parameters as written.
     actions = [preview.to_json() for preview in preview_actions(loaded, variables_for)]
-    return Shown(candidate.at, candidate.key, _reason(loaded, kind, candidate), trigger, actions)  # type: ignore[arg-type]
+    return Shown(candidate.at, candidate.key, _reason(loaded, kind, candidate), trigger, actions)
 
 
 def _after_cooldown(candidates: list[Firing], cooldown: int) -> tuple[list[Firing], int]:

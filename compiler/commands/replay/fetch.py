@@ -9,6 +9,7 @@ time; events on a slice boundary come twice and are kept once.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -94,7 +95,7 @@ async def read_events(
                 counted[1] += total
             width = (end - start) / pieces
             edges = [start + width * i for i in range(pieces)] + [end]
-            await asyncio.gather(*(read_slice(a, b, False) for a, b in zip(edges, edges[1:])))
+            await asyncio.gather(*(read_slice(a, b, False) for a, b in itertools.pairwise(edges)))
             return
         if first:
             counted[1] += total

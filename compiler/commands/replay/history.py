@@ -16,9 +16,9 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
+from compiler.commands.replay.window import Window
 from compiler.language.model.triggers import EventSpec
 from compiler.language.prefect_names import CONDITION_CHECKED_EVENT, FILTER_LABELS, event_name
-from compiler.commands.replay.window import Window
 from flows.conditions.check_events import RecordedCheck, recorded_check, recorded_document
 from flows.events.matching import match_event, trigger_filters
 
@@ -91,7 +91,8 @@ class History:
         found: list[int] = []
         for name in names:
             lists = [self._by_label.get((name, label, value), []) for label, value in exact]
-            found.extend(min(lists, key=len) if lists else self._by_name.get(name, []))
+            shortest: list[int] = min(lists, key=len) if lists else self._by_name.get(name, [])
+            found.extend(shortest)
         return sorted(found) if len(names) > 1 else found
 
     def matching(self, spec: EventSpec) -> list[int]:

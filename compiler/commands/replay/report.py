@@ -219,6 +219,11 @@ def report_json(report: Report) -> dict[str, Any]:
         "condition_checks": report.checks,
         "notes": list(report.notes),
         "automations": automations,
-        "summary": {"automations": len(report.results), SAME: report.count(SAME), DIFFERS: report.count(DIFFERS), UNKNOWN_VERDICT: report.count(UNKNOWN_VERDICT)},
+        "summary": {
+            "automations": len(report.results),
+            SAME: report.count(SAME),
+            DIFFERS: report.count(DIFFERS),
+            UNKNOWN_VERDICT: report.count(UNKNOWN_VERDICT),
+        },
         "seconds": {k: round(v, 3) for k, v in report.seconds.items()},
     }

@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from prefect.client.schemas.filters import FlowFilter, FlowFilterId, FlowFilterName, FlowRunFilter, FlowRunFilterExpectedStartTime
+from pydantic import TypeAdapter
+
 from compiler.commands.plan.observed import ObservedState, read_server
 from compiler.commands.replay.deployed import deployed_event_patterns
 from compiler.commands.replay.fetch import event_prefixes, read_events
 from compiler.commands.replay.window import Window
+from compiler.language.prefect_names import cooldown_limit_name, watcher_deployment_name
 
 __all__ = ["ServerHistory", "read_history"]
 
@@ -49,8 +53,6 @@ async def _paged(read: Callable[..., Any], **kwargs: Any) -> list[Any]:
 
 async def _runs(client: Any, names: list[str], window: Window) -> dict[str, Counter[str]]:
     """Flow runs of the automations' flows expected to start in the window, counted by state name."""
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterId, FlowFilterName, FlowRunFilter, FlowRunFilterExpectedStartTime
-
     if not names:
         return {}
     flows = await _paged(client.read_flows, flow_filter=FlowFilter(name=FlowFilterName(any_=names)))
@@ -61,7 +63,10 @@ async def _runs(client: Any, names: list[str], window: Window) -> dict[str, Coun
     runs = await _paged(
         client.read_flow_runs,
         flow_filter=FlowFilter(id=FlowFilterId(any_=sorted(flow_names, key=str))),
-        flow_run_filter=FlowRunFilter(expected_start_time=FlowRunFilterExpectedStartTime(after_=window.since, before_=window.until)),
+        flow_run_filter=FlowRunFilter(
+            # Any aware datetime (pydantic validates it); the annotation names Prefect's own DateTime type.
+            expected_start_time=FlowRunFilterExpectedStartTime(after_=window.since, before_=window.until),  # type: ignore[arg-type]
+        ),
     )
     for run in runs:
         state = run.state.name if run.state else "Unknown"
@@ -71,8 +76,6 @@ async def _runs(client: Any, names: list[str], window: Window) -> dict[str, Coun
 
 async def _retention(client: Any) -> timedelta | None:
     """The server's PREFECT_EVENTS_RETENTION_PERIOD (its settings endpoint); None when it does not answer."""
-    from pydantic import TypeAdapter
-
     try:
         response = await client.request("GET", "/admin/settings")
         response.raise_for_status()
@@ -92,8 +95,6 @@ async def read_history(
     progress: Callable[[int, int], None] | None = None,
 ) -> ServerHistory:
     """Read what replay needs; raises what the client raises (the command says it in one line)."""
-    from compiler.language.prefect_names import cooldown_limit_name, watcher_deployment_name
-
     seconds: dict[str, float] = {}
     deployments = [*names, *(watcher_deployment_name(n) for n in names)]
     observed, events, runs, retention = await asyncio.gather(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["Window", "parse_window", "parse_when", "show_duration", "show_time"]
+__all__ = ["Window", "parse_when", "parse_window", "show_duration", "show_time"]
 
 _RELATIVE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -37,12 +37,12 @@ def parse_when(text: str, now: datetime) -> datetime:
             f"'{text}' is not a time: give a duration before now (90m, 24h, 7d, 2w; units s m h d w) "
             "or an ISO 8601 time such as 2026-12-01T00:00Z"
         ) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def parse_window(since: str, until: str | None, now: datetime | None = None) -> Window:
     """The window from the command's options; ValueError when a time is malformed or the window is empty."""
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     start = parse_when(since, now)
     end = parse_when(until, now) if until else now
     if end <= start:
@@ -60,4 +60,4 @@ def show_duration(seconds: float) -> str:
 
 def show_time(moment: datetime) -> str:
     """``2026-12-01T10:05:00Z``: UTC to the second."""
-    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

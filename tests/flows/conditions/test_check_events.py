@@ -3,7 +3,7 @@ the same way as the metrics document did."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -58,7 +58,7 @@ def test_the_event_names_the_automation_the_condition_and_the_check() -> None:
         "run-7", [{"path": "metrics.health_score", "value": 42}], True, False
     )
     recorded = recorded_check({**event, "id": "e1", "occurred": "2026-12-01T10:00:00Z"})
-    assert recorded is not None and recorded.occurred == datetime(2026, 12, 1, 10, tzinfo=timezone.utc)
+    assert recorded is not None and recorded.occurred == datetime(2026, 12, 1, 10, tzinfo=UTC)
 
 
 def test_a_check_matching_very_many_values_keeps_the_first_ones() -> None:

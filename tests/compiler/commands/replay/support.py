@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from compiler.commands.build import concurrency_limits, deployments_for
-from compiler.language.catalog import LoadedAutomation, load_automation_data
-from compiler.language.deploy_config import BuildOptions
-from compiler.language.model.triggers import ConditionSpec
-from compiler.language.normalize import normalized
 from compiler.commands.plan.desired import deployment_key, flow_name_of
 from compiler.commands.plan.observed import ObservedState
 from compiler.commands.plan.shapes import desired_schedule, desired_triggers
 from compiler.commands.replay.history import History
 from compiler.commands.replay.window import Window
-from flows.conditions.evaluate import evaluate_condition
+from compiler.language.catalog import LoadedAutomation, load_automation_data
+from compiler.language.deploy_config import BuildOptions
+from compiler.language.model.triggers import ConditionSpec
+from compiler.language.normalize import normalized
 from flows.conditions.check_events import checked_event
+from flows.conditions.evaluate import evaluate_condition
 from flows.events.publish import build_event
 from tests.compiler.support import EXAMPLES
 
-__all__ = ["T0", "SAY", "api_event", "automation", "check", "history", "minutes", "server_with"]
+__all__ = ["SAY", "T0", "api_event", "automation", "check", "history", "minutes", "server_with"]
 
-T0 = datetime(2026, 11, 30, 0, 0, tzinfo=timezone.utc)  # the start of every test window
+T0 = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # the start of every test window
 SAY = [{"type": "log_message", "name": "say", "parameters": {"message": "hello"}}]
 
 
@@ -45,7 +45,7 @@ def api_event(at: datetime, kind: str = "chain_complete", payload: dict[str, Any
     built = build_event(kind, labels, body)
     return {
         "id": str(uuid.uuid4()),
-        "occurred": at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "occurred": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "event": built.event,
         "resource": built.resource,
         "payload": built.payload,

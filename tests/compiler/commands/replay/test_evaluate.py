@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,10 @@ def _fired_minutes(outcome: Any) -> list[float]:
 
 EVENT_CASES = [
     # (id, trigger, events as (minute, kind, labels), fired minutes, suppressed)
-    ("every-match-fires", CHAIN, [(1, "chain_complete", {"chain_name": "full_analysis"}), (2, "chain_complete", {"chain_name": "full_analysis"})], [1, 2], 0),
+    (
+        "every-match-fires", CHAIN,
+        [(1, "chain_complete", {"chain_name": "full_analysis"}), (2, "chain_complete", {"chain_name": "full_analysis"})], [1, 2], 0,
+    ),
     ("other-label-value", CHAIN, [(1, "chain_complete", {"chain_name": "other"})], [], 0),
     ("other-event-name", CHAIN, [(1, "chain_failed", {"chain_name": "full_analysis"})], [], 0),
     ("glob-filter", {"type": "event", "event": {"event_type": "chain_complete", "chain_name": "nightly_*"}},
@@ -47,8 +50,10 @@ EVENT_CASES = [
 def test_event_triggers_fire_on_matching_events_outside_the_cooldown(
     trigger: dict[str, Any], events: list[tuple[float, str, dict[str, str]]], fired: list[float], suppressed: int
 ) -> None:
-    recorded = [api_event(minutes(m), kind, {"status": labels["status"]} if "status" in labels else {}, **{k: v for k, v in labels.items() if k != "status"})
-                for m, kind, labels in events]
+    recorded = [
+        api_event(minutes(m), kind, {"status": labels["status"]} if "status" in labels else {}, **{k: v for k, v in labels.items() if k != "status"})
+        for m, kind, labels in events
+    ]
     outcome = replay_automation(automation(trigger), history(recorded))
     assert (_fired_minutes(outcome), outcome.suppressed) == (fired, suppressed)
 
@@ -56,7 +61,11 @@ def test_event_triggers_fire_on_matching_events_outside_the_cooldown(
 def test_an_event_firing_renders_the_parameters_its_run_would_get() -> None:
     actions = [
         {"type": "log_message", "name": "say", "parameters": {"message": "{event.payload.chain_name} {event.payload.status} at {event.occurred}"}},
-        {"type": "http_request", "name": "call", "parameters": {"url": "https://example.com/x", "headers": {"Authorization": "Bearer {secret:token}"}}},
+        {
+            "type": "http_request",
+            "name": "call",
+            "parameters": {"url": "https://example.com/x", "headers": {"Authorization": "Bearer {secret:token}"}},
+        },
         {"type": "log_message", "name": "after", "parameters": {"message": "{outputs.call.status_code}"}},
     ]
     event = api_event(minutes(3), "chain_complete", {"chain_name": "full_analysis", "status": "completed"}, chain_name="full_analysis")
@@ -95,7 +104,7 @@ def test_a_disabled_automation_fires_nothing() -> None:
 
 
 def _window(start: str, hours: float) -> History:
-    since = datetime.fromisoformat(start).replace(tzinfo=timezone.utc)
+    since = datetime.fromisoformat(start).replace(tzinfo=UTC)
     return History.build(Window(since, since + timedelta(hours=hours)), [])
 
 
@@ -110,7 +119,9 @@ TIME_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("cron", "zone", "cooldown", "start", "hours", "fired", "suppressed"), [c[1:] for c in TIME_CASES], ids=[c[0] for c in TIME_CASES])
+@pytest.mark.parametrize(
+    ("cron", "zone", "cooldown", "start", "hours", "fired", "suppressed"), [c[1:] for c in TIME_CASES], ids=[c[0] for c in TIME_CASES]
+)
 def test_time_triggers_fire_at_the_servers_cron_dates(
     cron: str, zone: str, cooldown: int, start: str, hours: float, fired: list[str], suppressed: int
 ) -> None:
@@ -141,7 +152,9 @@ CONDITION_CASES = [
 
 
 @pytest.mark.parametrize(("then", "now", "values", "fired"), [c[1:] for c in CONDITION_CASES], ids=[c[0] for c in CONDITION_CASES])
-def test_condition_triggers_check_the_recorded_values(then: dict[str, Any], now: dict[str, Any], values: list[tuple[int, Any]], fired: list[float]) -> None:
+def test_condition_triggers_check_the_recorded_values(
+    then: dict[str, Any], now: dict[str, Any], values: list[tuple[int, Any]], fired: list[float]
+) -> None:
     checks = [check(minutes(m), {"metrics": {"health_score": v}}, then) for m, v in values]
     outcome = replay_automation(automation({"type": "condition", "condition": now}), history(checks))
     assert _fired_minutes(outcome) == fired
@@ -154,7 +167,8 @@ def test_condition_triggers_check_the_recorded_values(then: dict[str, Any], now:
 def test_several_recorded_values_are_checked_with_the_match_mode(match: str, values: list[int], fires: bool) -> None:
     then = {"metric_path": "$.services[*].health", "operator": "lt", "threshold": 50}
     document = {"services": [{"name": f"s{i}", "health": v} for i, v in enumerate(values)]}
-    outcome = replay_automation(automation({"type": "condition", "condition": {**then, "match": match}}), history([check(minutes(1), document, then)]))
+    recorded = history([check(minutes(1), document, then)])
+    outcome = replay_automation(automation({"type": "condition", "condition": {**then, "match": match}}), recorded)
     assert outcome.count == (1 if fires else 0)
 
 

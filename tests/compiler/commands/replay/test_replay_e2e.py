@@ -16,7 +16,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,8 @@ import pytest
 from compiler.commands.cli import main
 from compiler.language.model.triggers import ConditionSpec
 from compiler.language.prefect_names import AUTOMATION_LABEL, CONDITION_CHECKED_EVENT
-from flows.conditions.evaluate import evaluate_condition
 from flows.conditions.check_events import checked_event
+from flows.conditions.evaluate import evaluate_condition
 from flows.events.publish import build_event
 from tests.prefect_support import ROOT, project_runtime, runs_of_deployment, using_api, wait_for
 
@@ -100,7 +100,7 @@ def deployed(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> I
     for name, body in _bodies(tag, metrics).items():
         (folder / f"{name}.yaml").write_text(f"name: {name}\n{body}", encoding="utf-8")
     (project / "flows").symlink_to(ROOT / "flows", target_is_directory=True)
-    start = (datetime.now(timezone.utc) - timedelta(hours=5)).replace(minute=0, second=0, microsecond=0)
+    start = (datetime.now(UTC) - timedelta(hours=5)).replace(minute=0, second=0, microsecond=0)
     chain = f"{tag}-chain"
     events = [_chain(start + timedelta(minutes=m), chain) for m in (0, 5, 20, 21, 60)]
     events.append(_chain(start + timedelta(minutes=30), f"{tag}-other"))
@@ -257,7 +257,9 @@ def test_a_text_report_marks_what_differs(deployed: dict[str, Any]) -> None:
     ],
     ids=["bad-since", "unknown-name", "unreachable"],
 )
-def test_errors_exit_1_in_one_line(deployed: dict[str, Any], args: list[str], env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_errors_exit_1_in_one_line(
+    deployed: dict[str, Any], args: list[str], env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     code, out, err = cli(deployed["project"], "replay", "--pool", deployed["pool"], *args)
@@ -285,7 +287,7 @@ def _stored_checks(api_url: str, name: str, since: datetime) -> int:
 def test_a_real_watcher_check_is_recorded_and_replayed(deployed: dict[str, Any]) -> None:
     from flows.conditions.watcher import condition_watcher
 
-    name, started = f"{deployed['tag']}_cond", datetime.now(timezone.utc)
+    name, started = f"{deployed['tag']}_cond", datetime.now(UTC)
     with using_api(deployed["api"]), project_runtime(deployed["project"], deployed["base"] / "state"):
         state = asyncio.run(condition_watcher(automation=name, return_state=True))  # type: ignore[call-overload]
     assert state.is_completed(), state.message

@@ -53,6 +53,7 @@ def test_the_lines_say_the_window_the_first_firing_and_what_differs() -> None:
 
 def test_the_json_counts_both_sides_and_lists_what_only_one_fires_on() -> None:
     (found,) = report_json(_report(WIDER, CHAIN))["automations"]
-    assert (found["verdict"], found["changed"], found["working_tree"]["would_fire"], found["deployed"]["outcome"]["would_fire"]) == ("differs", True, 3, 2)
+    shown = (found["verdict"], found["changed"], found["working_tree"]["would_fire"], found["deployed"]["outcome"]["would_fire"])
+    assert shown == ("differs", True, 3, 2)
     assert found["differences"]["first_only_working_tree"] == [{"time": "2026-11-30T00:30:00+00:00", "occurrence": f"event:{EVENTS[1]['id']}"}]
     assert (found["differences"]["only_deployed"], found["runs"]) == (0, {"total": 2, "states": {"Completed": 2}})

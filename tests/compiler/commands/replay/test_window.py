@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from compiler.commands.replay.window import parse_window, show_duration
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -41,6 +41,8 @@ def test_a_bad_window_says_what_is_allowed(since: str, until: str | None, messag
         parse_window(since, until, NOW)
 
 
-@pytest.mark.parametrize(("seconds", "shown"), [(86400, "24h"), (604800, "7d"), (259200, "3d"), (5400, "90m"), (90000, "25h"), (45, "45s"), (5400.5, "1.5h")])
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(86400, "24h"), (604800, "7d"), (259200, "3d"), (5400, "90m"), (90000, "25h"), (45, "45s"), (5400.5, "1.5h")]
+)
 def test_durations_read_in_their_largest_unit_days_from_3_days_on(seconds: float, shown: str) -> None:
     assert show_duration(seconds) == shown
