@@ -38,6 +38,7 @@ def test_replay_reads_the_embedded_server_when_no_api_is_configured(tmp_path: Pa
         "chain_completion_notification": (0, "not deployed", "same"),
         "daily_security_scan": (1, "not deployed", "differs"),
         "health_alert": (0, "not deployed", "same"),
+        "record_push": (0, "not deployed", "same"),
     }
     assert stopped.returncode == 0 and "stopped local Prefect server" in stopped.stdout
     assert processes_with_prefect_home((tmp_path / "var" / "prefect").resolve()) == []
