@@ -30,7 +30,6 @@ makes the events client connect and send what it kept, before the exit.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import logging
@@ -39,13 +38,14 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from compiler.language.settings import get_settings
+from flows.retry_loop import Rule, aretry, retry
 
 __all__ = [
     "OUTAGE_STATUSES",
@@ -185,49 +185,60 @@ def _describe(failure: BaseException | Any) -> str:
     return f"HTTP {failure.status_code}"
 
 
+def _ride_out(address: _Address) -> Rule[Any]:
+    """The retry rule of one request: a response from the API ends it; a refused connection or a load balancer's
+    placeholder is tried again while ``_next_delay`` says so; the last outcome is the caller's."""
+
+    def rule(outcome: Any) -> Generator[float, Any, Any]:
+        attempt = 0
+        while True:
+            if not isinstance(outcome, BaseException) and _answered(outcome):
+                _back(address)
+                return outcome
+            delay = _next_delay(address, attempt, _describe(outcome))
+            if delay is None:
+                return outcome
+            attempt += 1
+            outcome = yield delay
+
+    return rule
+
+
+def _result(outcome: Any) -> Any:
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
 def async_send(send: Callable[..., Any]) -> Callable[..., Any]:
     async def send_riding_out_outages(request: Any, *args: Any, **kwargs: Any) -> Any:
-        address, attempt = _address(request), 0
-        while True:
+        async def attempt() -> Any:
             try:
-                response = await send(request, *args, **kwargs)
+                return await send(request, *args, **kwargs)
             except _UNREACHABLE as exc:
-                delay = _next_delay(address, attempt, _describe(exc))
-                if delay is None:
-                    raise
-            else:
-                if _answered(response):
-                    _back(address)
-                    return response
-                delay = _next_delay(address, attempt, _describe(response))
-                if delay is None:
-                    return response
-                await response.aclose()
-            attempt += 1
-            await asyncio.sleep(delay)
+                return exc  # the rule decides whether to raise it
+
+        async def discard(outcome: Any) -> None:
+            if not isinstance(outcome, BaseException):
+                await outcome.aclose()
+
+        return _result(await aretry(attempt, _ride_out(_address(request)), discard))
 
     return send_riding_out_outages
 
 
 def sync_send(send: Callable[..., Any]) -> Callable[..., Any]:
     def send_riding_out_outages(request: Any, *args: Any, **kwargs: Any) -> Any:
-        address, attempt = _address(request), 0
-        while True:
+        def attempt() -> Any:
             try:
-                response = send(request, *args, **kwargs)
+                return send(request, *args, **kwargs)
             except _UNREACHABLE as exc:
-                delay = _next_delay(address, attempt, _describe(exc))
-                if delay is None:
-                    raise
-            else:
-                if _answered(response):
-                    _back(address)
-                    return response
-                delay = _next_delay(address, attempt, _describe(response))
-                if delay is None:
-                    return response
-                response.close()
-            attempt += 1
-            time.sleep(delay)
+                return exc  # the rule decides whether to raise it
+
+        def discard(outcome: Any) -> None:
+            if not isinstance(outcome, BaseException):
+                outcome.close()
+
+        return _result(retry(attempt, _ride_out(_address(request)), discard))
 
     return send_riding_out_outages
