@@ -11,6 +11,7 @@ from compiler.commands.automation_tests import command as test_command
 from compiler.commands.cli_failures import report_failure
 from compiler.commands.output import err, finish_output
 from compiler.commands.plan import command as plan_command
+from compiler.commands.replay import command as replay_command
 from compiler.language.project import find_project_root, project_path, shown_path
 
 __all__ = ["build_parser", "main"]
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
     inspect.add_commands(sub)
-    for module in (run, runs, dry_run, server, build, deploy, plan_command, test_command, serve, webhooks):
+    for module in (run, runs, dry_run, server, build, deploy, plan_command, replay_command, test_command, serve, webhooks):
         module.add_command(sub)
     for choice in sub._choices_actions:  # a command's own --help opens with its one-line description too
         command = sub.choices[choice.dest]

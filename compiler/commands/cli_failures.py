@@ -10,23 +10,13 @@ from urllib.parse import urlsplit
 
 from compiler.commands.api_endpoint import configured_api_url
 from compiler.commands.output import closed_output, stdout_closed
-from flows.engine.failure_messages import connection_failure, describe_exception
+from flows.engine.failure_messages import connection_failure, describe_exception, exception_chain
 
 __all__ = ["api_failure", "describe_failure", "report_failure"]
 
 _FAILED_TO_REACH = "Failed to reach API at"  # Prefect's RuntimeError when its version check cannot read the API
 _OWN_PACKAGES = ("flows", "compiler", "platform_god")
 _ADVICE = "check that the server runs and that PREFECT_API_URL points at it"
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and what it was raised from, outermost first."""
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen and len(seen) < 20:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
 
 
 def _request_url(exc: BaseException) -> str | None:
@@ -64,7 +54,7 @@ def api_failure(exc: BaseException, api: str | None = None) -> str | None:
 
     Recognized anywhere in the exception's chain: httpx's transport errors (refused, timed out, TLS, ...),
     an HTTP error status, and Prefect's "Failed to reach API" that wraps either."""
-    chain = _chain(exc)
+    chain = exception_chain(exc)
     httpx = sys.modules.get("httpx")  # not imported: no HTTP request was made, so none failed
     prefect_wrapped = any(str(e).startswith(_FAILED_TO_REACH) for e in chain)
     if httpx is None and not prefect_wrapped:

@@ -31,7 +31,17 @@ from flows.engine.admission import cooldown_limit_name, missed_run_reason
 from flows.engine.run_context import RunInputs, builtin_variables, missing_inputs, resolve_occurrence, template_variables
 from flows.events.matching import match_event, normalize_event
 
-__all__ = ["ActionPreview", "TriggerVerdict", "add_command", "cmd_dry_run", "cooldown_verdict", "dry_run", "preview_actions", "trigger_verdict"]
+__all__ = [
+    "ActionPreview",
+    "TriggerVerdict",
+    "add_command",
+    "cmd_dry_run",
+    "cooldown_verdict",
+    "dry_run",
+    "in_cooldown",
+    "preview_actions",
+    "trigger_verdict",
+]
 
 # Statuses of a previewed action, as the run would record them.
 RUNS, FAILS, SKIPPED, UNKNOWN = "runs", "fails", "skipped", "unknown"
@@ -127,13 +137,18 @@ def trigger_verdict(
     return TriggerVerdict(fires, (why,), scheduled_time=scheduled_time)
 
 
+def in_cooldown(cooldown_seconds: int, last_run_seconds_ago: float | None) -> bool:
+    """The cooldown rule alone (``replay`` asks it for every occurrence of a window; the reason is not needed)."""
+    return cooldown_seconds > 0 and last_run_seconds_ago is not None and last_run_seconds_ago < cooldown_seconds
+
+
 def cooldown_verdict(cooldown_seconds: int, last_run_seconds_ago: float | None) -> tuple[bool, str]:
     """(blocked, reason) for a run started ``last_run_seconds_ago`` after the previous one (None: no previous run)."""
     if cooldown_seconds <= 0:
         return False, "no cooldown"
     if last_run_seconds_ago is None:
         return False, f"not in cooldown ({cooldown_seconds}s; no earlier run)"
-    if last_run_seconds_ago < cooldown_seconds:
+    if in_cooldown(cooldown_seconds, last_run_seconds_ago):
         return True, f"in cooldown: the last run started {last_run_seconds_ago:g}s ago, cooldown {cooldown_seconds}s"
     return False, f"not in cooldown: the last run started {last_run_seconds_ago:g}s ago, cooldown {cooldown_seconds}s"
 

@@ -10,7 +10,9 @@ from typing import Any
 
 __all__ = [
     "AUTOMATIONS_MODULE",
+    "AUTOMATION_LABEL",
     "AUTOMATION_PREFIX",
+    "CONDITION_CHECKED_EVENT",
     "COOLDOWN_LIMIT_PREFIX",
     "EVENT_NAMES",
     "FILTER_LABELS",
@@ -47,6 +49,14 @@ FILTER_LABELS: dict[str, str] = {
     "artifact_type": "platform-god.artifact-type",
     "status": "platform-god.status",
 }
+
+
+# The automation an event is about (its publisher, or the automation whose condition was checked).
+AUTOMATION_LABEL = f"{LABEL_PREFIX}.automation"
+# One event per check of a condition trigger, whatever its outcome: the condition as checked and every value its
+# JSONPath matched, so `replay` can check a changed condition against the values of the past days. Built and
+# read by flows/conditions/check_events.py (the payload's fields are listed there); resource: AUTOMATION_LABEL.
+CONDITION_CHECKED_EVENT = f"{LABEL_PREFIX}.condition.checked"
 
 
 def event_name(kind: str, custom_type: str | None = None) -> str:

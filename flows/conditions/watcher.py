@@ -28,6 +28,7 @@ from prefect.states import Completed, Failed, State
 
 from compiler.language.condition_groups import GROUPS_INDEX_PATH, check_tick, condition_groups, members_from_index
 from compiler.language.prefect_names import WATCHER_FLOW_NAME
+from flows.conditions.check_events import emit_condition_checked  # one event per check: `replay` re-checks changed conditions on them
 from flows.conditions.checks import check_group, in_cooldown
 from flows.conditions.evaluate import ConditionResult, MetricsUnavailable, evaluate_condition, read_metrics
 from flows.engine.definitions import catalog, load_automation
@@ -128,6 +129,7 @@ async def _check_one(automation: str) -> State:
         result = evaluate_condition(spec, document)
     except Exception as exc:  # noqa: BLE001 - a document's content never fails the watcher: log it, do not fire
         result = ConditionResult(False, None, f"{type(exc).__name__}: {exc}", problem=f"{type(exc).__name__}: {exc}")
+    emit_condition_checked(automation, spec, document, result)
     trigger_data = result.as_trigger_data(spec, "")  # JSON-safe values (NaN, huge integers) for state and run
     problem = None if result.fired else result.problem
     if problem is not None:

@@ -17,6 +17,7 @@ __all__ = [
     "connection_failure",
     "describe_exception",
     "escape_controls",
+    "exception_chain",
     "is_permanent_os_error",
     "plain_message",
     "validation_message",
@@ -84,7 +85,8 @@ def _os_error(exc: OSError) -> str:
     return f"{cause} at {where}" if where else cause
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it was raised from, outermost first (at most 20; a cycle ends it)."""
     seen: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and current not in seen and len(seen) < 20:
@@ -96,7 +98,7 @@ def _causes(exc: BaseException) -> list[BaseException]:
 def connection_failure(exc: BaseException, target: str) -> str:
     """Why a connection to ``target`` (``host:port``) failed, from the OS error under the HTTP client's
     wrapper: ``connection refused by 127.0.0.1:8080`` rather than "All connection attempts failed"."""
-    for cause in _causes(exc):
+    for cause in exception_chain(exc):
         if isinstance(cause, socket.gaierror):
             return f"cannot resolve {target.rsplit(':', 1)[0]} ({cause.strerror or cause})"
         if isinstance(cause, OSError) and cause.errno in _OS_CAUSES:

@@ -6,11 +6,14 @@ setting its final state, exited, and lost its queued task-run events and logs; t
 ``PREFECT_CLIENT_MAX_RETRIES`` alone can lengthen that, but its waits double without a cap: 8 retries cover
 510 s, and the last wait alone is 256 s, so a run finishes minutes after the API is back.
 
-So, once this process has reached the API (a wrong URL still fails at once), a request that finds no API —
+So, once this process has reached an API (a wrong URL still fails at once), a request to it that finds no API —
 connection refused or timed out, or a load balancer's 502/503/504 — is sent again after 1, 2, 4, 8, then every
 10 s until the API answers or ``AUTOMATIONS_API_OUTAGE_SECONDS`` (default 900) have passed since the outage
-began; then the failure goes back to Prefect's own retries as it came. One outage clock per process: after the
-bound every request fails as Prefect's would until one gets through again.
+began; then the failure goes back to Prefect's own retries as it came. One outage clock per API address (scheme,
+host, port): after the bound every request to it fails as Prefect's would until one gets through again, and an
+address this process never reached fails at once even while another one is being ridden out (a long-lived process
+— the Python API, a test session — that once reached one server and is then pointed at a wrong URL must not wait
+15 minutes to say so).
 
 ``flows.prefect_api.retry`` puts this around the send that Prefect's retry loop calls (seam ``wrap_api_client_send``):
 every Prefect client of the process rides it out — the engine's state changes, our summary artifact, the log
@@ -27,7 +30,6 @@ makes the events client connect and send what it kept, before the exit.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import logging
@@ -36,12 +38,14 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from compiler.language.settings import get_settings
+from flows.retry_loop import Rule, aretry, retry
 
 __all__ = [
     "OUTAGE_STATUSES",
@@ -69,9 +73,23 @@ _logger = logging.getLogger(__name__)
 # False inside ``not_ridden_out()``: those requests get Prefect's own retries only.
 _RIDE_OUT: contextvars.ContextVar[bool] = contextvars.ContextVar("automations_ride_out_api_outages", default=True)
 _lock = threading.Lock()
-_reached = False  # this process got an answer from the API at least once
-_outage_since: float | None = None  # monotonic time of the first failure of the current outage
-_warned = False  # the current outage was reported
+
+
+@dataclass
+class _ApiState:
+    """One API address this process got an answer from at least once."""
+
+    outage_since: float | None = None  # monotonic time of the first failure of the current outage
+    warned: bool = False  # the current outage was reported
+
+
+_Address = tuple[str, str, int | None]
+_apis: dict[_Address, _ApiState] = {}  # the addresses reached; only these are ridden out
+
+
+def _address(request: Any) -> _Address:
+    url = request.url
+    return (url.scheme, url.host, url.port)
 
 
 @contextlib.contextmanager
@@ -99,10 +117,13 @@ def _answered(response: Any) -> bool:
     return "Retry-After" in headers or headers.get("Prefect-Maintenance") == "true"
 
 
-def _back() -> None:
-    global _reached, _outage_since, _warned
+def _back(address: _Address) -> None:
     with _lock:
-        since, warned, _outage_since, _reached, _warned = _outage_since, _warned, None, True, False
+        state = _apis.get(address)
+        if state is None:
+            _apis[address] = _ApiState()
+            return
+        since, warned, state.outage_since, state.warned = state.outage_since, state.warned, None, False
     if since is not None and warned:
         seconds = time.monotonic() - since
         _logger.warning("Prefect API reachable again after %.0f s", seconds)
@@ -134,18 +155,20 @@ def _announce_reconnection(outage_seconds: float) -> None:
     threading.Thread(target=contextvars.copy_context().run, args=(emit,), name="api-reconnected", daemon=True).start()
 
 
-def _next_delay(attempt: int, what: str) -> float | None:
+def _next_delay(address: _Address, attempt: int, what: str) -> float | None:
     """Seconds to wait before sending again, or None: not an outage we ride out (never reached, or over the bound)."""
-    global _outage_since, _warned
-    if not _reached or not _RIDE_OUT.get():
+    if not _RIDE_OUT.get():
         return None
     now = time.monotonic()
     with _lock:
-        if _outage_since is None:
-            _outage_since = now
-        since = _outage_since
-        warn = not _warned and now - since >= _QUIET_SECONDS
-        _warned = _warned or warn
+        state = _apis.get(address)
+        if state is None:
+            return None
+        if state.outage_since is None:
+            state.outage_since = now
+        since = state.outage_since
+        warn = not state.warned and now - since >= _QUIET_SECONDS
+        state.warned = state.warned or warn
     bound = outage_bound_seconds()
     if warn:
         _logger.warning("Prefect API unreachable (%s): retrying for up to %.0f s (AUTOMATIONS_API_OUTAGE_SECONDS)", what, bound)
@@ -162,49 +185,60 @@ def _describe(failure: BaseException | Any) -> str:
     return f"HTTP {failure.status_code}"
 
 
-def async_send(send: Callable[..., Any]) -> Callable[..., Any]:
-    async def send_riding_out_outages(request: Any, *args: Any, **kwargs: Any) -> Any:
+def _ride_out(address: _Address) -> Rule[Any]:
+    """The retry rule of one request: a response from the API ends it; a refused connection or a load balancer's
+    placeholder is tried again while ``_next_delay`` says so; the last outcome is the caller's."""
+
+    def rule(outcome: Any) -> Generator[float, Any, Any]:
         attempt = 0
         while True:
-            try:
-                response = await send(request, *args, **kwargs)
-            except _UNREACHABLE as exc:
-                delay = _next_delay(attempt, _describe(exc))
-                if delay is None:
-                    raise
-            else:
-                if _answered(response):
-                    _back()
-                    return response
-                delay = _next_delay(attempt, _describe(response))
-                if delay is None:
-                    return response
-                await response.aclose()
+            if not isinstance(outcome, BaseException) and _answered(outcome):
+                _back(address)
+                return outcome
+            delay = _next_delay(address, attempt, _describe(outcome))
+            if delay is None:
+                return outcome
             attempt += 1
-            await asyncio.sleep(delay)
+            outcome = yield delay
+
+    return rule
+
+
+def _result(outcome: Any) -> Any:
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def async_send(send: Callable[..., Any]) -> Callable[..., Any]:
+    async def send_riding_out_outages(request: Any, *args: Any, **kwargs: Any) -> Any:
+        async def attempt() -> Any:
+            try:
+                return await send(request, *args, **kwargs)
+            except _UNREACHABLE as exc:
+                return exc  # the rule decides whether to raise it
+
+        async def discard(outcome: Any) -> None:
+            if not isinstance(outcome, BaseException):
+                await outcome.aclose()
+
+        return _result(await aretry(attempt, _ride_out(_address(request)), discard))
 
     return send_riding_out_outages
 
 
 def sync_send(send: Callable[..., Any]) -> Callable[..., Any]:
     def send_riding_out_outages(request: Any, *args: Any, **kwargs: Any) -> Any:
-        attempt = 0
-        while True:
+        def attempt() -> Any:
             try:
-                response = send(request, *args, **kwargs)
+                return send(request, *args, **kwargs)
             except _UNREACHABLE as exc:
-                delay = _next_delay(attempt, _describe(exc))
-                if delay is None:
-                    raise
-            else:
-                if _answered(response):
-                    _back()
-                    return response
-                delay = _next_delay(attempt, _describe(response))
-                if delay is None:
-                    return response
-                response.close()
-            attempt += 1
-            time.sleep(delay)
+                return exc  # the rule decides whether to raise it
+
+        def discard(outcome: Any) -> None:
+            if not isinstance(outcome, BaseException):
+                outcome.close()
+
+        return _result(retry(attempt, _ride_out(_address(request)), discard))
 
     return send_riding_out_outages

@@ -59,7 +59,7 @@ def checkout(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> I
 
 def test_the_snippet_has_the_steps_in_order() -> None:
     steps = [re.sub(r" .*", "", line.removeprefix("python -m compiler ")) for line in ci_snippet()]
-    assert steps == ["validate", "test", "build", "plan", "deploy"]
+    assert steps == ["validate", "test", "build", "plan", "replay", "deploy"]
 
 
 def test_the_ci_snippet_runs_as_written(checkout: tuple[Path, dict[str, str]]) -> None:

@@ -52,19 +52,24 @@ async def _paged(client: PrefectClient, path: str, body: dict[str, Any] | None =
             return found
 
 
-async def _deployments(client: PrefectClient, names: Iterable[str], tag: str) -> list[dict[str, Any]]:
-    """Deployments with one of ``names`` (deploy would update them) or tagged ``tag`` (prune candidates), in one
-    paginated read (an OR filter: two reads of 1,308 deployments took twice as long; benchmark P12's plan)."""
+async def _deployments(client: PrefectClient, names: Iterable[str], tag: str | None) -> list[dict[str, Any]]:
+    """Deployments with one of ``names`` (deploy would update them) or tagged ``tag`` (prune candidates; None: not
+    read, as for ``replay``), in one paginated read (an OR filter: two reads of 1,308 deployments took twice as
+    long; benchmark P12's plan)."""
     # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, DeploymentFilterTags, Operator
 
     wanted = sorted(set(names))
-    tagged = DeploymentFilterTags(all_=[tag])
-    if wanted:
+    tagged = DeploymentFilterTags(all_=[tag]) if tag is not None else None
+    if wanted and tagged is not None:
         # `operator` comes from Prefect's OperatorMixin, a plain class: pydantic makes it a field, its mypy plugin does not see it.
         deployment_filter = DeploymentFilter(operator=Operator.or_, tags=tagged, name=DeploymentFilterName(any_=wanted))  # type: ignore[call-arg]
-    else:
+    elif wanted:
+        deployment_filter = DeploymentFilter(name=DeploymentFilterName(any_=wanted))
+    elif tagged is not None:
         deployment_filter = DeploymentFilter(tags=tagged)
+    else:
+        return []
     found = await _paged(client, "/deployments/filter", {"deployments": deployment_filter.model_dump(mode="json")})
     return list({d["id"]: d for d in found}.values())
 
@@ -143,7 +148,7 @@ def _targets(automation: dict[str, Any]) -> set[str]:
 
 
 async def read_server(
-    client: PrefectClient, *, work_pool: str, deployment_names: Iterable[str], limit_names: Iterable[str], tag: str
+    client: PrefectClient, *, work_pool: str, deployment_names: Iterable[str], limit_names: Iterable[str], tag: str | None
 ) -> ObservedState:
     """Read everything the plan compares; never writes."""
     # deferred: Prefect costs ~1 s CPU to import (measured); every command loads this module; validate, list and test never need it

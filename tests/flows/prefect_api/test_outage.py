@@ -93,8 +93,7 @@ def outage_bound(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[float], 
     from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
     assert api_retry.install(), "the seam could not patch Prefect's API clients"
-    monkeypatch.setattr(api_outage, "_reached", False)
-    monkeypatch.setattr(api_outage, "_outage_since", None)
+    monkeypatch.setattr(api_outage, "_apis", {})
 
     def bound(seconds: float) -> None:
         monkeypatch.setenv("AUTOMATIONS_API_OUTAGE_SECONDS", str(seconds))
@@ -134,7 +133,25 @@ def test_an_api_never_reached_fails_at_once_as_prefect_does_for_a_wrong_url(
     with pytest.raises(httpx.ConnectError):
         CLIENTS[client](f"http://127.0.0.1:{_free_port()}/api", "/health")
 
-    assert api_outage._outage_since is None  # no outage was ridden out
+    assert api_outage._apis == {}  # no outage was ridden out
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_an_api_never_reached_fails_at_once_while_another_one_was_reached(
+    outage_bound: Callable[[float], None], client: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A long-lived process (the Python API, a test session) that reached one server, then pointed at a wrong URL."""
+    get = CLIENTS[client]
+    api = _Api().start()
+    try:
+        assert get(api.url, "/health") == 200
+        outage_bound(3)  # ridden out, the wrong URL would be retried past the quiet 2 s and reported
+        with pytest.raises(httpx.ConnectError):
+            get(f"http://127.0.0.1:{_free_port()}/api", "/health")
+    finally:
+        api.stop()
+
+    assert "retrying for up to" not in caplog.text
 
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))
@@ -159,7 +176,7 @@ def test_requests_made_inside_not_ridden_out_fail_as_prefects_would(outage_bound
 
     with api_outage.not_ridden_out(), pytest.raises(httpx.ConnectError):
         get(api.url, "/events")
-    assert api_outage._outage_since is None
+    assert all(state.outage_since is None for state in api_outage._apis.values())
 
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))

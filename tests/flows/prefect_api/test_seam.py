@@ -553,3 +553,26 @@ def test_a_deployment_created_from_the_payload_is_the_one_aapply_creates(prefect
     with using_api(prefect_server):
         ours, theirs = asyncio.run(both())
     assert ours == theirs, "RunnerDeployment._create sends another create_deployment payload now"
+# --- 13. cron_dates ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cron", "zone", "start", "end", "expected"),
+    [
+        # The scheduler's DST rules (README "Cron and daylight saving time"), which croniter alone does not follow.
+        ("30 2 * * *", "Europe/Berlin", "2026-03-28T12:00", "2026-03-29T12:00", ["2026-03-29T01:30:00+00:00"]),
+        ("30 2 * * *", "Europe/Berlin", "2026-10-24T12:00", "2026-10-25T12:00", ["2026-10-25T00:30:00+00:00"]),
+        ("0 2 * * *", "America/New_York", "2026-03-08T00:00", "2026-03-08T12:00", ["2026-03-08T07:00:00+00:00"]),
+    ],
+)
+def test_cron_dates_are_the_servers_around_dst(cron: str, zone: str, start: str, end: str, expected: list[str]) -> None:
+    def utc(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    assert [d.isoformat() for d in prefect_seam.cron_dates(cron, zone, utc(start), utc(end))] == expected
+
+
+def test_cron_dates_go_past_the_schedules_candidate_cap_per_call() -> None:
+    start, end = datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    dates = prefect_seam.cron_dates("* * * * *", "UTC", start, end)
+    assert (len(dates), dates[0], dates[-1]) == (1441, start, end)
