@@ -2,9 +2,10 @@
 
 Set-up (not timed): P1's 1,000 generated automations (event, time and condition triggers in turn, a few
 disabled) in a project folder; a local Prefect server (SQLite) holding 100,000 events of the last 23 hours,
-posted in batches through POST /api/events with their `occurred` in the past: 85,000 events of the kinds and
-labels the automations filter on (some matching, some not) and 15,000 recorded condition checks (the watcher's
-event, flows/conditions/check_events.py), one per condition automation every 30 minutes, built with the same code;
+posted in batches through POST /api/events with their `occurred` in the past: 15,000 recorded condition checks
+(each condition automation checked every 30 minutes, in the events checks emit: one per check of a condition group,
+holding every member, flows/conditions/check_events.py, built with the same code; P1's conditions are 3 groups, so
+~140 events), the rest events of the kinds and labels the automations filter on (some matching, some not);
 then every automation deployed the way `serve` deploys (deployments, their event triggers, cooldown limits),
 and 100 of them edited in the working tree (thresholds, cooldowns, crons) so that they differ from the
 deployed version. The server runs without its scheduler and triggers services, which would otherwise create
@@ -43,8 +44,8 @@ from _common import PROJECT_ROOT, PYTHON, median, prefect_server, result_line, s
 from p1_build import generate
 
 AUTOMATIONS = 1000
-EVENTS = 85_000
-CHECKS = 15_000
+STORED = 100_000  # events on the server: the group-check events, and events of P1's kinds for the rest
+CHECKS = 15_000  # member checks (each condition automation's checks), in far fewer group-check events
 EDITED = 100
 REPEATS = 3
 GOAL_SECONDS = 30.0
@@ -64,41 +65,41 @@ _KINDS = [
 ]
 
 
-def _events(rng: random.Random, start: datetime, span: float) -> list[dict[str, Any]]:
+def _events(rng: random.Random, start: datetime, span: float, count: int) -> list[dict[str, Any]]:
     from flows.events.publish import build_event
 
     found = []
-    for i in range(EVENTS):
+    for i in range(count):
         kind, label, values = _KINDS[i % len(_KINDS)]
         value = rng.choice(values)
         status = rng.choice(["completed", "completed", "failed"])
         labels = {label: value, **({"entity_id": f"e{i % 50}"} if kind == "registry_update" else {})}
         payload = {label: value, "status": status, "duration_ms": rng.randint(10, 90_000), "summary": f"run {i}"}
         built = build_event(kind, labels, payload)
-        occurred = start + timedelta(seconds=span * i / EVENTS)
+        occurred = start + timedelta(seconds=span * i / count)
         found.append({"id": built.id, "occurred": occurred.isoformat(), "event": built.event, "resource": built.resource, "payload": built.payload})
     return found
 
 
 def _checks(catalog: Any, rng: random.Random, start: datetime, span: float) -> list[dict[str, Any]]:
-    """The watcher's event for each check of each enabled condition automation, every 30 minutes."""
-    from flows.conditions.check_events import checked_event
+    """The events checks record (one per check of a condition group, every member in it), each group checked
+    every 30 minutes: CHECKS member checks in all."""
+    from compiler.language.condition_groups import check_id, condition_groups
+    from flows.conditions.check_events import group_checked_events
     from flows.conditions.evaluate import evaluate_condition
 
-    conditions = [
-        a.automation for a in catalog.automations.values() if a.automation.trigger.type == "condition" and a.automation.status == "enabled"
-    ]
-    per = CHECKS // len(conditions)
+    groups = condition_groups(loaded.automation for loaded in catalog.automations.values())
+    per = CHECKS // sum(len(group.members) for group in groups.values())
     found = []
-    for automation in conditions:
-        spec = automation.trigger.condition
+    for group in groups.values():
         for k in range(per):
             value = rng.randint(0, 100)
             document = {"metrics": {"health_score": value, "open_issues": value}, "summary": {"coverage": value}, "agents": [{"score": value}]}
-            event = checked_event(automation.name, spec, document, evaluate_condition(spec, document), str(uuid.uuid4()))
             occurred = start + timedelta(seconds=span * (k + rng.random()) / per)
-            found.append({"id": str(uuid.uuid4()), "occurred": occurred.isoformat(), **event})
-    return found[:CHECKS]
+            checked = [(m.name, m.condition, evaluate_condition(m.condition, document).fired) for m in group.members]
+            for event in group_checked_events(group.name, group.interval_seconds, check_id(group.name, occurred), checked, document):
+                found.append({"id": str(uuid.uuid4()), "occurred": occurred.isoformat(), **event})
+    return found
 
 
 def _stored(client: httpx.Client, since: datetime) -> int:
@@ -217,9 +218,10 @@ def main() -> int:
             catalog = load_catalog(config_dir)
             end = datetime.now(UTC)
             start, span = end - timedelta(hours=23), 23 * 3600.0
-            events = _events(rng, start, span) + _checks(catalog, rng, start, span)
+            checks = _checks(catalog, rng, start, span)
+            events = _events(rng, start, span, STORED - len(checks)) + checks
             rng.shuffle(events)
-            say(f"posting {len(events):,} events ({EVENTS:,} events, {len(events) - EVENTS:,} condition checks) ...")
+            say(f"posting {len(events):,} events ({len(events) - len(checks):,} events, {len(checks):,} group checks) ...")
             loaded = _post_all(server.api_url, events, start - timedelta(minutes=1))
             say(f"stored after {loaded:.0f} s ({len(events) / loaded:.0f} events/s)")
             started = time.perf_counter()

@@ -13,6 +13,7 @@ __all__ = [
     "AUTOMATION_LABEL",
     "AUTOMATION_PREFIX",
     "CONDITION_CHECKED_EVENT",
+    "CONDITION_GROUP_LABEL",
     "COOLDOWN_LIMIT_PREFIX",
     "EVENT_NAMES",
     "FILTER_LABELS",
@@ -53,9 +54,12 @@ FILTER_LABELS: dict[str, str] = {
 
 # The automation an event is about (its publisher, or the automation whose condition was checked).
 AUTOMATION_LABEL = f"{LABEL_PREFIX}.automation"
-# One event per check of a condition trigger, whatever its outcome: the condition as checked and every value its
-# JSONPath matched, so `replay` can check a changed condition against the values of the past days. Built and
-# read by flows/conditions/check_events.py (the payload's fields are listed there); resource: AUTOMATION_LABEL.
+# The condition group (compiler/language/condition_groups.py) a check's events are about.
+CONDITION_GROUP_LABEL = f"{LABEL_PREFIX}.condition-group"
+# One event per check of a condition group, whatever its outcome: every member's condition as checked and every
+# value their JSONPaths matched, so `replay` can check a changed condition against the values of the past days.
+# Built and read by flows/conditions/check_events.py (the payload's fields are listed there); resource label:
+# CONDITION_GROUP_LABEL (AUTOMATION_LABEL on the previous release's one event per automation and check).
 CONDITION_CHECKED_EVENT = f"{LABEL_PREFIX}.condition.checked"
 
 

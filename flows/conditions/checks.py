@@ -8,7 +8,9 @@ first). The cooldown is only *read* here; the automation flow's gate takes the s
 Each check is recorded where people look: the registry keeps the last result of every member (entity
 ``condition_checks/<group>``, shown by ``python -m compiler runs NAME``), and Prefect's event feed gets
 ``platform-god.condition.fired`` for every run started and ``platform-god.condition.changed`` when a
-member's state (holds, clear, problem, unavailable) differs from its previous check.
+member's state (holds, clear, problem, unavailable) differs from its previous check. A check that read its
+source also emits one ``platform-god.condition.checked`` for the whole group, holding every member's condition
+and the values checked (``flows/conditions/check_events.py``), which ``python -m compiler replay`` reads back.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from prefect.exceptions import ObjectNotFound
 from compiler.language.condition_groups import ConditionGroup, GroupMember, group_name, source_label
 from compiler.language.condition_groups import check_id as make_check_id
 from compiler.language.model.automation import Automation
-from compiler.language.prefect_names import WATCHER_FLOW_NAME, cooldown_limit_name
+from compiler.language.prefect_names import AUTOMATION_LABEL, CONDITION_GROUP_LABEL, WATCHER_FLOW_NAME, cooldown_limit_name
+from flows.conditions.check_events import record_group_check
 from flows.conditions.evaluate import ConditionResult, MetricsUnavailable, _json_safe, _show, evaluate_condition, read_metrics
 from flows.registry import Deadline, RegistryError, RegistryStore
 
@@ -48,7 +51,7 @@ HOLDS, CLEAR, PROBLEM, UNAVAILABLE = "holds", "clear", "problem", "unavailable"
 STARTED, COOLDOWN, NO_DEPLOYMENT, FAILED = "started", "cooldown", "no deployment", "failed"
 _MAX_STORED_VALUE_CHARS = 500  # a matched value can be a whole sub-document: the record keeps a short form
 _PARALLEL_API_CALLS = 4  # cooldown reads and run creations of one check (SQLite servers answer 503 beyond that)
-_EVALUATE_IN_THREAD_FROM = 50  # members: a big group is evaluated off the event loop serve's runs share
+_EVALUATE_IN_THREAD_FROM = 50  # members: a big group is evaluated and recorded off the event loop serve's runs share
 
 
 @dataclass
@@ -231,8 +234,8 @@ def _emit(report: CheckReport, group: ConditionGroup, previous: Mapping[str, str
             event=f"platform-god.condition.{kind}",
             resource={
                 "prefect.resource.id": f"platform-god.condition.{result.name}",
-                "platform-god.automation": result.name,
-                "platform-god.condition-group": group.name,
+                AUTOMATION_LABEL: result.name,
+                CONDITION_GROUP_LABEL: group.name,
             },
             related=related,
             payload={
@@ -286,7 +289,13 @@ async def check_group(
             if fired is not None:
                 data = fired.as_trigger_data(member.condition, check)
                 starts.append(_start(client, member, result, data, check, deployment_ids, gate))
-        await asyncio.gather(*starts)
+        await asyncio.gather(*starts)  # first: a run that fires is due within the interval + 1 s (P14)
+        checked = [(m.name, m.condition, r.state == HOLDS) for m, r in zip(group.members, report.results, strict=True)]
+        record = (group.name, group.interval_seconds, check, checked, document)
+        if len(group.members) >= _EVALUATE_IN_THREAD_FROM:
+            await asyncio.to_thread(record_group_check, *record)
+        else:
+            record_group_check(*record)
     await asyncio.to_thread(_store, report)
     _emit(report, group, last)
     return report

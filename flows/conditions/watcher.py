@@ -26,9 +26,9 @@ from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
-from compiler.language.condition_groups import GROUPS_INDEX_PATH, check_tick, condition_groups, members_from_index
+from compiler.language.condition_groups import GROUPS_INDEX_PATH, check_tick, condition_groups, group_name, members_from_index
 from compiler.language.prefect_names import WATCHER_FLOW_NAME
-from flows.conditions.check_events import emit_condition_checked  # one event per check: `replay` re-checks changed conditions on them
+from flows.conditions.check_events import record_group_check  # `replay` re-checks changed conditions on the recorded values
 from flows.conditions.checks import check_group, in_cooldown
 from flows.conditions.evaluate import ConditionResult, MetricsUnavailable, evaluate_condition, read_metrics
 from flows.engine.definitions import catalog, load_automation
@@ -129,7 +129,9 @@ async def _check_one(automation: str) -> State:
         result = evaluate_condition(spec, document)
     except Exception as exc:  # noqa: BLE001 - a document's content never fails the watcher: log it, do not fire
         result = ConditionResult(False, None, f"{type(exc).__name__}: {exc}", problem=f"{type(exc).__name__}: {exc}")
-    emit_condition_checked(automation, spec, document, result)
+    # Recorded as a check of the group it belongs to, with this run's id as the check id (as its runs get it).
+    interval = spec.check_interval_seconds
+    record_group_check(group_name(spec.source, interval), interval, str(flow_run.get_id() or ""), [(automation, spec, result.fired)], document)
     trigger_data = result.as_trigger_data(spec, "")  # JSON-safe values (NaN, huge integers) for state and run
     problem = None if result.fired else result.problem
     if problem is not None:

@@ -2,8 +2,9 @@
 
 Best: the compiled definition the deployment's workers load (readable when their folder is readable here,
 as for ``plan``). Otherwise the trigger is read back from the server's objects: the event trigger's ``expect``
-and ``match``, the cron schedule, the cooldown limit's decay, and for a condition the condition its latest
-recorded check names (the watcher's definition is not on the server); its actions are then unknown.
+and ``match``, the cron schedule, the cooldown limit's decay. A condition automation's deployment has neither
+(its checks run in ``serve`` or in its group's watcher deployment, which start its runs): its condition is the one
+its latest recorded check names (flows/conditions/check_events.py). Its actions are then unknown.
 """
 
 from __future__ import annotations
@@ -20,14 +21,7 @@ from compiler.language.catalog import LoadedAutomation
 from compiler.language.model.automation import automation_model
 from compiler.language.model.triggers import Trigger
 from compiler.language.normalize import normalized
-from compiler.language.prefect_names import (
-    CONDITION_CHECKED_EVENT,
-    EVENT_NAMES,
-    FILTER_LABELS,
-    WATCHER_FLOW_NAME,
-    cooldown_limit_name,
-    watcher_deployment_name,
-)
+from compiler.language.prefect_names import CONDITION_CHECKED_EVENT, EVENT_NAMES, FILTER_LABELS, cooldown_limit_name
 from flows.conditions.check_events import RecordedCheck
 
 __all__ = ["DEFINITION", "NOT_DEPLOYED", "SERVER", "UNKNOWN", "Deployed", "deployed_event_patterns", "deployed_version", "rule_key"]
@@ -106,16 +100,17 @@ def _server_trigger(
         if "cron" in schedule:
             time = {"cron_expression": schedule["cron"], "timezone_str": schedule.get("timezone") or "UTC"}
             return {"type": "time", "time": time, "cooldown_seconds": _cooldown(observed, name, 0)}, ""
-    watcher = observed.deployments.get(f"{WATCHER_FLOW_NAME}/{watcher_deployment_name(name)}")
-    if watcher is not None:
-        if not checks:
-            return None, "no recorded check names the deployed condition (the definition its watcher loads is not readable here)"
-        recorded = dict(checks[-1].condition)
-        intervals = [s.get("interval") for s in watcher.get("schedules") or [] if s.get("interval")]
-        if intervals:
-            recorded["check_interval_seconds"] = round(float(intervals[0]))
-        return {"type": "condition", "condition": recorded, "cooldown_seconds": _cooldown(observed, name, 0)}, ""
-    return None, "its deployment has no trigger, schedule or condition watcher"
+    # Neither: what a condition automation deploys. Its checks record the condition they checked.
+    if not checks:
+        return None, (
+            "its deployment has no trigger or schedule (a condition automation's) and no check recorded in the window "
+            "names its condition (the definition its runs load is not readable here)"
+        )
+    latest = checks[-1]
+    recorded = dict(latest.condition)
+    if latest.interval_seconds is not None:  # the previous release's per-automation events did not record it
+        recorded["check_interval_seconds"] = latest.interval_seconds
+    return {"type": "condition", "condition": recorded, "cooldown_seconds": _cooldown(observed, name, 0)}, ""
 
 
 def _from_definition(data: Mapping[str, Any]) -> LoadedAutomation:
@@ -161,9 +156,17 @@ def deployed_version(loaded: LoadedAutomation, observed: ObservedState, checks: 
 
 
 def deployed_event_patterns(name: str, observed: ObservedState) -> list[str]:
-    """Event names (globs) the deployed version of ``name`` listens to: its trigger's ``expect``, or the check events of its watcher."""
-    shape = observed.deployments.get(f"{name}/{name}") or {}
+    """Event names (globs) the deployed version of ``name`` listens to: its trigger's ``expect``, or the recorded
+    checks when it is a condition (its definition says so, or its deployment has no trigger and no schedule)."""
+    shape = observed.deployments.get(f"{name}/{name}")
+    if shape is None:
+        return []
     patterns = [str(e) for entry in (shape.get("triggers") or {}).values() for e in (entry.get("trigger") or {}).get("expect") or []]
-    if f"{WATCHER_FLOW_NAME}/{watcher_deployment_name(name)}" in observed.deployments:
+    definition = shape.get("definition")
+    if definition:
+        condition = (definition.get("trigger") or {}).get("type") == "condition"
+    else:
+        condition = not patterns and not any("cron" in schedule for schedule in shape.get("schedules") or [])
+    if condition:
         patterns.append(CONDITION_CHECKED_EVENT)
     return patterns

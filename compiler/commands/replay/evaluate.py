@@ -119,7 +119,7 @@ def _condition_candidates(loaded: LoadedAutomation, history: History, notes: lis
     spec = automation.trigger.condition  # type: ignore[union-attr]
     checks = history.checks.get(automation.name, [])
     if not checks:
-        notes.append("no condition check recorded in the window (the watcher records each check as an event)")
+        notes.append("no condition check recorded in the window (each check of its group, in serve or by the group's watcher, is an event)")
     found, elsewhere, truncated = [], set(), 0
     for check in checks:
         if check.condition.get("metric_path") != spec.metric_path:

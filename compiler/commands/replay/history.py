@@ -19,7 +19,7 @@ from typing import Any
 from compiler.commands.replay.window import Window
 from compiler.language.model.triggers import EventSpec
 from compiler.language.prefect_names import CONDITION_CHECKED_EVENT, FILTER_LABELS, event_name
-from flows.conditions.check_events import RecordedCheck, recorded_check, recorded_document
+from flows.conditions.check_events import RecordedCheck, recorded_checks, recorded_document
 from flows.events.matching import match_event, trigger_filters
 
 __all__ = ["History"]
@@ -32,9 +32,22 @@ def _occurred(event: Mapping[str, Any]) -> datetime:
     return datetime.fromisoformat(str(event["occurred"]))
 
 
+def _first_of_each(checks: list[RecordedCheck]) -> list[RecordedCheck]:
+    """In time order, a check id once: two checkers of one tick (two `serve` processes, a retried watcher run) each
+    record it, and the run it would start is one run (its idempotency key is the check id)."""
+    seen: set[str] = set()
+    kept = []
+    for check in sorted(checks, key=lambda c: (c.occurred, c.check_id)):
+        if check.check_id not in seen:
+            seen.add(check.check_id)
+            kept.append(check)
+    return kept
+
+
 @dataclass
 class History:
-    """What happened in ``window``: ``events`` oldest first (condition checks apart, by automation)."""
+    """What happened in ``window``: ``events`` oldest first (condition checks apart: one per member of each recorded
+    group check, by automation)."""
 
     window: Window
     events: list[Mapping[str, Any]] = field(default_factory=list)
@@ -42,7 +55,7 @@ class History:
     checks: dict[str, list[RecordedCheck]] = field(default_factory=dict)
     _by_name: dict[str, list[int]] = field(default_factory=dict)
     _by_label: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
-    _documents: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _documents: dict[int, dict[str, Any]] = field(default_factory=dict)  # by id() of the checks' recorded values
     _matching: dict[str, list[int]] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict)
 
@@ -57,8 +70,7 @@ class History:
                 continue  # read twice (overlapping prefixes or slice boundaries)
             seen.add(str(event.get("id")))
             if event.get("event") == CONDITION_CHECKED_EVENT:
-                check = recorded_check(event)
-                if check is not None:
+                for check in recorded_checks(event):
                     checks[check.automation].append(check)
                 continue
             timed.append((_occurred(event), str(event.get("id")), event))
@@ -76,7 +88,7 @@ class History:
                 if value is not None:
                     by_label[(name, label, str(value))].append(index)
         history._by_name, history._by_label = dict(by_name), dict(by_label)
-        history.checks = {name: sorted(found, key=lambda c: (c.occurred, c.check_id)) for name, found in checks.items()}
+        history.checks = {name: _first_of_each(found) for name, found in checks.items()}
         return history
 
     @property
@@ -114,8 +126,9 @@ class History:
         return self._memo[key]
 
     def document(self, check: RecordedCheck) -> dict[str, Any]:
-        """The metrics document a check's recorded values make (built once per check)."""
-        key = id(check)
+        """The metrics document a check's recorded values make: built once per recorded set of values, which the
+        members of one group check reading the same metric path share."""
+        key = id(check.matches)
         if key not in self._documents:
             self._documents[key] = recorded_document(check)
         return self._documents[key]

@@ -71,9 +71,14 @@ _STATUS_WORDS = {"unknown": " (as written: uses an earlier action's output)", "s
 
 
 def _short_key(key: str) -> str:
-    """``event 3e276d41``, ``check 58bedef3``; a scheduled time says itself in the reason."""
+    """``event 3e276d41``; ``check registry-every-300s`` for a group's check (its id is the group and the check time,
+    which starts the line), ``check 58bedef3`` for an earlier per-automation watcher's; a scheduled time says itself
+    in the reason."""
     kind, _, value = key.partition(":")
-    return f"  {_KEY_WORDS[kind]} {value[:8]}" if kind in _KEY_WORDS else ""
+    if kind not in _KEY_WORDS:
+        return ""
+    group, at, _ = value.partition("@")
+    return f"  {_KEY_WORDS[kind]} {group if kind == 'condition' and at else value[:8]}"
 
 
 def _shown_lines(shown: Shown) -> list[str]:

@@ -18,7 +18,7 @@ from compiler.commands.plan.observed import ObservedState, read_server
 from compiler.commands.replay.deployed import deployed_event_patterns
 from compiler.commands.replay.fetch import event_prefixes, read_events
 from compiler.commands.replay.window import Window
-from compiler.language.prefect_names import cooldown_limit_name, watcher_deployment_name
+from compiler.language.prefect_names import cooldown_limit_name
 
 __all__ = ["ServerHistory", "read_history"]
 
@@ -96,11 +96,11 @@ async def read_history(
 ) -> ServerHistory:
     """Read what replay needs; raises what the client raises (the command says it in one line)."""
     seconds: dict[str, float] = {}
-    deployments = [*names, *(watcher_deployment_name(n) for n in names)]
     observed, events, runs, retention = await asyncio.gather(
         _timed(seconds, "server", read_server(
-            # Only the replayed automations' deployments: not every deployment of ours (plan's prune candidates).
-            client, work_pool=work_pool, deployment_names=deployments, limit_names=[cooldown_limit_name(n) for n in names], tag=None
+            # Only the replayed automations' own deployments (a condition automation's too: its checks start its runs),
+            # not every deployment of ours (plan's prune candidates) nor the group watchers (the checks record what they checked).
+            client, work_pool=work_pool, deployment_names=names, limit_names=[cooldown_limit_name(n) for n in names], tag=None
         )),
         _timed(seconds, "events", read_events(client, window.since, window.until, prefixes, progress=progress)),
         _timed(seconds, "runs", _runs(client, names, window)),

@@ -186,6 +186,65 @@ def test_a_condition_that_changes_state_is_an_event(checked: Checked) -> None:
     ]
 
 
+async def _checked_events(group: str) -> list[Any]:
+    """The recording events of ``group``'s checks, once the events worker sent them and the server stored them."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+    from prefect.events.worker import EventsWorker
+
+    from compiler.language.prefect_names import CONDITION_CHECKED_EVENT, CONDITION_GROUP_LABEL
+
+    await asyncio.to_thread(EventsWorker.drain_all, timeout=10)
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            page = await client.read_events(
+                EventFilter(event=EventNameFilter(name=[CONDITION_CHECKED_EVENT]),
+                            resource=EventResourceFilter(labels={CONDITION_GROUP_LABEL: [group]})),  # type: ignore[arg-type]
+                limit=50,
+            )
+        return list(page.events)
+
+    found = await wait_for(read, bool, timeout=30)
+    await asyncio.sleep(1)  # a second event would be stored by now
+    return found + [e for e in await read() if e.id not in {f.id for f in found}]
+
+
+async def _check_in_serve(group: ConditionGroup) -> str:
+    from flows.conditions.checker import ConditionChecker
+
+    stop, reports = asyncio.Event(), []
+    checker = ConditionChecker({group.name: group}, {}, on_report=lambda report: (reports.append(report), stop.set()))
+    await asyncio.wait_for(checker.run(stop), timeout=60)
+    return str(reports[0].check_id)
+
+
+async def _check_in_watcher_flow(group: ConditionGroup) -> str:
+    from flows.conditions.watcher import condition_watcher
+
+    state = await condition_watcher(group=group.name, return_state=True)
+    assert state.is_completed(), state.message
+    return str((await state.aresult())["check_id"])
+
+
+@pytest.mark.parametrize("where", [_check_in_serve, _check_in_watcher_flow], ids=["serve-checker", "group-watcher-flow"])
+def test_a_group_check_of_several_members_is_recorded_in_one_event_holding_every_member(checked: Checked, where: Any) -> None:
+    checked.set_metrics(a=1, b=70, c="high")
+
+    async def scenario() -> tuple[str, list[Any]]:
+        check = await where(checked.group)
+        return check, await _checked_events(checked.group.name)
+
+    check, events = asyncio.run(scenario())
+    (event,) = events
+    payload = event.payload
+    assert (payload["group"], payload["check_id"]) == (checked.group.name, check)
+    assert [(m["automation"], m["condition"]["metric_path"], m["holds"]) for m in payload["members"]] == [
+        (checked.name("a"), "$.a", False), (checked.name("b"), "$.b", True), (checked.name("c"), "$.c", False)
+    ]
+    assert payload["matches"] == {"$.a": [{"path": "a", "value": 1}], "$.b": [{"path": "b", "value": 70}], "$.c": [{"path": "c", "value": "high"}]}
+
+
 def test_the_in_process_checker_checks_at_once_and_starts_the_run(checked: Checked) -> None:
     from flows.conditions.checker import ConditionChecker
 

@@ -13,15 +13,16 @@ from compiler.commands.plan.shapes import desired_schedule, desired_triggers
 from compiler.commands.replay.history import History
 from compiler.commands.replay.window import Window
 from compiler.language.catalog import LoadedAutomation, load_automation_data
+from compiler.language.condition_groups import check_id, check_tick, group_name
 from compiler.language.deploy_config import BuildOptions
 from compiler.language.model.triggers import ConditionSpec
 from compiler.language.normalize import normalized
-from flows.conditions.check_events import checked_event
+from flows.conditions.check_events import group_checked_events
 from flows.conditions.evaluate import evaluate_condition
 from flows.events.publish import build_event
 from tests.compiler.support import EXAMPLES
 
-__all__ = ["SAY", "T0", "api_event", "automation", "check", "history", "minutes", "server_with"]
+__all__ = ["SAY", "T0", "api_event", "automation", "check", "group_check", "history", "minutes", "server_with"]
 
 T0 = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # the start of every test window
 SAY = [{"type": "log_message", "name": "say", "parameters": {"message": "hello"}}]
@@ -53,11 +54,21 @@ def api_event(at: datetime, kind: str = "chain_complete", payload: dict[str, Any
     }
 
 
-def check(at: datetime, document: Any, condition: dict[str, Any], name: str = "a") -> dict[str, Any]:
-    """The event a watcher check of ``condition`` on ``document`` records, as the events API returns it."""
-    spec = ConditionSpec.model_validate(condition)
-    event = checked_event(name, spec, document, evaluate_condition(spec, document), str(uuid.uuid4()))
+def group_check(at: datetime, document: Any, conditions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The event a check of a group (automation name → its condition, one source and interval) on ``document``
+    records, as the events API returns it."""
+    specs = {name: ConditionSpec.model_validate(condition) for name, condition in conditions.items()}
+    first = next(iter(specs.values()))
+    group = group_name(first.source, first.check_interval_seconds)
+    checked = [(name, spec, evaluate_condition(spec, document).fired) for name, spec in specs.items()]
+    tick = check_tick(first.check_interval_seconds, at)  # the check at ``at`` is the one of its tick
+    (event,) = group_checked_events(group, first.check_interval_seconds, check_id(group, tick), checked, document)
     return {"id": str(uuid.uuid4()), "occurred": at.isoformat().replace("+00:00", "Z"), "related": [], **event}
+
+
+def check(at: datetime, document: Any, condition: dict[str, Any], name: str = "a") -> dict[str, Any]:
+    """The event a check of the group of one automation ``name`` (``condition`` on ``document``) records."""
+    return group_check(at, document, {name: condition})
 
 
 def history(events: list[dict[str, Any]], hours: float = 24) -> History:

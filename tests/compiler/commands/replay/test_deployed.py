@@ -9,7 +9,7 @@ import pytest
 
 from compiler.commands.plan.observed import ObservedState
 from compiler.commands.replay.deployed import DEFINITION, NOT_DEPLOYED, SERVER, UNKNOWN, deployed_event_patterns, deployed_version, rule_key
-from flows.conditions.check_events import recorded_check
+from flows.conditions.check_events import recorded_checks
 from tests.compiler.commands.replay.support import automation, check, minutes, server_with
 
 EVENT = {"type": "event", "event": {"event_type": "chain_complete", "chain_name": "full_analysis"}, "cooldown_seconds": 600}
@@ -21,7 +21,7 @@ CONDITION = {"type": "condition", "condition": {"metric_path": "$.m", "operator"
 def checks_of(trigger: dict[str, Any]) -> list[Any]:
     if trigger["type"] != "condition":
         return []
-    return [recorded_check(check(minutes(1), {"m": 3}, trigger["condition"]))]
+    return recorded_checks(check(minutes(1), {"m": 3}, trigger["condition"]))
 
 
 @pytest.mark.parametrize("trigger", [EVENT, CUSTOM, TIME, CONDITION], ids=["event", "custom-glob", "time", "condition"])
@@ -67,7 +67,7 @@ def test_a_readable_definition_is_the_deployed_version_actions_included(actions:
     ("observed", "checks", "source", "note"),
     [
         (ObservedState(), [], NOT_DEPLOYED, None),
-        (server_with(automation(CONDITION)), [], UNKNOWN, "no recorded check names the deployed condition"),
+        (server_with(automation(CONDITION)), [], UNKNOWN, "no check recorded in the window names its condition"),
     ],
     ids=["not-deployed", "condition-without-checks"],
 )

@@ -7,7 +7,7 @@ import pytest
 
 from compiler.language.model.triggers import EventSpec
 from flows.events.matching import match_event
-from tests.compiler.commands.replay.support import api_event, check, history, minutes
+from tests.compiler.commands.replay.support import api_event, check, group_check, history, minutes
 
 EVENTS = [
     api_event(minutes(50), "chain_complete", {"status": "completed"}, chain_name="full_analysis"),
@@ -68,3 +68,19 @@ def test_condition_checks_are_kept_apart_by_automation_in_time_order() -> None:
     found = history([check(minutes(20), {"m": 1}, condition, "b"), check(minutes(10), {"m": 9}, condition, "b"), *EVENTS])
     assert [c.occurred for c in found.checks["b"]] == [minutes(10), minutes(20)]
     assert found.check_count == 2 and len(found.events) == len(EVENTS)
+
+
+def test_a_group_check_is_a_check_of_each_member() -> None:
+    low, high = {"metric_path": "$.m", "operator": "lt", "threshold": 5}, {"metric_path": "$.n", "operator": "gt", "threshold": 5}
+    found = history([group_check(minutes(10), {"m": 1, "n": 1}, {"b": low, "c": high, "d": low})])
+    assert {name: [(c.holds, c.matches) for c in checks] for name, checks in found.checks.items()} == {
+        "b": [(True, (("m", 1),))], "c": [(False, (("n", 1),))], "d": [(True, (("m", 1),))]
+    }
+    assert found.check_count == 3
+
+
+def test_a_tick_checked_twice_is_one_check() -> None:
+    condition = {"metric_path": "$.m", "operator": "lt", "threshold": 5}
+    # Two serve processes check the same tick: the same check id (the run it starts is one run), two events.
+    found = history([check(minutes(10), {"m": 1}, condition, "b"), check(minutes(10.1), {"m": 1}, condition, "b")])
+    assert [(c.check_id, c.occurred) for c in found.checks["b"]] == [("registry-every-300s@2026-11-30T00:10:00Z", minutes(10))]

@@ -1,7 +1,8 @@
 """``replay`` against the session's real Prefect server: the project deployed with `python -m compiler deploy`, events
-and condition checks posted with an ``occurred`` hours in the past; counts, cooldown suppression, the deployed
-version against an edited working tree for event, time and condition automations, the exit codes, and a server
-left exactly as it was.
+and condition checks posted with an ``occurred`` hours in the past (the first checks in the previous release's
+per-automation form, the others as group checks record them now); counts, cooldown suppression, the deployed
+version against an edited working tree for event, time and condition automations, the exit codes, a check of the
+group's real watcher flow recorded and replayed, and a server left exactly as it was.
 
 The server is shared by the session: this module's automations, labels and chain names carry its own tag.
 """
@@ -24,9 +25,10 @@ import httpx
 import pytest
 
 from compiler.commands.cli import main
-from compiler.language.model.triggers import ConditionSpec
-from compiler.language.prefect_names import AUTOMATION_LABEL, CONDITION_CHECKED_EVENT
-from flows.conditions.check_events import checked_event
+from compiler.language.condition_groups import check_id, group_name
+from compiler.language.model.triggers import ConditionSpec, MetricsSource
+from compiler.language.prefect_names import CONDITION_CHECKED_EVENT, CONDITION_GROUP_LABEL
+from flows.conditions.check_events import group_checked_events
 from flows.conditions.evaluate import evaluate_condition
 from flows.events.publish import build_event
 from tests.prefect_support import ROOT, project_runtime, runs_of_deployment, using_api, wait_for
@@ -34,6 +36,7 @@ from tests.prefect_support import ROOT, project_runtime, runs_of_deployment, usi
 STORED_TIMEOUT_SECONDS = 120.0
 HEALTH = {"metric_path": "$.metrics.health_score", "operator": "lt", "threshold": 50}
 CHECK_VALUES = [60, 45, 48, 55, 30, 44, 52, 49]  # one check every 10 minutes from the window's start
+PREVIOUS_RELEASE_CHECKS = 3  # the first ones as the previous release recorded them (servers keep events for days)
 
 
 def _bodies(tag: str, metrics: Path) -> dict[str, str]:
@@ -78,12 +81,30 @@ def _chain(at: datetime, chain: str) -> dict[str, Any]:
     return {"id": built.id, "occurred": at.isoformat(), "event": built.event, "resource": built.resource, "payload": built.payload}
 
 
-def _check(at: datetime, name: str, value: int) -> dict[str, Any]:
-    """What the watcher records for one check of the deployed condition (flows/conditions/check_events.py)."""
+def _group(metrics: Path) -> str:
+    return group_name(MetricsSource(type="file", path=str(metrics)), 60)
+
+
+def _check(at: datetime, name: str, value: int, metrics: Path) -> dict[str, Any]:
+    """What a check of the deployed condition's group records (flows/conditions/check_events.py): its only member."""
     spec = ConditionSpec.model_validate(HEALTH)
     document = {"metrics": {"health_score": value}}
-    event = checked_event(name, spec, document, evaluate_condition(spec, document), f"check-{uuid.uuid4()}")
+    group = _group(metrics)
+    checked = [(name, spec, evaluate_condition(spec, document).fired)]
+    (event,) = group_checked_events(group, 60, check_id(group, at), checked, document)
     return {"id": str(uuid.uuid4()), "occurred": at.isoformat(), **event}
+
+
+def _previous_release_check(at: datetime, name: str, value: int) -> dict[str, Any]:
+    """One check as the previous release's per-automation watcher recorded it (written out: no code makes it now)."""
+    holds = value < HEALTH["threshold"]
+    payload = {
+        "automation": name, "check_id": str(uuid.uuid4()), "condition": {**HEALTH, "match": "any"},
+        "matches": [{"path": "metrics.health_score", "value": value}], "truncated": False, "holds": holds,
+        "reason": f"$.metrics.health_score = {value}: lt 50 {'holds' if holds else 'does not hold'}",
+    }
+    resource = {"prefect.resource.id": f"platform-god.condition.{name}", "platform-god.automation": name}
+    return {"id": str(uuid.uuid4()), "occurred": at.isoformat(), "event": CONDITION_CHECKED_EVENT, "resource": resource, "payload": payload}
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +125,9 @@ def deployed(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> I
     chain = f"{tag}-chain"
     events = [_chain(start + timedelta(minutes=m), chain) for m in (0, 5, 20, 21, 60)]
     events.append(_chain(start + timedelta(minutes=30), f"{tag}-other"))
-    events.extend(_check(start + timedelta(minutes=10 * i), f"{tag}_cond", v) for i, v in enumerate(CHECK_VALUES))
+    for i, value in enumerate(CHECK_VALUES):
+        at = start + timedelta(minutes=10 * i)
+        events.append(_previous_release_check(at, f"{tag}_cond", value) if i < PREVIOUS_RELEASE_CHECKS else _check(at, f"{tag}_cond", value, metrics))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PREFECT_API_URL", prefect_server)
         mp.setenv("PREFECT_HOME", str(base / "prefect-home"))
@@ -114,7 +137,7 @@ def deployed(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> I
         # Prefect's own trigger fires on the posted events too (their `occurred` in the past): let it finish.
         with using_api(prefect_server):
             asyncio.run(wait_for(lambda: runs_of_deployment(f"{tag}_event/{tag}_event"), lambda runs: len(runs) >= 3, 120))
-        yield {"tag": tag, "project": project, "pool": f"pool-{tag}", "api": prefect_server, "base": base,
+        yield {"tag": tag, "project": project, "pool": f"pool-{tag}", "api": prefect_server, "base": base, "group": _group(metrics),
                "window": ["--since", start.isoformat(), "--until", (start + timedelta(hours=3)).isoformat()]}
 
 
@@ -275,29 +298,31 @@ def test_a_window_longer_than_the_server_keeps_says_so(deployed: dict[str, Any])
 
 
 # --------------------------------------------------------------------------------------------------
-# What happened for real: a watcher check recorded by the watcher itself, a run in the window
+# What happened for real: a check of the group's watcher flow (as a worker runs it), recorded by itself, a run in the window
 
 
-def _stored_checks(api_url: str, name: str, since: datetime) -> int:
+def _stored_checks(api_url: str, group: str, since: datetime) -> int:
     body = {"filter": {"occurred": {"since": since.isoformat()}, "event": {"name": [CONDITION_CHECKED_EVENT]},
-                       "resource": {"labels": {AUTOMATION_LABEL: [name]}}}, "limit": 1}
+                       "resource": {"labels": {CONDITION_GROUP_LABEL: [group]}}}, "limit": 1}
     return int(httpx.post(f"{api_url}/events/filter", json=body, timeout=30).json()["total"])
 
 
-def test_a_real_watcher_check_is_recorded_and_replayed(deployed: dict[str, Any]) -> None:
+def test_a_real_group_watcher_check_is_recorded_and_replayed(deployed: dict[str, Any]) -> None:
     from flows.conditions.watcher import condition_watcher
 
-    name, started = f"{deployed['tag']}_cond", datetime.now(UTC)
+    name, group, started = f"{deployed['tag']}_cond", deployed["group"], datetime.now(UTC)
     with using_api(deployed["api"]), project_runtime(deployed["project"], deployed["base"] / "state"):
-        state = asyncio.run(condition_watcher(automation=name, return_state=True))  # type: ignore[call-overload]
+        state = asyncio.run(condition_watcher(group=group, return_state=True))  # type: ignore[call-overload]
     assert state.is_completed(), state.message
     deadline = time.monotonic() + STORED_TIMEOUT_SECONDS
-    while _stored_checks(deployed["api"], name, started) < 1 and time.monotonic() < deadline:
+    while _stored_checks(deployed["api"], group, started) < 1 and time.monotonic() < deadline:
         time.sleep(0.5)
     code, out, err = cli(deployed["project"], "replay", name, "--pool", deployed["pool"], "--since", started.isoformat(), "--json")
-    (result,) = json.loads(out)["automations"]
-    assert (code, result["working_tree"]["would_fire"]) == (0, 1), err
-    assert result["working_tree"]["occurrences"][0]["condition"]["value"] == 20
+    data = json.loads(out)
+    (result,) = data["automations"]
+    assert (code, data["condition_checks"], result["working_tree"]["would_fire"]) == (0, 1, 1), err
+    occurrence = result["working_tree"]["occurrences"][0]
+    assert occurrence["condition"]["value"] == 20 and occurrence["occurrence"].startswith(f"condition:{group}@")
     # The check started a run of the automation's deployment (no worker runs it here): a run in the window.
     assert result["runs"]["total"] == 1
 

@@ -13,7 +13,7 @@ from compiler.commands.plan.observed import ObservedState
 from compiler.commands.replay.compare import replay_all
 from compiler.commands.replay.report import Report, report_json, report_lines
 from compiler.commands.replay.window import Window
-from tests.compiler.commands.replay.support import T0, api_event, automation, history, minutes, server_with
+from tests.compiler.commands.replay.support import T0, api_event, automation, check, history, minutes, server_with
 
 CHAIN = {"type": "event", "event": {"event_type": "chain_complete", "chain_name": "full_analysis"}, "cooldown_seconds": 600}
 WIDER = {**CHAIN, "event": {"event_type": "chain_complete", "chain_name": "full_*"}}
@@ -57,3 +57,11 @@ def test_the_json_counts_both_sides_and_lists_what_only_one_fires_on() -> None:
     assert shown == ("differs", True, 3, 2)
     assert found["differences"]["first_only_working_tree"] == [{"time": "2026-11-30T00:30:00+00:00", "occurrence": f"event:{EVENTS[1]['id']}"}]
     assert (found["differences"]["only_deployed"], found["runs"]) == (0, {"total": 2, "states": {"Completed": 2}})
+
+
+def test_a_condition_firing_names_the_group_whose_check_it_was() -> None:
+    condition = {"metric_path": "$.m", "operator": "gt", "threshold": 1, "check_interval_seconds": 60}
+    checks = history([check(minutes(5), {"m": 3}, condition)])
+    results = replay_all([automation({"type": "condition", "condition": condition})], checks, ObservedState(), {}, shown=1)
+    lines = report_lines(Report("http://127.0.0.1:4200/api", Window(T0, T0 + timedelta(hours=24)), results, 0, 1))
+    assert "      2026-11-30T00:05:00Z  check registry-every-60s  $.m = 3: gt 1 holds" in lines
