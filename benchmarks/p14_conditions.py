@@ -168,7 +168,8 @@ def main() -> int:
             with open(log, "wb") as out:
                 serve = subprocess.Popen([PYTHON, "-m", "compiler", "serve"], cwd=project, env=env, stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-            while "\nserving " not in log.read_text(errors="replace"):
+            # serve prints the "checking" line just after "serving": reading the log at "serving" could miss it.
+            while not all(line in log.read_text(errors="replace") for line in ("\nserving ", "\nchecking ")):
                 if serve.poll() is not None or time.monotonic() - started > READY_TIMEOUT:
                     raise SystemExit(f"serve did not start:\n{log.read_text(errors='replace')[-3000:]}")
                 time.sleep(0.2)

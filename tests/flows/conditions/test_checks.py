@@ -200,7 +200,7 @@ async def _checked_events(group: str) -> list[Any]:
         async with get_client() as client:
             page = await client.read_events(
                 EventFilter(event=EventNameFilter(name=[CONDITION_CHECKED_EVENT]),
-                            resource=EventResourceFilter(labels={CONDITION_GROUP_LABEL: [group]})),  # type: ignore[arg-type]
+                            resource=EventResourceFilter(labels={CONDITION_GROUP_LABEL: [group]})),
                 limit=50,
             )
         return list(page.events)
