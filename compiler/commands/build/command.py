@@ -8,10 +8,8 @@ from typing import Any
 
 from compiler.commands.build.write import build, check
 from compiler.commands.output import err, out, progress
-from compiler.language.deploy_config import (
-    pull_steps_for_directory,
-    resolve_build_options,
-)
+from compiler.language.deploy_config import BuildOptions, pull_steps_for_directory, resolve_build_options
+from compiler.language.diagnostics import Diagnostic
 
 
 def add_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -47,27 +45,36 @@ def cmd_build(args: argparse.Namespace) -> int:
             err(str(diagnostic))
         return 1
     root: Path = args.project_root
-    if args.check:
-        with progress("checking automations") as step:
-            result = check(config_dir, root, options, step)
-        for diagnostic in (*result.errors, *result.warnings):
-            err(str(diagnostic))
-        if result.errors:
-            err(f"build --check: {len(result.errors)} error(s) in the configuration")
-            return 1
-        for path in result.stale:
-            err(f"stale: {path.as_posix()}")
-        if result.stale:
-            err(f"{len(result.stale)} generated file(s) out of date; run: python -m compiler build")
-            return 1
-        out("generated files are up to date")
-        return 0
+    return _check(config_dir, root, options) if args.check else _build(config_dir, root, options)
+
+
+def _failed(errors: tuple[Diagnostic, ...], warnings: tuple[Diagnostic, ...], summary: str) -> bool:
+    """Print the diagnostics; with errors, also ``summary``: True when there were any."""
+    for diagnostic in (*errors, *warnings):
+        err(str(diagnostic))
+    if errors:
+        err(summary)
+    return bool(errors)
+
+
+def _check(config_dir: Path, root: Path, options: BuildOptions) -> int:
+    with progress("checking automations") as step:
+        result = check(config_dir, root, options, step)
+    if _failed(result.errors, result.warnings, f"build --check: {len(result.errors)} error(s) in the configuration"):
+        return 1
+    for path in result.stale:
+        err(f"stale: {path.as_posix()}")
+    if result.stale:
+        err(f"{len(result.stale)} generated file(s) out of date; run: python -m compiler build")
+        return 1
+    out("generated files are up to date")
+    return 0
+
+
+def _build(config_dir: Path, root: Path, options: BuildOptions) -> int:
     with progress("building automations") as step:
         built = build(config_dir, root, options, step)
-    for diagnostic in (*built.errors, *built.warnings):
-        err(str(diagnostic))
-    if built.errors:
-        err(f"build: {len(built.errors)} error(s); nothing written")
+    if _failed(built.errors, built.warnings, f"build: {len(built.errors)} error(s); nothing written"):
         return 1
     for path in built.written:
         out(f"wrote {path.as_posix()}")
