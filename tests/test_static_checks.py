@@ -14,14 +14,6 @@ import pytest
 from tests import ROOT
 
 PACKAGES = ("compiler", "flows", "platform_god")
-# Being split or rewritten elsewhere (issue 22) when this test was written: their function-local imports get
-# their comments when that lands. Remove a file from this list once it is done (source.py, registry/store.py,
-# cli.py and cli_runtime.py were: the modules they became are checked).
-NOT_YET_CHECKED = frozenset({
-    "compiler/commands/build.py",
-})
-
-
 def _tool(name: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     """The tool installed next to this interpreter (the `test` extra), run in the project root."""
     executable = Path(sys.executable).parent / name
@@ -80,7 +72,6 @@ def test_every_function_local_import_says_why() -> None:
         f"{path.relative_to(ROOT)}:{line}"
         for package in PACKAGES
         for path in sorted((ROOT / package).rglob("*.py"))
-        if str(path.relative_to(ROOT)) not in NOT_YET_CHECKED
         for line in _uncommented_local_imports(path)
     ]
     assert not found, "function-local imports without a comment saying why (hoist them, or say why not):\n" + "\n".join(found)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from compiler.commands.build import WATCHER_ANCHOR_DATE, event_trigger
+from compiler.commands.build.deployments import WATCHER_ANCHOR_DATE, event_trigger
 from compiler.commands.output import Column, say, table
 from compiler.language.prefect_names import WATCHER_FLOW_NAME
 

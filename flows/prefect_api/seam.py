@@ -219,7 +219,7 @@ def release_redis_lock_acquired_async(manager: Any, key: str, holder: str) -> bo
     return True
 
 
-# --- 6. Deployment trigger parameters (compiler/commands/build.py) -----------------------------------------------
+# --- 6. Deployment trigger parameters (compiler/commands/build/deployments.py) -----------------------------
 # Event triggers pass one flow parameter, `event`: a dict with id (str), event (str), occurred (ISO 8601
 # str), resource (dict of labels) and payload (dict, values keep their JSON types). Prefect documents
 # Jinja templates in trigger parameters but not how values are typed; measured on Prefect 3.9.1: a value

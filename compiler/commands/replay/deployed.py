@@ -65,7 +65,7 @@ def _cooldown(observed: ObservedState, name: str, fallback: float) -> int:
 
 
 def _event_trigger(trigger: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The YAML event trigger a Prefect deployment trigger was built from (compiler/commands/build.py: event_trigger)."""
+    """The YAML event trigger a Prefect deployment trigger was built from (compiler/commands/build/deployments.py: event_trigger)."""
     expect = list(trigger.get("expect") or [])
     match = dict(trigger.get("match") or {})
     if len(expect) != 1:

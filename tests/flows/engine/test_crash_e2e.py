@@ -13,7 +13,7 @@ import signal
 import time
 from typing import Any
 
-from compiler.commands.build import ZOMBIE_AFTER_SECONDS
+from compiler.commands.build.deployments import ZOMBIE_AFTER_SECONDS
 from tests.flows.e2e_support import Runtime
 
 # Heartbeat interval + the automation's window + the trigger service's evaluation period, with headroom

@@ -19,7 +19,6 @@ import httpx
 import pytest
 import yaml
 
-from compiler.commands import build as build_module
 from compiler.commands.build import (
     CONCURRENCY_LIMITS_PATH,
     DEFINITIONS_DIR,
@@ -33,7 +32,6 @@ from compiler.commands.build import (
     build,
     check,
 )
-from compiler.language import prefect_names
 from compiler.language.deploy_config import apply_server_objects, deploy_environment, pull_steps_for_directory, resolve_build_options
 from tests import ROOT
 from tests.conftest import PREFECT_BIN, prefect_env
@@ -383,7 +381,7 @@ def test_failed_write_leaves_old_file_and_no_temp_files(tmp_path: Path, monkeypa
     def failing_replace(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("compiler.commands.build.os.replace", failing_replace)
+    monkeypatch.setattr("compiler.commands.build.write.os.replace", failing_replace)
     with pytest.raises(OSError):
         build(folder, tmp_path, BuildOptions())
     monkeypatch.undo()
@@ -654,10 +652,3 @@ def test_prefect_deploy_all_accepts_generated_yaml(prefect_server: str, tmp_path
 
     asyncio.run(verify())
 
-
-def test_build_writes_the_entrypoints_deploy_and_plan_recognise() -> None:
-    # build.py still defines its own copies (it is being split); deploy and plan read prefect_names'.
-    assert (build_module.AUTOMATIONS_MODULE, build_module.WATCHER_ENTRYPOINT) == (
-        prefect_names.AUTOMATIONS_MODULE,
-        prefect_names.WATCHER_ENTRYPOINT,
-    )
