@@ -139,7 +139,7 @@ def _edit(config_dir: Path, rng: random.Random) -> None:
 
 
 async def _deploy(catalog: Any) -> dict[Any, Any]:
-    """`serve`'s deploy (compiler/commands/serve.py) of every automation, in DEPLOY_PARTS parts at a time: one part waits
+    """`serve`'s deploy (compiler/commands/serve/command.py) of every automation, in DEPLOY_PARTS parts at a time: one part waits
     on the server while another builds its flows (the server serialises the writes anyway)."""
     from compiler.commands.serve import deploy_for_serving
     from compiler.language.catalog import Catalog

@@ -399,7 +399,7 @@ def _with_shared_tls_context(original: Callable[..., None]) -> Callable[..., Non
     return __init__
 
 
-# --- 11. Sending what a process still holds before the server it owns stops (compiler/commands/serve.py) ----------
+# --- 11. Sending what a process still holds before the server it owns stops (compiler/commands/serve/command.py) ----------
 # Prefect's event and log workers send from background threads and drain from interpreter exit hooks. `serve`
 # stops the embedded server it started before the interpreter exits, so those hooks found no server and printed
 # "--- Error logging to API --- All connection attempts failed" on every Ctrl-C with a run's logs still queued.

@@ -137,7 +137,7 @@ class BackgroundServing:
 
     async def _main(self, catalog: Catalog, ready: concurrent.futures.Future[None]) -> None:
         # deferred: these import Prefect, ~1 s CPU (measured); `import platform_god.automations` does without it
-        from compiler.commands.serve_register import LazyFlows, register_for_serving
+        from compiler.commands.serve.register import LazyFlows, register_for_serving
         from flows.engine.executor import InProcessExecutor, crash_orphaned_runs
 
         registration = await register_for_serving(catalog, self.trigger_types)

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from compiler.commands.serve import SERVE_LOCK
-from compiler.commands.serve_lock import LockHeld, ProjectLock
+from compiler.commands.serve.lock import LockHeld, ProjectLock
 from compiler.language.project import find_project_root
 from platform_god.automations._runtime import on_exit, using_api
 from platform_god.automations._serving import BackgroundServing, StopReport

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.commands.serve_lock import LockHeld
+from compiler.commands.serve.lock import LockHeld
 from platform_god.automations import AutomationRegistry, AutomationScheduler
 from tests.platform_god.automations.support import GateServer
 from tests.prefect_support import make_project, project_runtime, runs_of_deployment, using_api

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from compiler.commands import serve_report
+from compiler.commands.serve import report as serve_report
 from compiler.language.model.automation import automation_model
 
 NOW = datetime(2026, 11, 30, 14, 7, 30, tzinfo=UTC)

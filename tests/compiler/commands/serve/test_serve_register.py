@@ -93,7 +93,7 @@ async def _served_watcher(name: str) -> None:
 @pytest.fixture(scope="module")
 def registered(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A few hundred automations registered twice (a start and a restart), then with one of them changed."""
-    from compiler.commands.serve_register import register_for_serving
+    from compiler.commands.serve.register import register_for_serving
 
     tag = f"reg{uuid.uuid4().hex[:8]}"
     folder = tmp_path_factory.mktemp("serve-register") / "automations"
@@ -144,7 +144,7 @@ def test_one_changed_automation_is_one_write(registered: dict[str, Any]) -> None
 
 
 def test_flows_are_built_only_when_used(registered: dict[str, Any]) -> None:
-    from compiler.commands.serve_register import LazyFlows
+    from compiler.commands.serve.register import LazyFlows
 
     flows = LazyFlows(registered["first"].automations)
     some = next(iter(flows))

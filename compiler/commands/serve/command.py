@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from compiler.commands import serve_report
 from compiler.commands.api_endpoint import configured_api_url
 from compiler.commands.output import err, say
-from compiler.commands.serve_lock import LockHeld, ProjectLock
+from compiler.commands.serve import report as serve_report
+from compiler.commands.serve.lock import LockHeld, ProjectLock
 from compiler.commands.webhooks import add_serve_arguments, start_for_serve
 from compiler.language.catalog import load_catalog
 from compiler.language.condition_groups import condition_groups
@@ -34,7 +34,7 @@ async def deploy_for_serving(catalog: Any, trigger_types: frozenset[str] | None 
     types (the Python API's trigger engine serves event and condition automations, its scheduler the time
     ones); None means all. Condition checks run in the serving process (``condition_checker``)."""
     # deferred: registering imports Prefect, ~1 s CPU (measured); every command loads this module; validate, list and test never need it
-    from compiler.commands.serve_register import LazyFlows, register_for_serving
+    from compiler.commands.serve.register import LazyFlows, register_for_serving
 
     return LazyFlows((await register_for_serving(catalog, trigger_types)).automations)
 
@@ -53,7 +53,7 @@ async def serve(config_dir: Path, grace_seconds: float, poll_seconds: float,
                 wait_for_server: Callable[[], Any] | None = None) -> int:
     # deferred: registering and the executor import Prefect, ~1 s CPU (measured); every command loads this module;
     # validate, list and test never need it
-    from compiler.commands.serve_register import LazyFlows, desired_for_serving, register_for_serving
+    from compiler.commands.serve.register import LazyFlows, desired_for_serving, register_for_serving
     from flows.engine.executor import InProcessExecutor, crash_orphaned_runs, serve_owns_sigterm
 
     catalog = load_catalog(config_dir)
