@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from compiler.commands.warm.protocol import disabled, read_record, recv_message, send_fds, send_message
+from compiler.commands.warm.protocol import ANSWER_TIMEOUT_SECONDS, disabled, read_record, recv_message, send_fds, send_message
 from compiler.language.project import project_path
 from flows.local_server.process_records import pid_alive
 
@@ -46,13 +46,25 @@ def run_warm(argv: Sequence[str], server_dir: Path | None = None) -> int | None:
             sock,
             {"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ), "executable": sys.executable, "path": sys.path},
         )
+    except OSError:
+        sock.close()
+        return None  # no runner listening (stale record, bad descriptors): nothing was run
+    try:
+        # The request is the runner's now: only its answer says whether it runs it. It answers once its child has
+        # checked the settings (seconds on a loaded machine). Giving up after the 2 s connect timeout and running here
+        # as well could start one `run` twice: the runner's child may have started it by then.
+        sock.settimeout(ANSWER_TIMEOUT_SECONDS)
         reply = recv_message(sock)
         if "pid" not in reply:
             return None  # declined: nothing was run
         sock.settimeout(None)
         return _wait_for(sock, int(reply["pid"]))
-    except OSError:
-        return None  # no runner listening (stale record, bad descriptors): nothing was run
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(
+            f"the warm runner took this run but did not answer ({type(exc).__name__}); it was not run here in case it runs "
+            "there: see var/prefect/warm.log, or stop the runner with `python -m compiler server stop`\n"
+        )
+        return 1
     finally:
         sock.close()
 

@@ -40,7 +40,16 @@ from typing import Any, BinaryIO
 
 from compiler.commands.warm.code_snapshot import CodeSnapshot
 from compiler.commands.warm.preload import complete_pydantic_models, import_run_modules
-from compiler.commands.warm.protocol import WarmRecord, read_record, record_path, recv_fds, recv_message, send_message, write_record
+from compiler.commands.warm.protocol import (
+    CHECK_TIMEOUT_SECONDS,
+    WarmRecord,
+    read_record,
+    record_path,
+    recv_fds,
+    recv_message,
+    send_message,
+    write_record,
+)
 from flows.local_server.process_records import pid_alive
 
 __all__ = ["main"]
@@ -48,7 +57,6 @@ __all__ = ["main"]
 IDLE_ENV = "AUTOMATIONS_WARM_IDLE_SECONDS"
 _TICK_SECONDS = 1.0
 _REQUEST_TIMEOUT = 5.0
-_CHECK_TIMEOUT = 30.0  # the child's settings check; a loaded machine is slow, a hung child is declined
 _SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes
 
 
@@ -197,7 +205,7 @@ class _Host:
             check = settings_key not in self.settings_checked
             return _Job(list(request["argv"]), cwd, env, str(request["path"][0]), fds, write_end, check)
         os.close(write_end)
-        answer = _first_answer(read_end, _CHECK_TIMEOUT)
+        answer = _first_answer(read_end, CHECK_TIMEOUT_SECONDS)
         if answer != b"1":
             os.close(read_end)
             reason = answer[1:].decode(errors="replace") or "the run did not start"

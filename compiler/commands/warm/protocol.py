@@ -13,6 +13,8 @@ from typing import Any
 from flows.local_server.process_records import read_process_record, write_process_record
 
 __all__ = [
+    "ANSWER_TIMEOUT_SECONDS",
+    "CHECK_TIMEOUT_SECONDS",
     "DISABLE_ENV",
     "WarmRecord",
     "disabled",
@@ -28,6 +30,10 @@ __all__ = [
 # AUTOMATIONS_WARM_RUNS=false: `run` neither uses nor starts a warm runner (every run imports Prefect itself).
 DISABLE_ENV = "AUTOMATIONS_WARM_RUNS"
 _HEADER = struct.Struct("!I")
+# The runner answers a request once its forked child has checked the run's settings (or after this long, declining).
+CHECK_TIMEOUT_SECONDS = 30.0  # a loaded machine is slow; a hung child is declined
+# How long a caller waits for that answer: past the runner's own bound, so the runner always answers first.
+ANSWER_TIMEOUT_SECONDS = CHECK_TIMEOUT_SECONDS + 15.0
 _MAX_MESSAGE = 16 * 1024 * 1024  # an environment and an argument list; anything larger is not ours
 
 
