@@ -71,7 +71,10 @@ def _print_last_check(name: str) -> None:
     from flows.registry import RegistryError
 
     try:
-        check = last_check(load_automation(name).automation)
+        automation = load_automation(name).automation
+        if automation.trigger.type != "condition":
+            return  # only condition automations are checked
+        check = last_check(automation)
     except (KeyError, RegistryError):
         return
     if check is None:

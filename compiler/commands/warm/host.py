@@ -309,6 +309,10 @@ class _Host:
         conn.close()
         self.lock.close()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # Ctrl-C as in a `run` of its own: the caller forwards SIGINT only when its user pressed it. The runner may
+        # have inherited SIGINT ignored (its first `run` started as a background job), and so ignored every
+        # forwarded Ctrl-C: the caller waited for the whole run.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 _HOST_PID = 0

@@ -191,6 +191,13 @@ def test_turned_off_the_command_runs_itself(project: Project) -> None:
     assert (done.returncode, _runs_in_log(project)) == (0, before), done.stdout + done.stderr
 
 
+def _as_from_a_terminal(*args: str) -> list[str]:
+    """``python -m compiler ARGS`` as typed at a terminal, with SIGINT at its default: pytest may run as a background
+    job, whose commands inherit SIGINT ignored (exec keeps the reset; no preexec_fn in a process with threads)."""
+    reset_then_exec = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.executable, sys.argv[1:])"
+    return [sys.executable, "-c", reset_then_exec, sys.executable, "-m", "compiler", *args]
+
+
 class _SlowHandler(BaseHTTPRequestHandler):
     arrived = threading.Event()
 
@@ -205,13 +212,14 @@ class _SlowHandler(BaseHTTPRequestHandler):
 
 
 def test_ctrl_c_reaches_the_run_and_its_exit_code_comes_back(project: Project) -> None:
+    _SlowHandler.arrived.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = {**project.env, "AUTOMATIONS_HTTP_ALLOW_PRIVATE": "true"}
     before = _runs_in_log(project)
     caller = subprocess.Popen(
-        [sys.executable, "-m", "compiler", "run", "warm_slow", "--param", f"url=http://127.0.0.1:{server.server_port}/slow"],
+        _as_from_a_terminal("run", "warm_slow", "--param", f"url=http://127.0.0.1:{server.server_port}/slow"),
         cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )
     try:
@@ -223,6 +231,28 @@ def test_ctrl_c_reaches_the_run_and_its_exit_code_comes_back(project: Project) -
             caller.kill()
         server.shutdown()
     assert _runs_in_log(project) == before + 1, out + err
+    assert caller.returncode == 130 and "interrupted" in err, (caller.returncode, out[-2000:], err[-2000:])
+
+
+def test_ctrl_c_ends_a_run_in_its_own_process_at_once(project: Project) -> None:
+    """Without the runner (turned off, or declining: changed code) the caller runs it: Ctrl-C ends that too."""
+    _SlowHandler.arrived.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {**project.env, "AUTOMATIONS_HTTP_ALLOW_PRIVATE": "true", "AUTOMATIONS_WARM_RUNS": "false"}
+    caller = subprocess.Popen(
+        _as_from_a_terminal("run", "warm_slow", "--param", f"url=http://127.0.0.1:{server.server_port}/slow"),
+        cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert _SlowHandler.arrived.wait(120), "the run never called the slow endpoint"
+        caller.send_signal(signal.SIGINT)
+        out, err = caller.communicate(timeout=50)  # well before the endpoint's 60 s answer
+    finally:
+        if caller.poll() is None:
+            caller.kill()
+        server.shutdown()
     assert caller.returncode == 130 and "interrupted" in err, (caller.returncode, out[-2000:], err[-2000:])
 
 
