@@ -38,6 +38,7 @@ from prefect.states import Crashed, Pending
 
 from flows.local_server.process_records import pid_alive
 from flows.prefect_api import clients as api_clients
+from flows.prefect_api.paging import read_all
 from flows.prefect_api.seam import engine_leaves_sigterm_alone, one_suspension_observer_for_this_loop, run_flow_in_this_process
 
 api_clients.install()  # quick retries of SQLite 503s, one TLS context (see flows/prefect_api/clients.py)
@@ -229,20 +230,14 @@ async def crash_orphaned_runs(deployment_ids: list[UUID]) -> list[UUID]:
     living process here is executing are left alone; a run whose owner on another machine died is
     marked Crashed by the zombie-run automation once its heartbeats stop.
     """
-    found: list[FlowRun] = []
     async with get_client() as client:
-        while True:
-            page = await client.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=deployment_ids)),
-                flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))
-                ),
-                limit=200,
-                offset=len(found),
-            )
-            found.extend(page)
-            if len(page) < 200:
-                break
+        found: list[FlowRun] = await read_all(
+            client.read_flow_runs,
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=deployment_ids)),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))
+            ),
+        )
         orphans = [run for run in found if _owner_is_gone(run.infrastructure_pid)]
         for run in orphans:
             await client.set_flow_run_state(

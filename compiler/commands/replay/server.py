@@ -19,10 +19,10 @@ from compiler.commands.replay.deployed import deployed_event_patterns
 from compiler.commands.replay.fetch import event_prefixes, read_events
 from compiler.commands.replay.window import Window
 from compiler.language.prefect_names import cooldown_limit_name
+from flows.prefect_api.paging import read_all
 
 __all__ = ["ServerHistory", "read_history"]
 
-_PAGE = 200  # the API's cap for flows and flow runs
 
 
 @dataclass
@@ -42,25 +42,17 @@ async def _timed(seconds: dict[str, float], key: str, work: Any) -> Any:
         seconds[key] = time.perf_counter() - started
 
 
-async def _paged(read: Callable[..., Any], **kwargs: Any) -> list[Any]:
-    found: list[Any] = []
-    while True:
-        page = await read(limit=_PAGE, offset=len(found), **kwargs)
-        found.extend(page)
-        if len(page) < _PAGE:
-            return found
-
 
 async def _runs(client: Any, names: list[str], window: Window) -> dict[str, Counter[str]]:
     """Flow runs of the automations' flows expected to start in the window, counted by state name."""
     if not names:
         return {}
-    flows = await _paged(client.read_flows, flow_filter=FlowFilter(name=FlowFilterName(any_=names)))
+    flows = await read_all(client.read_flows, flow_filter=FlowFilter(name=FlowFilterName(any_=names)))
     flow_names = {f.id: f.name for f in flows}
     counts: dict[str, Counter[str]] = {}
     if not flow_names:
         return counts
-    runs = await _paged(
+    runs = await read_all(
         client.read_flow_runs,
         flow_filter=FlowFilter(id=FlowFilterId(any_=sorted(flow_names, key=str))),
         flow_run_filter=FlowRunFilter(

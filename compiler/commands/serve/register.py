@@ -32,6 +32,7 @@ from compiler.language.catalog import Catalog, LoadedAutomation
 from compiler.language.deploy_config import BuildOptions, apply_prefect_automations
 from compiler.language.prefect_names import PLATFORM_TAG
 from flows.engine.flow_factory import build_flow, parameter_schema_of
+from flows.prefect_api.paging import read_all
 
 __all__ = ["Desired", "LazyFlows", "Registration", "desired_for_serving", "register_for_serving", "served_automations"]
 
@@ -45,7 +46,6 @@ _IN_FLIGHT = 4
 # Served flows validate their parameters when a run starts (validate_parameters), so a bad parameter still
 # ends the run Failed with the reason.
 _ENFORCE_PARAMETER_SCHEMA = False
-_PAGE = 200  # the API caps reads at 200 items
 
 
 @dataclass
@@ -182,14 +182,6 @@ def _owner(automation: dict[str, Any]) -> str | None:
     return None
 
 
-async def _paged(read: Any, **kwargs: Any) -> list[Any]:
-    found: list[Any] = []
-    while True:
-        page = await read(limit=_PAGE, offset=len(found), **kwargs)
-        found.extend(page)
-        if len(page) < _PAGE:
-            return found
-
 
 # --------------------------------------------------------------------------------------------------
 # Writing
@@ -241,10 +233,10 @@ async def register_for_serving(
     items = desired if desired is not None else desired_for_serving(catalog, trigger_types)
     registration = Registration()
     async with get_client() as client:
-        existing = await _paged(client.read_deployments, deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[PLATFORM_TAG])))
+        existing = await read_all(client.read_deployments, deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[PLATFORM_TAG])))
         by_key = {(d.entrypoint, d.name): d for d in existing}
         owned: dict[str, list[dict[str, Any]]] = {}
-        for automation in await _paged(client.read_automations):
+        for automation in await read_all(client.read_automations):
             data = automation.model_dump(mode="json")
             owner = _owner(data)
             if owner is not None:

@@ -211,12 +211,14 @@ class _SlowHandler(BaseHTTPRequestHandler):
         pass
 
 
-def test_ctrl_c_reaches_the_run_and_its_exit_code_comes_back(project: Project) -> None:
+@pytest.mark.parametrize("warm", [True, False], ids=["through the runner", "in its own process"])
+def test_ctrl_c_ends_the_run_and_its_exit_code_comes_back(project: Project, warm: bool) -> None:
+    """Through the runner (the caller forwards Ctrl-C to the run) and without it (turned off, or declining)."""
     _SlowHandler.arrived.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {**project.env, "AUTOMATIONS_HTTP_ALLOW_PRIVATE": "true"}
+    env = {**project.env, "AUTOMATIONS_HTTP_ALLOW_PRIVATE": "true", **({} if warm else {"AUTOMATIONS_WARM_RUNS": "false"})}
     before = _runs_in_log(project)
     caller = subprocess.Popen(
         _as_from_a_terminal("run", "warm_slow", "--param", f"url=http://127.0.0.1:{server.server_port}/slow"),
@@ -230,29 +232,7 @@ def test_ctrl_c_reaches_the_run_and_its_exit_code_comes_back(project: Project) -
         if caller.poll() is None:
             caller.kill()
         server.shutdown()
-    assert _runs_in_log(project) == before + 1, out + err
-    assert caller.returncode == 130 and "interrupted" in err, (caller.returncode, out[-2000:], err[-2000:])
-
-
-def test_ctrl_c_ends_a_run_in_its_own_process_at_once(project: Project) -> None:
-    """Without the runner (turned off, or declining: changed code) the caller runs it: Ctrl-C ends that too."""
-    _SlowHandler.arrived.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {**project.env, "AUTOMATIONS_HTTP_ALLOW_PRIVATE": "true", "AUTOMATIONS_WARM_RUNS": "false"}
-    caller = subprocess.Popen(
-        _as_from_a_terminal("run", "warm_slow", "--param", f"url=http://127.0.0.1:{server.server_port}/slow"),
-        cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-    )
-    try:
-        assert _SlowHandler.arrived.wait(120), "the run never called the slow endpoint"
-        caller.send_signal(signal.SIGINT)
-        out, err = caller.communicate(timeout=50)  # well before the endpoint's 60 s answer
-    finally:
-        if caller.poll() is None:
-            caller.kill()
-        server.shutdown()
+    assert _runs_in_log(project) == before + (1 if warm else 0), out + err
     assert caller.returncode == 130 and "interrupted" in err, (caller.returncode, out[-2000:], err[-2000:])
 
 
