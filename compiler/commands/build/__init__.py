@@ -31,8 +31,8 @@ from compiler.commands.build.render import (
 )
 from compiler.commands.build.write import BuildResult, CheckResult, build, check
 from compiler.language.condition_groups import GROUPS_INDEX_PATH
-from compiler.language.deploy_config import BuildOptions, deploy_environment
-from compiler.language.prefect_names import AUTOMATIONS_MODULE, PLATFORM_TAG, WATCHER_ENTRYPOINT, WATCHER_FLOW_NAME, cooldown_limit_name
+from compiler.language.deploy_config import BuildOptions
+from compiler.language.prefect_names import AUTOMATIONS_MODULE, WATCHER_ENTRYPOINT, WATCHER_FLOW_NAME
 
 __all__ = [
     "AUTOMATIONS_MODULE",
@@ -41,7 +41,6 @@ __all__ = [
     "EVENT_PARAMETER",
     "GENERATED_HEADER",
     "GROUPS_INDEX_PATH",
-    "PLATFORM_TAG",
     "PREFECT_AUTOMATIONS_PATH",
     "PREFECT_YAML_PATH",
     "PROJECT_NAME",
@@ -56,8 +55,6 @@ __all__ = [
     "check",
     "cmd_build",
     "concurrency_limits",
-    "cooldown_limit_name",
-    "deploy_environment",
     "deployments_for",
     "event_trigger",
     "parsed_prefect_yaml",
