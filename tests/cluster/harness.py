@@ -377,6 +377,9 @@ def ha_server_environment(redis_url: str) -> dict[str, str]:
         "PREFECT_SERVER_EVENTS_CAUSAL_ORDERING": "prefect_redis.ordering",
         "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect_redis.lease_storage",
         "PREFECT_REDIS_MESSAGING_URL": f"{base}/0",
+        # prefect-redis holds up to 5 received events for up to 10 s before it writes them to Redis, while the
+        # sender's events client already counts them as delivered: an API server killed then loses them.
+        "PREFECT_REDIS_MESSAGING_PUBLISHER_BATCH_SIZE": "1",
         "PREFECT_SERVER_DOCKET_URL": f"{base}/1",
     }
 

@@ -10,13 +10,17 @@ crashes) is not repeated here; these are the parts the second API server and the
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from prefect.events import Event
+from prefect.events.clients import PrefectEventsClient
 
 from tests.cluster.harness import (
     Cluster,
@@ -180,6 +184,21 @@ def test_runs_in_flight_ride_out_an_api_outage_longer_than_prefects_retries_and_
         assert len(cluster_http.requests(f"/ha/slow/last/{tag}")) == 1
 
 
+def test_an_event_an_api_server_acknowledged_runs_although_that_server_is_killed_right_after(
+    cluster: Cluster, cluster_http: ScriptedServer
+) -> None:
+    """Prefect's events client forgets an event once the server has answered a ping sent after it (its
+    checkpoint, every 30 s in a flow-run process); the server must have passed it on to Redis by then."""
+    event = custom_event("ha-fanout", {"n": "acknowledged"})
+    asyncio.run(_emit_acknowledged_then(cluster.server_url(1), event, lambda: cluster.kill_api_server(1)))
+    try:
+        ran = _paths_within(cluster_http, "/ha/fanout/acknowledged", 120.0)
+    finally:
+        cluster.restart_api_server(1)
+
+    assert ran == 1
+
+
 def test_an_api_server_killed_under_load_loses_no_run_and_events_keep_running_through_the_balancer(
     cluster: Cluster, cluster_http: ScriptedServer
 ) -> None:
@@ -207,3 +226,26 @@ def _task_states_when_recorded(cluster: Cluster, run_id: str) -> dict[str, str]:
         if (len(found) == 3 and "Running" not in found.values()) or time.monotonic() > deadline:
             return found
         time.sleep(1)
+
+
+async def _emit_acknowledged_then(api_url: str, event: dict[str, Any], kill: Callable[[], None]) -> None:
+    """Send ``event`` with Prefect's events client and ``kill`` the server half a second after it acknowledged
+    the event (``checkpoint_every=1``: every emit waits for the pong of a ping sent after it), with the
+    connection still open as a flow-run process keeps it (the server flushes what it holds when a client
+    disconnects)."""
+    client = PrefectEventsClient(api_url=api_url, checkpoint_every=1)
+    await client.__aenter__()
+    try:
+        await client.emit(Event.model_validate(event))
+        await asyncio.sleep(0.5)  # well inside prefect-redis's default 10 s publishing interval
+        kill()
+    finally:
+        with contextlib.suppress(Exception):  # closing the connection to a killed server fails: that is the point
+            await client.__aexit__(None, None, None)
+
+
+def _paths_within(server: ScriptedServer, path: str, timeout: float) -> int:
+    """How many requests to ``path`` the server saw, waiting up to ``timeout`` for the first."""
+    with contextlib.suppress(AssertionError):
+        server.wait_for(path, 1, timeout=timeout)
+    return len(server.requests(path))

@@ -58,10 +58,12 @@ def rule_key(loaded: LoadedAutomation) -> tuple[Any, ...]:
     return (trigger.type, json.dumps(data, sort_keys=True, default=str), trigger.cooldown_seconds)
 
 
-def _cooldown(observed: ObservedState, name: str, fallback: float) -> int:
+def _cooldown(observed: ObservedState, name: str) -> int | None:
+    """The deployed cooldown from its limit's decay; None without a limit: ``serve`` and plain ``prefect deploy``
+    leave the limit to the automation's first run, so a limit missing says nothing about the cooldown."""
     limit = observed.limits.get(cooldown_limit_name(name))
     decay = (limit or {}).get("slot_decay_per_second") or 0
-    return round(1 / decay) if decay > 0 else round(fallback)
+    return round(1 / decay) if decay > 0 else None
 
 
 def _event_trigger(trigger: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -86,20 +88,27 @@ def _event_trigger(trigger: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _server_trigger(
-    name: str, observed: ObservedState, shape: Mapping[str, Any], checks: Sequence[RecordedCheck]
+    loaded: LoadedAutomation, observed: ObservedState, shape: Mapping[str, Any], checks: Sequence[RecordedCheck]
 ) -> tuple[dict[str, Any] | None, str]:
-    """The trigger (YAML form) the server's objects say is deployed, or None and why not."""
+    """The trigger (YAML form) the server's objects say is deployed, or None and why not. Without a cooldown
+    limit on the server, a time or condition trigger gets the working tree's cooldown (``_cooldown``)."""
+    name = loaded.automation.name
+    cooldown = _cooldown(observed, name)
     for entry in (shape.get("triggers") or {}).values():
         trigger = entry.get("trigger") or {}
         if trigger.get("type") == "event":
             spec = _event_trigger(trigger)
             if spec is None:
                 return None, f"its deployment trigger expects {trigger.get('expect')}, which no event trigger of ours makes"
-            return {"type": "event", "event": spec, "cooldown_seconds": _cooldown(observed, name, float(trigger.get("within") or 0))}, ""
+            # the trigger's ``within`` is the cooldown too (compiler/commands/build/deployments.py: event_trigger)
+            within = round(float(trigger.get("within") or 0))
+            return {"type": "event", "event": spec, "cooldown_seconds": within if cooldown is None else cooldown}, ""
+    if cooldown is None:
+        cooldown = loaded.automation.trigger.cooldown_seconds
     for schedule in shape.get("schedules") or []:
         if "cron" in schedule:
             time = {"cron_expression": schedule["cron"], "timezone_str": schedule.get("timezone") or "UTC"}
-            return {"type": "time", "time": time, "cooldown_seconds": _cooldown(observed, name, 0)}, ""
+            return {"type": "time", "time": time, "cooldown_seconds": cooldown}, ""
     # Neither: what a condition automation deploys. Its checks record the condition they checked.
     if not checks:
         return None, (
@@ -110,7 +119,7 @@ def _server_trigger(
     recorded = dict(latest.condition)
     if latest.interval_seconds is not None:  # the previous release's per-automation events did not record it
         recorded["check_interval_seconds"] = latest.interval_seconds
-    return {"type": "condition", "condition": recorded, "cooldown_seconds": _cooldown(observed, name, 0)}, ""
+    return {"type": "condition", "condition": recorded, "cooldown_seconds": cooldown}, ""
 
 
 def _from_definition(data: Mapping[str, Any]) -> LoadedAutomation:
@@ -144,9 +153,11 @@ def deployed_version(loaded: LoadedAutomation, observed: ObservedState, checks: 
             return Deployed(None, UNKNOWN, True, (*notes, f"the deployed definition does not load: {str(exc).splitlines()[0]}"))
         working = normalized(loaded.automation) | {"inputs": list(loaded.inputs)}
         return Deployed(deployed, DEFINITION, working != dict(definition), tuple(notes))
-    trigger, why = _server_trigger(name, observed, shape, checks)
+    trigger, why = _server_trigger(loaded, observed, shape, checks)
     if trigger is None:
         return Deployed(None, UNKNOWN, True, (*notes, f"the deployed trigger is not known: {why}"))
+    if trigger["type"] != "event" and loaded.automation.trigger.cooldown_seconds and _cooldown(observed, name) is None:
+        notes.append("its cooldown is not on the server yet (its limit comes with the first run): the working tree's is assumed")
     try:
         deployed = _with_trigger(loaded, trigger)
     except ValueError as exc:

@@ -51,6 +51,17 @@ def test_an_edited_trigger_differs_from_the_deployed_one(deployed: dict[str, Any
     assert found.loaded is not None and rule_key(found.loaded) == rule_key(before)
 
 
+@pytest.mark.parametrize("trigger", [TIME, {**CONDITION, "cooldown_seconds": 300}], ids=["time", "condition"])
+def test_a_cooldown_limit_not_created_yet_is_no_change(trigger: dict[str, Any]) -> None:
+    """``serve`` and plain ``prefect deploy`` leave the cooldown limit to the first run."""
+    loaded = automation(trigger)
+    observed = server_with(loaded)
+    observed.limits.clear()
+    found = deployed_version(loaded, observed, checks_of(trigger))
+    assert (found.source, found.changed) == (SERVER, False)
+    assert any("its cooldown is not on the server yet" in note for note in found.notes), found.notes
+
+
 @pytest.mark.parametrize(
     ("actions", "changed"),
     [(None, False), ([{"type": "log_message", "name": "say", "parameters": {"message": "bye"}}], True)],
