@@ -1,21 +1,17 @@
-"""Commands for webhooks: ``webhooks`` (the receiver alone), ``dry-run NAME --request FILE``, and the receiver under ``serve``."""
+"""Commands for webhooks: ``webhooks`` (the receiver alone) and the receiver under ``serve``; ``dry-run`` of one is in dry_run/webhook.py."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from compiler.commands.api_endpoint import use_api
 from compiler.commands.output import err, say
-from compiler.commands.webhook_dry_run import SavedRequestError, read_saved_request, webhook_dry_run
-from compiler.language.catalog import load_catalog
 from compiler.language.webhook_catalog import load_webhooks, webhooks_dir_for
 
-__all__ = ["add_command", "add_serve_arguments", "cmd_dry_run_webhook", "cmd_webhooks", "start_for_serve"]
+__all__ = ["add_command", "add_serve_arguments", "cmd_webhooks", "start_for_serve"]
 
 
 def _webhooks(config_dir: Path) -> Any:
@@ -75,55 +71,6 @@ def start_for_serve(config_dir: Path, host: str | None, port: int | None, say: C
         return None, False
     say(f"webhooks: listening on http://{receiver.address}: {_describe(enabled)}")
     return receiver, True
-
-
-def _format_report(report: dict[str, Any]) -> list[str]:
-    accepted = report["accepted"]
-    verdict = ("would ACCEPT (202)" if accepted else
-               f"would REFUSE ({report['status']}): {report['reason']}" if accepted is False else
-               "would ACCEPT if the signature is right (it was not checked)")
-    if report["status"] == 200:
-        verdict = f"would answer 200: {report['reason']}"
-    lines = [f"{report['webhook']} (POST {report['path']}): {verdict}"]
-    event = report["event"]
-    if event is not None:
-        lines.append(f"  event {event['id']}: {event['event']}")
-        lines.append(f"    resource: {json.dumps(event['resource'], sort_keys=True)}")
-        lines.append(f"    payload:  {json.dumps(event['payload'], sort_keys=True, default=str)[:2000]}")
-        triggered = [row for row in report["automations"] if row["matches"]]
-        if not triggered:
-            lines.append("  would trigger no automation (no event trigger matches)")
-        for row in triggered:
-            disabled = " [disabled: not served or deployed]" if row["status"] != "enabled" else ""
-            lines.append(f"  would trigger {row['automation']}: {row['why']}{disabled}")
-    for note in report["notes"]:
-        lines.append(f"  note: {note}")
-    return lines
-
-
-def cmd_dry_run_webhook(args: argparse.Namespace) -> int:
-    """``dry-run NAME --request FILE``: NAME is a webhook; the report says what the receiver would do."""
-    catalog = _webhooks(args.config_dir)
-    try:
-        loaded = catalog.get(args.name)
-    except KeyError as exc:
-        err(str(exc.args[0]))
-        for diagnostic in catalog.errors:
-            err(str(diagnostic))
-        return 1
-    try:
-        headers, body, notes = read_saved_request(args.request)
-    except SavedRequestError as exc:
-        err(str(exc))
-        return 2
-    report = asyncio.run(webhook_dry_run(loaded, headers, body, load_catalog(args.config_dir)))
-    report["notes"] = notes + report["notes"]
-    if args.json:
-        say(json.dumps(report, indent=2, default=str))
-    else:
-        for line in _format_report(report):
-            say(line)
-    return 0
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:

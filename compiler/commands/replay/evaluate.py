@@ -4,7 +4,7 @@ suppresses, and the first few as their run would see them. Nothing is executed.
 Every step is the production or dry-run code: the event matcher (flows/events/matching.py), the condition
 evaluation on the recorded values (flows/conditions/evaluate.py through ``trigger_verdict``), the server's cron dates
 (flows/prefect_api/seam.py), the cooldown rule and the action previews of ``dry-run`` and ``test``
-(compiler/commands/dry_run.py) with the run's template variables (flows/engine/run_context.py).
+(compiler/commands/dry_run/automation.py) with the run's template variables (flows/engine/run_context.py).
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from croniter import croniter
 from compiler.commands.api_endpoint import configured_api_url
 from compiler.commands.cli_failures import api_failure
 from compiler.commands.command_inputs import load_named, parse_params, read_json, usage
+from compiler.commands.dry_run.webhook import cmd_dry_run_webhook
 from compiler.commands.output import out
-from compiler.commands.webhooks import cmd_dry_run_webhook
 from compiler.language.catalog import LoadedAutomation
 from compiler.language.templates import MissingVariable, TemplateSyntaxError, render_value
 from flows.conditions.evaluate import evaluate_condition
@@ -32,6 +32,10 @@ from flows.engine.run_context import RunInputs, builtin_variables, missing_input
 from flows.events.matching import match_event, normalize_event
 
 __all__ = [
+    "FAILS",
+    "RUNS",
+    "SKIPPED",
+    "UNKNOWN",
     "ActionPreview",
     "TriggerVerdict",
     "add_command",

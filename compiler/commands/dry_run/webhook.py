@@ -1,8 +1,10 @@
-"""Dry run of a webhook: would a saved request (headers + body) be accepted, which event would it become,
-and which automations would that event trigger. Nothing is emitted."""
+"""``dry-run NAME --request FILE`` of a webhook: would a saved request (headers + body) be accepted, which event
+would it become, and which automations would that event trigger. Nothing is emitted."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import base64
 import json
 import os
@@ -11,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from compiler.commands.api_endpoint import configured_api_url
-from compiler.language.catalog import Catalog
+from compiler.commands.output import err, say
+from compiler.language.catalog import Catalog, load_catalog
 from compiler.language.model.webhooks import secret_name
-from compiler.language.webhook_catalog import LoadedWebhook
+from compiler.language.webhook_catalog import LoadedWebhook, load_webhooks, webhooks_dir_for
 from flows.events.matching import match_event
 from flows.events.webhooks.auth import verify
 from flows.events.webhooks.intake import Verdict, after_authentication, precheck
 
-__all__ = ["SavedRequestError", "read_saved_request", "webhook_dry_run"]
+__all__ = ["SavedRequestError", "cmd_dry_run_webhook", "read_saved_request", "webhook_dry_run"]
 
 
 class SavedRequestError(ValueError):
@@ -114,3 +117,52 @@ async def webhook_dry_run(loaded: LoadedWebhook, headers: dict[str, str], body: 
     if verdict.event is not None:
         report["automations"] = _triggered(catalog, verdict.event)
     return report
+
+
+def _format_report(report: dict[str, Any]) -> list[str]:
+    accepted = report["accepted"]
+    verdict = ("would ACCEPT (202)" if accepted else
+               f"would REFUSE ({report['status']}): {report['reason']}" if accepted is False else
+               "would ACCEPT if the signature is right (it was not checked)")
+    if report["status"] == 200:
+        verdict = f"would answer 200: {report['reason']}"
+    lines = [f"{report['webhook']} (POST {report['path']}): {verdict}"]
+    event = report["event"]
+    if event is not None:
+        lines.append(f"  event {event['id']}: {event['event']}")
+        lines.append(f"    resource: {json.dumps(event['resource'], sort_keys=True)}")
+        lines.append(f"    payload:  {json.dumps(event['payload'], sort_keys=True, default=str)[:2000]}")
+        triggered = [row for row in report["automations"] if row["matches"]]
+        if not triggered:
+            lines.append("  would trigger no automation (no event trigger matches)")
+        for row in triggered:
+            disabled = " [disabled: not served or deployed]" if row["status"] != "enabled" else ""
+            lines.append(f"  would trigger {row['automation']}: {row['why']}{disabled}")
+    for note in report["notes"]:
+        lines.append(f"  note: {note}")
+    return lines
+
+
+def cmd_dry_run_webhook(args: argparse.Namespace) -> int:
+    """``dry-run NAME --request FILE``: NAME is a webhook; the report says what the receiver would do."""
+    catalog = load_webhooks(webhooks_dir_for(args.config_dir))
+    try:
+        loaded = catalog.get(args.name)
+    except KeyError as exc:
+        err(str(exc.args[0]))
+        for diagnostic in catalog.errors:
+            err(str(diagnostic))
+        return 1
+    try:
+        headers, body, notes = read_saved_request(args.request)
+    except SavedRequestError as exc:
+        err(str(exc))
+        return 2
+    report = asyncio.run(webhook_dry_run(loaded, headers, body, load_catalog(args.config_dir)))
+    report["notes"] = notes + report["notes"]
+    if args.json:
+        say(json.dumps(report, indent=2, default=str))
+    else:
+        for line in _format_report(report):
+            say(line)
+    return 0
