@@ -88,6 +88,7 @@ def _deployment(entry: dict[str, Any], pull_steps: list[Any], definition: str | 
         "parameters": entry.get("parameters") or {},
         # The flow's parameter schema as `prefect deploy` sends it (from the same compiled definition the worker loads).
         "parameter_openapi_schema": flows.facts(entry["entrypoint"]).schema_json(),
+        "enforce_parameter_schema": bool(entry.get("enforce_parameter_schema", True)),  # Prefect's default: enforced
         "pull_steps": pull_steps,
         "paused": bool(entry.get("paused", False)),
         "concurrency_limit": concurrency,

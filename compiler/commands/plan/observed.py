@@ -129,6 +129,7 @@ def _deployment_shape(deployment: dict[str, Any], triggers: list[dict[str, Any]]
         "job_variables": deployment.get("job_variables") or {},
         "parameters": deployment.get("parameters") or {},
         "parameter_openapi_schema": deployment.get("parameter_openapi_schema") or {},
+        "enforce_parameter_schema": bool(deployment.get("enforce_parameter_schema", True)),
         "pull_steps": list(deployment.get("pull_steps") or []),
         "paused": bool(deployment.get("paused")),
         "concurrency_limit": concurrency_shape(limit, options.get("collision_strategy")),

@@ -27,6 +27,7 @@ from prefect.client.schemas.schedules import CronSchedule
 from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 
 from compiler.commands.build import WATCHER_ENTRYPOINT, deployments_for, zombie_automation
+from compiler.commands.build.deployments import ENFORCE_PARAMETER_SCHEMA
 from compiler.commands.plan.shapes import concurrency_shape, desired_schedule, desired_triggers, server_schedule, trigger_shape
 from compiler.language.catalog import Catalog, LoadedAutomation
 from compiler.language.deploy_config import BuildOptions, apply_prefect_automations
@@ -40,12 +41,6 @@ __all__ = ["Desired", "LazyFlows", "Registration", "desired_for_serving", "regis
 # flight cost the server the same CPU (18-25 s, within the noise); 8 without the project's quick 503 retries
 # (flows/prefect_api/retry.py) failed with "database is locked". More in flight only overlaps this process's share.
 _IN_FLIGHT = 4
-# With an enforced schema the server checks it against JSON Schema's metaschema on every deployment write and
-# every run created from it. Measured for P13: 200 new deployments on a fresh embedded server, 4 alternating
-# pairs, 2026-12-07: 31.8 ms of server CPU per deployment enforced vs 26.9 ms not (means; 27-37 vs 25-30).
-# Served flows validate their parameters when a run starts (validate_parameters), so a bad parameter still
-# ends the run Failed with the reason.
-_ENFORCE_PARAMETER_SCHEMA = False
 
 
 @dataclass
@@ -146,7 +141,7 @@ def _desired(loaded: LoadedAutomation, spec: dict[str, Any]) -> dict[str, Any]:
         "concurrency_limit": concurrency_shape(limit["limit"], limit["collision_strategy"]) if limit else None,
         "schedules": [desired_schedule(s) for s in spec["schedules"]],
         "triggers": desired_triggers(spec["name"], spec["triggers"]) if spec["triggers"] else {},
-        "enforce_parameter_schema": _ENFORCE_PARAMETER_SCHEMA,
+        "enforce_parameter_schema": ENFORCE_PARAMETER_SCHEMA,
     }
 
 
@@ -204,7 +199,7 @@ async def _write(client: Any, item: Desired, existing: Any | None, triggers_diff
         parameter_openapi_schema=desired["parameter_openapi_schema"],
         paused=False,
         pull_steps=[],
-        enforce_parameter_schema=_ENFORCE_PARAMETER_SCHEMA,
+        enforce_parameter_schema=ENFORCE_PARAMETER_SCHEMA,
         schedules=[DeploymentScheduleCreate(schedule=_schedule(s), active=s.get("active", True)) for s in spec["schedules"]],
         concurrency_limit=limit["limit"] if limit else None,
         concurrency_options=ConcurrencyOptions(collision_strategy=limit["collision_strategy"]) if limit else None,

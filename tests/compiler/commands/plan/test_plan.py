@@ -168,6 +168,61 @@ def test_a_changed_deployment_shows_the_field(deployed: dict[str, Any], kind: st
     assert {"op": "~", "path": path.format(name=name), "before": before, "after": after} in change["fields"]
 
 
+def test_a_deployment_enforcing_its_parameter_schema_is_a_change(deployed: dict[str, Any], prefect_server: str) -> None:
+    """Deployments are written without an enforced schema (compiler/commands/build/deployments.py says why); one an
+    earlier release wrote with Prefect's default (enforced) is brought in line by the next deploy."""
+    name = f"{deployed['tag']}_cron"
+    with _enforced(prefect_server, f"{name}/{name}"):
+        code, data = plan_json(deployed["project"], deployed["pool"])
+    (change,) = [c for c in data["changes"] if c["kind"] == "deployment"]
+    assert (code, change["name"]) == (2, f"{name}/{name}")
+    assert change["fields"] == [{"op": "~", "path": "enforce_parameter_schema", "before": True, "after": False}]
+
+
+def test_deploy_stops_enforcing_a_parameter_schema(deployed: dict[str, Any], prefect_server: str) -> None:
+    name = f"{deployed['tag']}_cron"
+    with _enforced(prefect_server, f"{name}/{name}"):
+        code, out, err = cli(deployed["project"], "deploy", "--pool", deployed["pool"])
+        assert code == 0, out + err
+        enforced = _enforces(prefect_server, f"{name}/{name}")
+
+    assert enforced is False
+
+
+def _enforces(api_url: str, deployment: str) -> bool:
+    from prefect.client.orchestration import get_client
+
+    from tests.prefect_support import using_api
+
+    async def read() -> bool:
+        async with get_client() as client:
+            return bool((await client.read_deployment_by_name(deployment)).enforce_parameter_schema)
+
+    with using_api(api_url):
+        return asyncio.run(read())
+
+
+@contextlib.contextmanager
+def _enforced(api_url: str, deployment: str) -> Iterator[None]:
+    """``deployment`` with an enforced parameter schema on the server, as before; restored afterwards."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import DeploymentUpdate
+
+    from tests.prefect_support import using_api
+
+    async def enforce(value: bool) -> None:
+        async with get_client() as client:
+            found = await client.read_deployment_by_name(deployment)
+            await client.update_deployment(found.id, DeploymentUpdate(enforce_parameter_schema=value))
+
+    with using_api(api_url):
+        asyncio.run(enforce(True))
+        try:
+            yield
+        finally:
+            asyncio.run(enforce(False))
+
+
 def test_a_changed_cooldown_changes_the_limit(deployed: dict[str, Any]) -> None:
     name = f"{deployed['tag']}_cond"
     with edited(deployed["project"], {name: ("cooldown_seconds: 120", "cooldown_seconds: 60")}):
