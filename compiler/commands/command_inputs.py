@@ -10,7 +10,7 @@ from typing import Any
 from compiler.commands.output import err
 from compiler.language.catalog import load_catalog
 
-__all__ = ["EXIT_USAGE", "load_named", "parse_params", "read_json", "usage"]
+__all__ = ["EXIT_USAGE", "load_named", "load_named_with_params", "parse_params", "read_json", "usage"]
 
 EXIT_USAGE = 2
 
@@ -51,3 +51,15 @@ def load_named(args: argparse.Namespace) -> Any:
         for diagnostic in catalog.errors:
             err(str(diagnostic))
         return None
+
+
+def load_named_with_params(args: argparse.Namespace) -> tuple[Any, dict[str, Any]] | int:
+    """The automation ``args.name`` and its ``--param`` inputs, or the exit code after saying why (1: no such
+    automation, 2: a malformed --param)."""
+    loaded = load_named(args)
+    if loaded is None:
+        return 1
+    params = parse_params(args.param)
+    if params is None:
+        return EXIT_USAGE
+    return loaded, params

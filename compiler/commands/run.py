@@ -12,7 +12,7 @@ from typing import Any
 from compiler.commands.api_endpoint import begin_api
 from compiler.commands.build import zombie_automation
 from compiler.commands.cli_failures import api_failure
-from compiler.commands.command_inputs import load_named, parse_params, read_json, usage
+from compiler.commands.command_inputs import load_named_with_params, read_json, usage
 from compiler.commands.output import err, out
 from compiler.commands.runs import print_history
 from compiler.commands.warm.control import start_runner
@@ -45,12 +45,10 @@ def set_run_environment_defaults() -> None:
 
 def _run_inputs(args: argparse.Namespace) -> tuple[Any, dict[str, Any]] | int:
     """The automation and the flow's parameters of a `run`, or the exit code of a refusal."""
-    loaded = load_named(args)
-    if loaded is None:
-        return 1
-    params = parse_params(args.param)
-    if params is None:
-        return 2
+    found = load_named_with_params(args)
+    if isinstance(found, int):
+        return found
+    loaded, params = found
     if args.event:
         try:
             params["event"] = normalize_event(read_json(args.event, "event"))

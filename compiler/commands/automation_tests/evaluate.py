@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from compiler.commands.automation_tests.loader import LoadedCase
-from compiler.commands.dry_run import FAILS, SKIPPED, UNKNOWN, ActionPreview, cooldown_verdict, preview_actions, trigger_verdict
+from compiler.commands.dry_run.automation import FAILS, SKIPPED, UNKNOWN, ActionPreview, cooldown_verdict, preview_actions, trigger_verdict
 from flows.engine.run_context import RunInputs, builtin_variables, missing_inputs, resolve_occurrence, template_variables
 
 __all__ = ["RUN_ID", "CaseOutcome", "run_case", "subset_differences"]

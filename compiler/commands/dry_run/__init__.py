@@ -3,34 +3,6 @@ event, metrics document or scheduled time, ``webhook`` for a saved webhook reque
 
 from __future__ import annotations
 
-from compiler.commands.dry_run.automation import (
-    FAILS,
-    RUNS,
-    SKIPPED,
-    UNKNOWN,
-    ActionPreview,
-    TriggerVerdict,
-    add_command,
-    cmd_dry_run,
-    cooldown_verdict,
-    dry_run,
-    in_cooldown,
-    preview_actions,
-    trigger_verdict,
-)
+from compiler.commands.dry_run.automation import add_command, cmd_dry_run
 
-__all__ = [
-    "FAILS",
-    "RUNS",
-    "SKIPPED",
-    "UNKNOWN",
-    "ActionPreview",
-    "TriggerVerdict",
-    "add_command",
-    "cmd_dry_run",
-    "cooldown_verdict",
-    "dry_run",
-    "in_cooldown",
-    "preview_actions",
-    "trigger_verdict",
-]
+__all__ = ["add_command", "cmd_dry_run"]

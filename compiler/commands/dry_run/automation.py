@@ -21,7 +21,7 @@ from croniter import croniter
 
 from compiler.commands.api_endpoint import configured_api_url
 from compiler.commands.cli_failures import api_failure
-from compiler.commands.command_inputs import load_named, parse_params, read_json, usage
+from compiler.commands.command_inputs import load_named_with_params, read_json, usage
 from compiler.commands.dry_run.webhook import cmd_dry_run_webhook
 from compiler.commands.output import out
 from compiler.language.catalog import LoadedAutomation
@@ -270,12 +270,10 @@ async def dry_run(
 def cmd_dry_run(args: argparse.Namespace) -> int:
     if getattr(args, "request", None):
         return cmd_dry_run_webhook(args)  # NAME is a webhook
-    loaded = load_named(args)
-    if loaded is None:
-        return 1
-    params = parse_params(args.param)
-    if params is None:
-        return 2
+    found = load_named_with_params(args)
+    if isinstance(found, int):
+        return found
+    loaded, params = found
     event = read_json(args.event, "event") if args.event else None
     metrics = read_json(args.metrics, "metrics") if args.metrics else None
     try:

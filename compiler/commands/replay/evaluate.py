@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from compiler.commands.dry_run import in_cooldown, preview_actions, trigger_verdict
+from compiler.commands.dry_run.automation import in_cooldown, preview_actions, trigger_verdict
 from compiler.commands.replay.history import History
 from compiler.language.catalog import LoadedAutomation
 from flows.engine.run_context import RunInputs, builtin_variables, missing_inputs, resolve_occurrence, template_variables
