@@ -24,7 +24,6 @@ from flows.prefect_api.paging import read_all
 __all__ = ["ServerHistory", "read_history"]
 
 
-
 @dataclass
 class ServerHistory:
     observed: ObservedState
@@ -40,7 +39,6 @@ async def _timed(seconds: dict[str, float], key: str, work: Any) -> Any:
         return await work
     finally:
         seconds[key] = time.perf_counter() - started
-
 
 
 async def _runs(client: Any, names: list[str], window: Window) -> dict[str, Counter[str]]:

@@ -27,7 +27,6 @@ from prefect.client.schemas.schedules import CronSchedule
 from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 
 from compiler.commands.build import WATCHER_ENTRYPOINT, deployments_for, zombie_automation
-from compiler.commands.build.deployments import ENFORCE_PARAMETER_SCHEMA
 from compiler.commands.plan.shapes import concurrency_shape, desired_schedule, desired_triggers, server_schedule, trigger_shape
 from compiler.language.catalog import Catalog, LoadedAutomation
 from compiler.language.deploy_config import BuildOptions, apply_prefect_automations
@@ -141,7 +140,7 @@ def _desired(loaded: LoadedAutomation, spec: dict[str, Any]) -> dict[str, Any]:
         "concurrency_limit": concurrency_shape(limit["limit"], limit["collision_strategy"]) if limit else None,
         "schedules": [desired_schedule(s) for s in spec["schedules"]],
         "triggers": desired_triggers(spec["name"], spec["triggers"]) if spec["triggers"] else {},
-        "enforce_parameter_schema": ENFORCE_PARAMETER_SCHEMA,
+        "enforce_parameter_schema": spec["enforce_parameter_schema"],
     }
 
 
@@ -177,7 +176,6 @@ def _owner(automation: dict[str, Any]) -> str | None:
     return None
 
 
-
 # --------------------------------------------------------------------------------------------------
 # Writing
 
@@ -199,7 +197,7 @@ async def _write(client: Any, item: Desired, existing: Any | None, triggers_diff
         parameter_openapi_schema=desired["parameter_openapi_schema"],
         paused=False,
         pull_steps=[],
-        enforce_parameter_schema=ENFORCE_PARAMETER_SCHEMA,
+        enforce_parameter_schema=desired["enforce_parameter_schema"],
         schedules=[DeploymentScheduleCreate(schedule=_schedule(s), active=s.get("active", True)) for s in spec["schedules"]],
         concurrency_limit=limit["limit"] if limit else None,
         concurrency_options=ConcurrencyOptions(collision_strategy=limit["collision_strategy"]) if limit else None,
